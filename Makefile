@@ -1,0 +1,36 @@
+# Verbs of simengine. Each one bootstraps .venv from nothing (only python3.11 and make needed).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DRAWS  ?= 1000
+
+.PHONY: run test test-fast bench docs lint clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/simengine run scenarios/baseline.yaml -n $(DRAWS) --seed 42 -o out/baseline.nc --plots out/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,rounds
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff check simengine tests benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis .benchmarks
