@@ -1,0 +1,306 @@
+"""Compile a Scenario into flat, typed arrays (a frozen dataclass) for the engine and kernels.
+
+Everything that varies between draws is a column of the parameter table; everything here is
+static. Dtypes are fixed once: float64 and int64, C-contiguous.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from simengine import codes
+from simengine.compile.grid import Grid, build_grid, calendar_speed, schedule_shape
+from simengine.compile.params import ParamTable, TableBuilder, path_key
+from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
+from simengine.scenario.model import (
+    AudienceVolume,
+    BudgetVolume,
+    LeadsVolume,
+    Scenario,
+)
+
+INITIAL = "initial_pipeline"
+VOL_LEADS, VOL_BUDGET, VOL_AUDIENCE = 0, 1, 2
+
+
+def _i64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _f64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A scenario as arrays. Shapes: S stages, K next targets, G segments, C campaigns (the
+    last one is the initial pipeline), I initial-pipeline entries, F friction windows,
+    N per-prospect distribution slots, D days, P periods."""
+
+    scenario: Scenario
+    grid: Grid
+    params: ParamTable
+    stage_names: tuple[str, ...]
+    campaign_names: tuple[str, ...]
+    segment_names: tuple[str, ...]
+    friction_names: tuple[str, ...]
+    # per-prospect distribution slots
+    slot_dists: tuple[Dist, ...]
+    slot_kind: np.ndarray  # (N,)
+    slot_cols: np.ndarray  # (N, 4) theta columns of the user parameters, -1 unused
+    emp_values: np.ndarray
+    emp_cum: np.ndarray
+    slot_emp: np.ndarray  # (N, 2) offset, count into the empirical tables
+    # stages
+    dwell_slot: np.ndarray  # (S,)
+    next_target: np.ndarray  # (S, K) stage index or codes.WON
+    next_col: np.ndarray  # (S, K)
+    n_next: np.ndarray  # (S,)
+    nd_col: np.ndarray  # (S,)
+    rc_col: np.ndarray  # (S,) -1 when no recycle
+    rc_to: np.ndarray  # (S,)
+    delay_slot: np.ndarray  # (S,)
+    in_pipeline_value: np.ndarray  # (S,) 1 when open prospects count in pipeline_value
+    calendar: np.ndarray  # (S, D) static clock speed
+    # segments
+    value_slot: np.ndarray  # (G,)
+    adv_col: np.ndarray  # (G, S)
+    dwell_mult_col: np.ndarray  # (G, S)
+    # campaigns (C real campaigns; index C is the initial pipeline in outputs)
+    camp_enters: np.ndarray  # (C,)
+    camp_shape: np.ndarray  # (C, D) share of the volume arriving each day
+    camp_first_day: np.ndarray  # (C,) first day with arrivals
+    camp_last_day: np.ndarray  # (C,) last day with arrivals + 1
+    vol_kind: np.ndarray  # (C,)
+    vol_cols: np.ndarray  # (C, 2)
+    quality_col: np.ndarray  # (C,)
+    camp_mix_cum: np.ndarray  # (C, G)
+    cost_fixed_col: np.ndarray  # (C,)
+    cost_per_lead_col: np.ndarray  # (C,)
+    camp_key: np.ndarray  # (C,) uint64
+    # initial pipeline
+    init_stage: np.ndarray  # (I,)
+    init_count_col: np.ndarray  # (I,)
+    init_age_slot: np.ndarray  # (I,) -1 when age 0
+    init_mix_cum: np.ndarray  # (I, G)
+    init_key: np.ndarray  # (I,) uint64
+    # friction
+    fr_prob_col: np.ndarray  # (F,)
+    fr_start_col: np.ndarray  # (F,) day offset of the start
+    fr_len_col: np.ndarray  # (F,) -1 when an end date is given
+    fr_end_day: np.ndarray  # (F,) end day (exclusive) when given, else nan
+    fr_dwell_col: np.ndarray
+    fr_nd_col: np.ndarray
+    fr_lost_col: np.ndarray
+    fr_cost_col: np.ndarray
+    fr_stages: np.ndarray  # (F, S) 0/1
+    fr_key: np.ndarray  # (F,) uint64
+    # goal
+    goal_cum: np.ndarray  # (P,) share of the goal due by the end of each period
+
+    @property
+    def n_stages(self) -> int:
+        return len(self.stage_names)
+
+    @property
+    def n_campaigns(self) -> int:
+        return len(self.camp_enters)
+
+
+def _date_dist(v, origin: dt.date) -> Dist:
+    if isinstance(v, DateDist):
+        return v.to_days(origin)
+    return Fixed(value=float((v - origin).days))
+
+
+def compile_scenario(sc: Scenario) -> Compiled:
+    """Lay a validated scenario out as arrays (the static part of the model)."""
+    grid = build_grid(sc.horizon)
+    tb = TableBuilder()
+    stages = sc.stage_names
+    S, G, C = len(stages), len(sc.segments), len(sc.campaigns)
+    seg_names = list(sc.segments)
+
+    slot_dists: list[Dist] = []
+    slot_cols: list[list[int]] = []
+    emp_values: list[float] = []
+    emp_cum: list[float] = []
+    slot_emp: list[tuple[int, int]] = []
+
+    def slot(path: str, d: Dist) -> int:
+        cols = [-1] * 4
+        off = cnt = 0
+        if isinstance(d, Empirical):
+            v, cum = d.table()
+            off, cnt = len(emp_values), len(v)
+            emp_values.extend(v)
+            emp_cum.extend(cum)
+        else:
+            for k, (pname, pv) in enumerate(d.params().items()):
+                cols[k] = tb.add(f"{path}.{pname}", pv)
+        slot_dists.append(d)
+        slot_cols.append(cols)
+        slot_emp.append((off, cnt))
+        return len(slot_dists) - 1
+
+    # --- stages ---
+    K = max(1, max(len(s.next) for s in sc.stages))
+    next_target = np.zeros((S, K), np.int64)
+    next_col = np.full((S, K), -1, np.int64)
+    n_next = np.zeros(S, np.int64)
+    nd_col, rc_col, rc_to, delay_slot, dwell_slot = (np.full(S, -1, np.int64) for _ in range(5))
+    cal = np.ones((S, grid.days))
+    for i, st in enumerate(sc.stages):
+        base = f"stages.{st.name}"
+        dwell_slot[i] = slot(f"{base}.dwell", st.dwell)
+        for k, (target, p) in enumerate(st.next.items()):
+            next_target[i, k] = codes.WON if target == "won" else stages.index(target)
+            next_col[i, k] = tb.add(f"{base}.next.{target}", p)
+        n_next[i] = len(st.next)
+        nd_col[i] = tb.add(f"{base}.no_decision", st.no_decision)
+        if st.recycle is not None:
+            rc_col[i] = tb.add(f"{base}.recycle.p", st.recycle.p)
+            rc_to[i] = stages.index(st.recycle.to)
+            delay_slot[i] = slot(f"{base}.recycle.delay", st.recycle.delay)
+        cal[i] = calendar_speed(st.calendar, grid)
+    first_pv = stages.index(sc.pipeline_from) if sc.pipeline_from else 0
+    in_pv = (np.arange(S) >= first_pv).astype(np.int64)
+
+    # --- segments ---
+    value_slot = np.zeros(G, np.int64)
+    adv_col = np.zeros((G, S), np.int64)
+    dwell_mult_col = np.zeros((G, S), np.int64)
+    for g, (name, seg) in enumerate(sc.segments.items()):
+        base = f"segments.{name}"
+        if seg.deal_value is not None:
+            value_slot[g] = slot(f"{base}.deal_value", seg.deal_value)
+        else:
+            value_slot[g] = slot(f"{base}.deal_value", sc.deal_value)
+        for key, out in (("advance", adv_col), ("dwell", dwell_mult_col)):
+            mult = getattr(seg, key)
+            if isinstance(mult, dict):
+                for s_i, s_name in enumerate(stages):
+                    out[g, s_i] = tb.add(f"{base}.{key}.{s_name}", mult.get(s_name, 1.0))
+            else:
+                out[g, :] = tb.add(f"{base}.{key}", mult)
+    shares = [s.share for s in sc.segments.values()]
+    default_mix = (np.asarray(shares, float) if all(x is not None for x in shares)
+                   else np.full(G, 1.0 / G))
+
+    def mix_cum(mix: dict[str, float] | None) -> np.ndarray:
+        m = default_mix if mix is None else np.array([mix.get(n, 0.0) for n in seg_names])
+        cum = np.cumsum(m / m.sum())
+        cum[-1] = 1.0
+        return cum
+
+    # --- campaigns ---
+    camp_enters = np.zeros(C, np.int64)
+    camp_shape = np.zeros((C, grid.days))
+    vol_kind = np.zeros(C, np.int64)
+    vol_cols = np.full((C, 2), -1, np.int64)
+    quality_col, cost_fixed_col, cost_per_lead_col = (np.zeros(C, np.int64) for _ in range(3))
+    camp_mix = np.zeros((C, G))
+    for c, camp in enumerate(sc.campaigns):
+        base = f"campaigns.{camp.name}"
+        camp_enters[c] = stages.index(camp.enters)
+        camp_shape[c] = schedule_shape(camp.schedule, grid)
+        v = camp.volume
+        if isinstance(v, LeadsVolume):
+            vol_kind[c] = VOL_LEADS
+            vol_cols[c, 0] = tb.add(f"{base}.volume.leads", v.leads)
+        elif isinstance(v, BudgetVolume):
+            vol_kind[c] = VOL_BUDGET
+            vol_cols[c, 0] = tb.add(f"{base}.volume.budget", v.budget)
+            vol_cols[c, 1] = tb.add(f"{base}.volume.cost_per_lead", v.cost_per_lead)
+        elif isinstance(v, AudienceVolume):
+            vol_kind[c] = VOL_AUDIENCE
+            vol_cols[c, 0] = tb.add(f"{base}.volume.audience", v.audience)
+            vol_cols[c, 1] = tb.add(f"{base}.volume.response_rate", v.response_rate)
+        quality_col[c] = tb.add(f"{base}.quality", camp.quality)
+        cost_fixed_col[c] = tb.add(f"{base}.cost.fixed", camp.cost.fixed)
+        cost_per_lead_col[c] = tb.add(f"{base}.cost.per_lead", camp.cost.per_lead)
+        camp_mix[c] = mix_cum(camp.segment_mix)
+    active = camp_shape > 0
+    camp_first = np.where(active.any(1), active.argmax(1), 0)
+    camp_last = np.where(active.any(1), grid.days - active[:, ::-1].argmax(1), 0)
+
+    # --- initial pipeline ---
+    I_ = len(sc.initial_pipeline)
+    init_stage, init_count_col = np.zeros(I_, np.int64), np.zeros(I_, np.int64)
+    init_age_slot = np.full(I_, -1, np.int64)
+    init_mix = np.zeros((I_, G))
+    for i, e in enumerate(sc.initial_pipeline):
+        base = f"initial_pipeline[{i}]"
+        init_stage[i] = stages.index(e.stage)
+        init_count_col[i] = tb.add(f"{base}.count", e.count)
+        if e.age is not None:
+            init_age_slot[i] = slot(f"{base}.age", e.age)
+        if e.segment is not None:
+            init_mix[i] = (np.arange(G) >= seg_names.index(e.segment)).astype(float)
+        else:
+            init_mix[i] = mix_cum(e.segment_mix)
+
+    # --- friction ---
+    F = len(sc.friction)
+    fr = {k: np.full(F, -1, np.int64) for k in ("prob", "start", "len", "dwell", "nd", "lost",
+                                                 "cost")}
+    fr_end_day = np.full(F, np.nan)
+    fr_stages = np.zeros((F, S), np.int64)
+    for f, w in enumerate(sc.friction):
+        base = f"friction.{w.name}"
+        fr["prob"][f] = tb.add(f"{base}.probability", w.probability)
+        fr["start"][f] = tb.add(f"{base}.start", _date_dist(w.start, sc.horizon.start))
+        if w.days is not None:
+            fr["len"][f] = tb.add(f"{base}.days", w.days)
+        else:
+            fr_end_day[f] = (w.end - sc.horizon.start).days + 1  # the end date is included
+        fr["dwell"][f] = tb.add(f"{base}.dwell", w.dwell)
+        fr["nd"][f] = tb.add(f"{base}.no_decision", w.no_decision)
+        fr["lost"][f] = tb.add(f"{base}.lost", w.lost)
+        fr["cost"][f] = tb.add(f"{base}.cost", w.cost)
+        for s_name in w.stages:
+            fr_stages[f, stages.index(s_name)] = 1
+
+    # --- goal trajectory ---
+    P = grid.periods
+    if sc.goal is not None and sc.goal.phasing is not None:
+        w = np.resize(np.asarray(sc.goal.phasing, float), P)
+    else:
+        w = np.diff(np.concatenate([[0], grid.period_end_day])).astype(float)
+    goal_cum = np.cumsum(w) / w.sum()
+
+    params = tb.build([(c.between[0], c.between[1], c.rho) for c in sc.correlations])
+    keys = np.array
+
+    return Compiled(
+        scenario=sc, grid=grid, params=params,
+        stage_names=tuple(stages),
+        campaign_names=tuple(c.name for c in sc.campaigns) + (INITIAL,),
+        segment_names=tuple(seg_names),
+        friction_names=tuple(w.name for w in sc.friction),
+        slot_dists=tuple(slot_dists), slot_kind=_i64([d.kind for d in slot_dists]),
+        slot_cols=_i64(np.array(slot_cols).reshape(-1, 4)),
+        emp_values=_f64(emp_values or [0.0]), emp_cum=_f64(emp_cum or [1.0]),
+        slot_emp=_i64(np.array(slot_emp).reshape(-1, 2)),
+        dwell_slot=dwell_slot, next_target=next_target, next_col=next_col, n_next=n_next,
+        nd_col=nd_col, rc_col=rc_col, rc_to=rc_to, delay_slot=delay_slot,
+        in_pipeline_value=in_pv, calendar=_f64(cal),
+        value_slot=value_slot, adv_col=adv_col, dwell_mult_col=dwell_mult_col,
+        camp_enters=camp_enters, camp_shape=_f64(camp_shape.reshape(C, grid.days)),
+        camp_first_day=_i64(camp_first), camp_last_day=_i64(camp_last),
+        vol_kind=vol_kind, vol_cols=vol_cols, quality_col=quality_col,
+        camp_mix_cum=_f64(camp_mix.reshape(C, G)), cost_fixed_col=cost_fixed_col,
+        cost_per_lead_col=cost_per_lead_col,
+        camp_key=keys([path_key(f"campaigns.{c.name}") for c in sc.campaigns], dtype=np.uint64),
+        init_stage=init_stage, init_count_col=init_count_col, init_age_slot=init_age_slot,
+        init_mix_cum=_f64(init_mix.reshape(I_, G)),
+        init_key=keys([path_key(f"initial_pipeline[{i}]") for i in range(I_)], dtype=np.uint64),
+        fr_prob_col=fr["prob"], fr_start_col=fr["start"], fr_len_col=fr["len"],
+        fr_end_day=fr_end_day, fr_dwell_col=fr["dwell"], fr_nd_col=fr["nd"],
+        fr_lost_col=fr["lost"], fr_cost_col=fr["cost"], fr_stages=fr_stages,
+        fr_key=keys([path_key(f"friction.{w.name}") for w in sc.friction], dtype=np.uint64),
+        goal_cum=_f64(goal_cum),
+    )

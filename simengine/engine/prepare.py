@@ -1,0 +1,167 @@
+"""From per-draw parameters (theta) to the kernel's per-chunk arrays.
+
+Derived quantities are computed here once per draw, vectorised over the chunk, so the kernel
+never converts a mean and CV to log-scale parameters per prospect. The initial pipeline's
+segments, ages and residual dwells are computed here too, with scipy's inverse CDFs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simengine import codes
+from simengine.compile import Compiled
+from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET
+from simengine.kernels.funnel import Draws, Static, initial_uniforms
+from simengine.kernels.rng import uniforms
+from simengine.scenario.distributions import Empirical, Fixed
+
+
+def static_arrays(cs: Compiled) -> Static:
+    return Static(
+        days=cs.grid.days, n_periods=cs.grid.periods, day_period=cs.grid.day_period,
+        first_end_after=cs.grid.first_end_after,
+        slot_kind=cs.slot_kind, emp_values=cs.emp_values, emp_cum=cs.emp_cum,
+        slot_emp=cs.slot_emp,
+        dwell_slot=cs.dwell_slot, next_target=cs.next_target, n_next=cs.n_next,
+        has_recycle=(cs.rc_col >= 0).astype(np.int64), rc_to=cs.rc_to,
+        delay_slot=np.maximum(cs.delay_slot, 0), in_pipeline_value=cs.in_pipeline_value,
+        calendar=cs.calendar, value_slot=cs.value_slot,
+        camp_enters=cs.camp_enters, camp_shape=cs.camp_shape,
+        camp_first_day=cs.camp_first_day, camp_last_day=cs.camp_last_day,
+        camp_mix_cum=cs.camp_mix_cum, camp_key=cs.camp_key,
+        init_stage=cs.init_stage, init_key=cs.init_key,
+        fr_stages=cs.fr_stages,
+    )
+
+
+def _cols(theta: np.ndarray, cols: np.ndarray, default: float = 0.0) -> np.ndarray:
+    """theta[:, cols] with -1 columns read as ``default``."""
+    out = theta[:, np.maximum(cols, 0)]
+    return np.where(cols >= 0, out, default)
+
+
+def natural_params(cs: Compiled, theta: np.ndarray) -> np.ndarray:
+    """(n, slots, 4) natural parameters of every per-prospect distribution in each draw."""
+    n = len(theta)
+    nat = np.zeros((n, len(cs.slot_dists), codes.N_NATURAL))
+    for j, d in enumerate(cs.slot_dists):
+        if isinstance(d, Empirical):
+            continue
+        p = {name: theta[:, cs.slot_cols[j, k]] for k, name in enumerate(d.params())}
+        nat[:, j] = d.natural(p)
+    return nat
+
+
+def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
+    """(n, C) expected prospects of each campaign over its whole schedule."""
+    a = _cols(theta, cs.vol_cols[:, 0])
+    b = _cols(theta, cs.vol_cols[:, 1], 1.0)
+    kind = cs.vol_kind[None, :]
+    return np.where(kind == VOL_BUDGET, a / b, np.where(kind == VOL_AUDIENCE, a * b, a))
+
+
+def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:
+    """The kernel's per-draw arrays for one chunk of draws."""
+    n = len(draw_ids)
+    C, F = cs.n_campaigns, len(cs.friction_names)
+    nat = natural_params(cs, theta)
+    failed = (np.isnan(nat).any(axis=(1, 2)) | np.isnan(theta).any(axis=1))
+    nat = np.nan_to_num(nat)
+
+    quality = np.ones((n, C + 1))
+    quality[:, :C] = theta[:, cs.quality_col]
+
+    # friction windows of this draw: does it happen, from which day, until which day
+    occurs = uniforms(seed, draw_ids, cs.fr_key, codes.P_OCCURS) < theta[:, cs.fr_prob_col]
+    start = np.floor(theta[:, cs.fr_start_col]).astype(np.int64) if F else np.zeros((n, 0),
+                                                                                     np.int64)
+    length = _cols(theta, cs.fr_len_col)
+    end = np.where(cs.fr_len_col >= 0, start + np.round(length).astype(np.int64),
+                   np.nan_to_num(cs.fr_end_day).astype(np.int64))
+
+    counts, offsets, seg, residual = initial_pipeline(cs, theta, nat, seed, draw_ids)
+    return Draws(
+        draw_ids=np.ascontiguousarray(draw_ids, np.int64), failed=failed.astype(np.int64),
+        nat=np.ascontiguousarray(nat),
+        p_next=np.ascontiguousarray(_cols(theta, cs.next_col.ravel())
+                                    .reshape(n, *cs.next_col.shape)),
+        p_nd=np.ascontiguousarray(theta[:, cs.nd_col]),
+        p_rc=np.ascontiguousarray(_cols(theta, cs.rc_col)),
+        adv=np.ascontiguousarray(theta[:, cs.adv_col]),
+        dwell_mult=np.ascontiguousarray(theta[:, cs.dwell_mult_col]),
+        volume=np.ascontiguousarray(volumes(cs, theta)),
+        quality=quality,
+        fr_on=np.ascontiguousarray(occurs.astype(np.int64)),
+        fr_start=np.ascontiguousarray(start), fr_end=np.ascontiguousarray(end),
+        fr_dwell=np.ascontiguousarray(theta[:, cs.fr_dwell_col]),
+        fr_nd=np.ascontiguousarray(theta[:, cs.fr_nd_col]),
+        fr_lost=np.ascontiguousarray(theta[:, cs.fr_lost_col]),
+        init_count=counts, init_offset=offsets, init_seg=seg, init_residual=residual,
+    )
+
+
+def initial_pipeline(cs: Compiled, theta: np.ndarray, nat: np.ndarray, seed: int,
+                     draw_ids: np.ndarray):
+    """Counts, segments and residual dwells of the open pipeline on day 0.
+
+    A prospect aged ``a`` days in a stage whose dwell (after the segment multiplier ``m``) is
+    ``m X`` stays a further ``m X - a`` where X is drawn from its distribution conditional on
+    ``m X > a``: ``X = F^-1(F(a/m) + u (1 - F(a/m)))``. Ages beyond the support (stale
+    prospects) leave at once.
+    """
+    n, E = len(draw_ids), len(cs.init_stage)
+    raw = theta[:, cs.init_count_col] if E else np.zeros((n, 0))
+    counts = np.floor(raw + 0.5).astype(np.int64)
+    maxc = counts.max(axis=0) if n else np.zeros(E, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(maxc)]).astype(np.int64)
+    M = int(offsets[-1])
+    u_seg, u_age, u_res = (np.zeros((n, M)) for _ in range(3))
+    initial_uniforms(np.int64(seed), np.asarray(draw_ids, np.int64), cs.init_key,
+                     counts, offsets[:-1].copy(), u_seg, u_age, u_res)
+    seg = np.zeros((n, M), np.int64)
+    residual = np.zeros((n, M))
+    for e in range(E):
+        sl = slice(offsets[e], offsets[e + 1])
+        if offsets[e + 1] == offsets[e]:
+            continue
+        seg[:, sl] = np.minimum(np.searchsorted(cs.init_mix_cum[e], u_seg[:, sl], side="right"),
+                                len(cs.segment_names) - 1)
+        s = cs.init_stage[e]
+        mult = np.take_along_axis(theta[:, cs.dwell_mult_col[:, s]], seg[:, sl], axis=1)
+        a = cs.init_age_slot[e]
+        age = (np.zeros_like(mult) if a < 0
+               else np.maximum(_ppf(cs, a, nat, u_age[:, sl]), 0.0))
+        residual[:, sl] = _residual(cs, cs.dwell_slot[s], nat, u_res[:, sl], age, mult)
+    return counts, offsets[:-1].copy(), seg, residual
+
+
+def _frozen(cs: Compiled, slot: int, nat: np.ndarray):
+    d = cs.slot_dists[slot]
+    if isinstance(d, Empirical):
+        return d.frozen_table()
+    return d.frozen(nat[:, slot][:, None, :])
+
+
+def _ppf(cs: Compiled, slot: int, nat: np.ndarray, u: np.ndarray) -> np.ndarray:
+    d = cs.slot_dists[slot]
+    if isinstance(d, Fixed):
+        return np.broadcast_to(nat[:, slot, :1], u.shape).copy()
+    return np.asarray(_frozen(cs, slot, nat).ppf(u), dtype=float)
+
+
+def _residual(cs: Compiled, slot: int, nat: np.ndarray, u: np.ndarray, age: np.ndarray,
+              mult: np.ndarray) -> np.ndarray:
+    d = cs.slot_dists[slot]
+    x0 = age / mult
+    if isinstance(d, Fixed):
+        x = np.broadcast_to(nat[:, slot, :1], u.shape)
+        return np.maximum(mult * x - age, 0.0)
+    dist = _frozen(cs, slot, nat)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f0 = np.asarray(dist.cdf(x0), dtype=float)
+        q = f0 + u * (1.0 - f0)
+        x = np.asarray(dist.ppf(np.minimum(q, 1.0 - 1e-16)), dtype=float)
+        out = mult * x - age
+    out = np.where((f0 >= 1.0 - 1e-12) | ~np.isfinite(out), 0.0, out)
+    return np.ascontiguousarray(np.maximum(out, 0.0))

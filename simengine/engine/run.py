@@ -1,0 +1,156 @@
+"""Run a compiled scenario: check the run's size, split draws into chunks, call the kernel.
+
+Each chunk's parameters are sampled by draw number, so a draw's result does not depend on the
+chunk it falls in, on the number of threads or on the backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from simengine.compile import Compiled
+from simengine.engine.prepare import prepare, static_arrays, volumes
+from simengine.engine.sampling import sample_params
+from simengine.errors import RunSizeError, SimEngineError
+from simengine.kernels.funnel import Out, simulate_chunk
+
+# Planning figures for the size check (deliberately conservative, measured on 2 cores).
+PROSPECTS_PER_SECOND_PER_CORE = 5e6
+MAX_SECONDS = 3600.0
+
+
+@dataclass
+class RawResult:
+    """What the kernels computed, as plain arrays with the draw axis first."""
+
+    compiled: Compiled
+    seed: int
+    draws: int
+    out: Out
+    theta: np.ndarray  # (draws, columns)
+    failed: np.ndarray  # (draws,) bool
+    fr_on: np.ndarray  # (draws, F) bool
+    elapsed: float
+
+
+def out_shapes(cs: Compiled, n: int) -> dict[str, tuple[int, ...]]:
+    P, S, C, G = cs.grid.periods, cs.n_stages, cs.n_campaigns + 1, len(cs.segment_names)
+    shp = {
+        "revenue": (n, P), "won": (n, P), "arrivals": (n, P, C), "entered": (n, P, S),
+        "exited_lost": (n, P, S), "exited_no_decision": (n, P, S), "recycled": (n, P, S),
+        "pipeline": (n, P, S), "pipeline_value": (n, P), "nurture": (n, P),
+        "reached": (n, C, S), "revenue_by_campaign": (n, C), "won_by_campaign": (n, C),
+        "revenue_by_segment": (n, G), "stage_time": (n, S), "stage_exits": (n, S),
+        "open_at_end": (n, S), "cycle_time_sum": (n,), "cycle_time_n": (n,),
+        "clipped": (n, S), "initial": (n, S), "capped": (n,),
+    }
+    assert set(shp) == set(Out._fields)
+    return shp
+
+
+def expected_prospects(cs: Compiled) -> float:
+    """Expected prospects per draw (campaign volumes in the horizon plus the open pipeline)."""
+    mean_theta = np.array([[d.mean() for d in cs.params.dists]])
+    vol = volumes(cs, mean_theta)[0] * cs.camp_shape.sum(axis=1)
+    initial = mean_theta[0, cs.init_count_col].sum() if len(cs.init_count_col) else 0.0
+    return float(vol.sum() + initial)
+
+
+def check_size(cs: Compiled, draws: int, threads: int, memory_bytes: int | None = None,
+               max_seconds: float = MAX_SECONDS) -> None:
+    """Refuse a run that cannot fit in memory or in ``max_seconds``; say what would fit."""
+    if draws < 1:
+        raise RunSizeError(f"draws: expected at least 1, found {draws}")
+    per_draw = sum(int(np.prod(s[1:])) for s in out_shapes(cs, 1).values()) * 8 * 2
+    per_draw += len(cs.params.paths) * 8
+    mem = memory_bytes or _physical_memory()
+    budget = 0.5 * mem
+    if per_draw * draws > budget:
+        fit = int(budget // per_draw)
+        raise RunSizeError(
+            f"run too large for memory: {draws:,} draws need about "
+            f"{per_draw * draws / 2**30:.1f} GiB of results, more than half of this machine's "
+            f"{mem / 2**30:.0f} GiB; at most {fit:,} draws fit (or use fewer periods)")
+    prospects = expected_prospects(cs)
+    seconds = prospects * draws / (PROSPECTS_PER_SECOND_PER_CORE * max(threads, 1))
+    if seconds > max_seconds:
+        fit = max(1, int(max_seconds * PROSPECTS_PER_SECOND_PER_CORE * threads / max(prospects,
+                                                                                    1)))
+        raise RunSizeError(
+            f"run too long: {draws:,} draws of about {prospects:,.0f} prospects each would take "
+            f"about {seconds / 3600:.1f} h on {threads} core(s) (planning at "
+            f"{PROSPECTS_PER_SECOND_PER_CORE:.0e} prospects/s per core), over the limit of "
+            f"{max_seconds / 60:.0f} min; at most {fit:,} draws fit")
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[int]:
+    before = numba.get_num_threads()
+    n = before if n is None else max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(before)
+
+
+def run(cs: Compiled, draws: int, seed: int, *, chunk_draws: int | None = None,
+        threads: int | None = None, given: dict[int, np.ndarray] | None = None,
+        on_chunk: Callable[[int], None] | None = None,
+        max_seconds: float = MAX_SECONDS) -> RawResult:
+    """Simulate ``draws`` draws of a compiled scenario.
+
+    Parameters
+    ----------
+    given
+        ``{parameter column: values for all draws}`` to set instead of sampling.
+    on_chunk
+        Called with the number of draws finished after each chunk (progress bars).
+    """
+    if cs.scenario.uses_pools:
+        raise SimEngineError(
+            "pools: stages worked by a pool (worked_by) need the capacity path, which this "
+            "version does not simulate yet; remove worked_by/patience to run the funnel "
+            "without capacity limits")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SimEngineError(f"seed: expected a non-negative integer, found {seed!r}")
+    with _threads(threads) as n_threads:
+        check_size(cs, draws, n_threads, max_seconds=max_seconds)
+        chunk = int(chunk_draws or max(8 * n_threads, 64))
+        if chunk < 1:
+            raise SimEngineError(f"chunk_draws: expected at least 1, found {chunk_draws}")
+        st = static_arrays(cs)
+        full = Out(**{k: np.zeros(s) for k, s in out_shapes(cs, draws).items()})
+        theta = np.empty((draws, len(cs.params.paths)))
+        failed = np.zeros(draws, bool)
+        fr_on = np.zeros((draws, len(cs.friction_names)), bool)
+        t0 = time.perf_counter()
+        for lo in range(0, draws, chunk):
+            hi = min(lo + chunk, draws)
+            ids = np.arange(lo, hi, dtype=np.int64)
+            sub = {j: v[lo:hi] for j, v in given.items()} if given else None
+            th = sample_params(cs.params, seed, ids, sub)
+            dr = prepare(cs, th, seed, ids)
+            view = Out(*(a[lo:hi] for a in full))
+            simulate_chunk(st, dr, view, np.int64(seed))
+            theta[lo:hi] = th
+            failed[lo:hi] = dr.failed.astype(bool)
+            fr_on[lo:hi] = dr.fr_on.astype(bool)
+            if on_chunk is not None:
+                on_chunk(hi - lo)
+        elapsed = time.perf_counter() - t0
+    return RawResult(cs, int(seed), draws, full, theta, failed, fr_on, elapsed)
