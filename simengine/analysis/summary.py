@@ -1,0 +1,155 @@
+"""Summaries of a result: quantile bands, P(goal) with its Monte Carlo error, key figures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from simengine.errors import SimEngineError
+
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+@dataclass(frozen=True)
+class GoalProbability:
+    """P(annual bookings >= goal) estimated from the draws.
+
+    Attributes
+    ----------
+    p : float
+        Share of draws that reach the goal.
+    se : float
+        Monte Carlo standard error, sqrt(p (1 - p) / n).
+    n : int
+        Draws used (failed draws excluded).
+    low, high : float
+        95 % Wilson score interval, honest also when p is 0 or 1.
+    """
+
+    p: float
+    se: float
+    n: int
+    low: float
+    high: float
+    goal: float
+
+    def draws_for(self, se: float) -> int:
+        """Draws needed for a standard error of ``se`` at this p (at least p = 0.5 if unknown)."""
+        p = self.p if 0 < self.p < 1 else 0.5
+        return int(math.ceil(p * (1 - p) / se**2))
+
+    def __str__(self) -> str:
+        return f"{self.p:.1%} ± {self.se:.1%}"
+
+
+def annual(ds: xr.Dataset, var: str = "revenue") -> xr.DataArray:
+    """Total over the horizon per draw (failed draws dropped)."""
+    total = ds[var].sum("period", skipna=False)
+    return total.where(ds["failed"] == 0, drop=True) if "failed" in ds else total
+
+
+def prob_goal(ds: xr.Dataset, goal: float | None = None) -> GoalProbability:
+    """P(bookings over the horizon >= goal) with its Monte Carlo standard error.
+
+    Parameters
+    ----------
+    goal
+        Target bookings; default the scenario's ``goal.revenue``.
+    """
+    goal = ds.attrs.get("goal") if goal is None else goal
+    if goal is None or not np.isfinite(goal):
+        raise SimEngineError("goal: expected goal.revenue in the scenario (or a goal argument), "
+                             "found none")
+    x = np.asarray(annual(ds))
+    n = len(x)
+    if n == 0:
+        raise SimEngineError("prob_goal: expected at least one successful draw, found none")
+    k = int(np.sum(x >= goal))
+    p = k / n
+    z = 1.959963984540054
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return GoalProbability(p, math.sqrt(p * (1 - p) / n), n, max(0.0, centre - half),
+                           min(1.0, centre + half), float(goal))
+
+
+def quantile_se(x: np.ndarray, q: float) -> float:
+    """Monte Carlo standard error of the q-quantile from the order-statistic (binomial) interval."""
+    x = np.sort(np.asarray(x, dtype=float))
+    n = len(x)
+    if n < 10:
+        return float("nan")
+    lo = int(max(0, math.floor(n * q - math.sqrt(n * q * (1 - q)))))
+    hi = int(min(n - 1, math.ceil(n * q + math.sqrt(n * q * (1 - q)))))
+    return float((x[hi] - x[lo]) / 2)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``simengine run`` prints: bookings quantiles, P(goal), won deals, cycle time."""
+
+    scenario: str
+    draws: int
+    currency: str
+    bookings: pd.Series  # quantiles, mean, se
+    won: pd.Series
+    cycle_time: pd.Series
+    goal: GoalProbability | None
+    monthly: xr.Dataset  # quantile bands of revenue per period and cumulative
+    kpis: pd.DataFrame
+
+    def table(self) -> pd.DataFrame:
+        """One row per figure, one column per statistic."""
+        return self.kpis
+
+
+def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summary:
+    """Quantile bands, P(goal) and key figures of a result.
+
+    Returns
+    -------
+    Summary
+        ``.bookings`` / ``.won`` / ``.cycle_time``: quantiles over draws with the mean and its
+        standard error; ``.goal``: :class:`GoalProbability` (None without a goal);
+        ``.monthly``: per-period and cumulative revenue bands; ``.kpis``: a table of all of it.
+    """
+    ok = ds["failed"] == 0 if "failed" in ds else xr.ones_like(ds.draw, dtype=bool)
+    good = ds.where(ok, drop=True) if not bool(ok.all()) else ds
+    n = int(good.sizes["draw"])
+    if n == 0:
+        raise SimEngineError("summarize: expected at least one successful draw, found none")
+
+    def describe(x: np.ndarray) -> pd.Series:
+        x = np.asarray(x, dtype=float)
+        x = x[np.isfinite(x)]
+        s = {f"P{round(q * 100)}": float(np.quantile(x, q)) if len(x) else np.nan
+             for q in quantiles}
+        s["mean"] = float(x.mean()) if len(x) else np.nan
+        s["se"] = float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else np.nan
+        return pd.Series(s)
+
+    bookings = describe(good.revenue.sum("period"))
+    won = describe(good.won.sum("period"))
+    cycle = describe(good.cycle_time)
+    goal = None
+    if np.isfinite(ds.attrs.get("goal", np.nan)):
+        goal = prob_goal(ds)
+    q = xr.DataArray(list(quantiles), dims="quantile")
+    monthly = xr.Dataset({
+        "revenue": good.revenue.quantile(q, dim="draw"),
+        "cumulative": good.revenue.cumsum("period").quantile(q, dim="draw"),
+        "revenue_mean": good.revenue.mean("draw"),
+    })
+    rows = {"bookings": bookings, "won deals": won, "cycle time (days)": cycle}
+    pipe_end = describe(good.pipeline_value.isel(period=-1))
+    rows["pipeline value at end"] = pipe_end
+    spend = describe(good.campaign_cost.sum("campaign"))
+    rows["campaign spend"] = spend
+    kpis = pd.DataFrame(rows).T
+    return Summary(ds.attrs.get("scenario", ""), n, ds.attrs.get("currency", ""), bookings, won,
+                   cycle, goal, monthly, kpis)

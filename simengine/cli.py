@@ -1,0 +1,210 @@
+"""The ``simengine`` command: parse, call the API, print with rich. No logic of its own.
+
+Exit codes: 0 ok, 2 invalid input (one clear message, nothing written), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from simengine.errors import SimEngineError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _money(x: float, cur: str) -> str:
+    from simengine.plot.style import money
+
+    return money(x, cur)
+
+
+def print_summary(ds) -> None:
+    from simengine.analysis import summarize
+
+    s = summarize(ds)
+    cur = s.currency
+    t = Table(title=f"{s.scenario}: {s.draws:,} draws, seed {ds.attrs.get('seed')}",
+              title_justify="left")
+    for col in ("", "P5", "P50", "P95", "mean ± s.e."):
+        t.add_column(col, justify="right" if col else "left")
+
+    def row(name, ser, fmt):
+        t.add_row(name, fmt(ser["P5"]), fmt(ser["P50"]), fmt(ser["P95"]),
+                  f"{fmt(ser['mean'])} ± {fmt(ser['se'])}")
+
+    row("bookings", s.bookings, lambda x: _money(x, cur))
+    row("won deals", s.won, lambda x: f"{x:,.0f}")
+    row("cycle time (days)", s.cycle_time, lambda x: f"{x:,.1f}")
+    row("campaign spend", s.kpis.loc["campaign spend"], lambda x: _money(x, cur))
+    row("pipeline value at end", s.kpis.loc["pipeline value at end"], lambda x: _money(x, cur))
+    out.print(t)
+    if s.goal is not None:
+        g = s.goal
+        out.print(f"P(goal {_money(g.goal, cur)}) = [bold]{g.p:.1%}[/bold] ± {g.se:.1%} "
+                  f"(95 % interval {g.low:.1%}–{g.high:.1%}; {g.draws_for(0.01):,} draws give "
+                  f"± 1 point)")
+    failed = int(ds.attrs.get("failed_draws", 0))
+    if failed:
+        err.print(f"[yellow]warning:[/yellow] {failed} draw(s) had impossible parameter values "
+                  "and were not simulated (NaN in the result)")
+    clipped = float(ds.clipped.sum())
+    if clipped:
+        stages = [str(s) for s in ds.stage.values[(ds.clipped.sum("draw") > 0).values]]
+        err.print(f"[yellow]warning:[/yellow] outcome probabilities summed over 1 in "
+                  f"{clipped:,.0f} stage exits ({', '.join(stages)}) and were clipped (lost "
+                  "set to 0, advance reduced)")
+
+
+def _write_plots(ds, folder: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simengine import plot
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, fn in plot.KINDS.items():
+        fig = fn(ds)
+        path = folder / f"{kind}.png"
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        fig.savefig(tmp)
+        plt.close(fig)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    import simengine as se
+
+    sc = se.load_scenario(a.scenario, a.set)
+    if a.output:
+        suffix = Path(a.output).suffix.lower()
+        if suffix not in (".nc", ".zarr"):
+            raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr, found "
+                                 f"'{suffix or 'no suffix'}'")
+    ds = se.simulate(sc, draws=a.draws, seed=a.seed, progress=None if a.progress else False,
+                     chunk_draws=a.chunk_draws, threads=a.threads)
+    print_summary(ds)
+    out.print(f"simulated {ds.attrs['prospects']:,.0f} prospects in "
+              f"{ds.attrs['elapsed_seconds']:.2f} s")
+    if a.output:
+        path = se.save(ds, a.output)
+        out.print(f"wrote {path}")
+    if a.plots:
+        for p in _write_plots(ds, Path(a.plots)):
+            out.print(f"wrote {p}")
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    import simengine as se
+    from simengine.compile import compile_scenario
+    from simengine.engine import expected_prospects
+
+    sc = se.load_scenario(a.scenario, a.set)
+    cs = compile_scenario(sc)
+    unc = len(cs.params.uncertain)
+    out.print(f"{a.scenario}: valid — {len(sc.stages)} stages, {len(sc.campaigns)} campaigns, "
+              f"{len(sc.segments)} segments, {unc} uncertain parameters, about "
+              f"{expected_prospects(cs):,.0f} prospects per draw")
+    if sc.uses_pools:
+        out.print("note: stages worked by pools need the capacity path, not simulated yet")
+    return 0
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import simengine as se
+    from simengine import plot
+
+    ds = se.load(a.result)
+    if a.kind not in plot.KINDS:
+        raise SimEngineError(f"--kind: expected one of {', '.join(plot.KINDS)}, found "
+                             f"'{a.kind}'")
+    fig = plot.KINDS[a.kind](ds)
+    path = Path(a.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp)
+    tmp.replace(path)
+    out.print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="simengine", description="Monte Carlo forecasts of a B2B "
+                                "demand-generation funnel.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def scenario_args(sp):
+        sp.add_argument("scenario", help="scenario YAML file")
+        sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="override a parameter, e.g. --set goal.revenue=15e6 or "
+                        "--set 'stages.mql.next.sal={dist: beta, mean: 0.5, sd: 0.05}'")
+
+    r = sub.add_parser("run", help="simulate a scenario and print the forecast summary")
+    scenario_args(r)
+    r.add_argument("-n", "--draws", type=int, default=1000, help="draws (default 1000)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r.add_argument("-o", "--output", help="write the result to OUT.nc or OUT.zarr")
+    r.add_argument("--plots", metavar="DIR", help="write fan, goal, funnel, pipeline PNGs")
+    r.add_argument("--chunk-draws", type=int, default=None, help="draws per kernel call")
+    r.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    r.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (there is none when stderr is not a terminal)")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check a scenario file and report every problem")
+    scenario_args(v)
+    v.set_defaults(func=cmd_validate)
+
+    pl = sub.add_parser("plot", help="draw a figure of a saved result")
+    pl.add_argument("result", help="RESULT.nc or RESULT.zarr")
+    pl.add_argument("--kind", default="fan", help="fan | goal | funnel | pipeline")
+    pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
+    pl.set_defaults(func=cmd_plot)
+    return p
+
+
+def _version() -> str:
+    from simengine._version import __version__
+
+    return f"simengine {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except SimEngineError as exc:
+        for line in str(exc).splitlines():
+            err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception:  # an internal error: say so, with the traceback for a bug report
+        err.print("[red]internal error[/red] (please report it with the traceback below)")
+        err.print(traceback.format_exc(), highlight=False, soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Assemble the engine's arrays into one labelled xarray.Dataset, and save / load it atomically.
+
+Dimension names are defined once here; every dimension has a coordinate, every variable has
+``units`` and ``long_name``, and the global attributes carry the provenance (DESIGN section 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from simengine._version import __version__
+from simengine.engine import RawResult
+from simengine.errors import SimEngineError
+from simengine.scenario import canonical_json, scenario_sha256
+
+DRAW, PERIOD, STAGE, CAMPAIGN, SEGMENT, POOL, PARAMETER, FRICTION = (
+    "draw", "period", "stage", "campaign", "segment", "pool", "parameter", "friction")
+
+PROSPECTS = "prospects"
+DAYS = "days"
+
+
+def _var(data, dims, units, long_name, **attrs) -> xr.Variable:
+    return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name, **attrs})
+
+
+def assemble(raw: RawResult) -> xr.Dataset:
+    """The Dataset of a run (DESIGN section 4). Failed draws are NaN in every variable."""
+    cs, o = raw.compiled, raw.out
+    sc = cs.scenario
+    cur = sc.currency
+    n = raw.draws
+    bad = raw.failed
+
+    def nanfail(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, dtype=float)
+        if bad.any():
+            a = a.copy()
+            a[bad] = np.nan
+        return a
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        time_in_stage = o.stage_time / o.stage_exits
+        cycle = o.cycle_time_sum / o.cycle_time_n
+    cost = campaign_cost(raw)
+    fr_cost = np.where(raw.fr_on, raw.theta[:, cs.fr_cost_col], 0.0) if len(cs.fr_cost_col) \
+        else np.zeros((n, 0))
+    params = cs.params
+    unc = params.uncertain
+
+    v = {
+        "revenue": _var(o.revenue, (DRAW, PERIOD), cur, "bookings of deals won in the period"),
+        "won": _var(o.won, (DRAW, PERIOD), "deals", "deals won in the period"),
+        "arrivals": _var(o.arrivals, (DRAW, PERIOD, CAMPAIGN), PROSPECTS,
+                         "new prospects created"),
+        "entered": _var(o.entered, (DRAW, PERIOD, STAGE), PROSPECTS,
+                        "prospects entering the stage"),
+        "exited_lost": _var(o.exited_lost, (DRAW, PERIOD, STAGE), PROSPECTS,
+                            "lost from the stage"),
+        "exited_no_decision": _var(o.exited_no_decision, (DRAW, PERIOD, STAGE), PROSPECTS,
+                                   "ended in no decision from the stage"),
+        "recycled": _var(o.recycled, (DRAW, PERIOD, STAGE), PROSPECTS,
+                         "sent to nurture from the stage"),
+        "pipeline": _var(o.pipeline, (DRAW, PERIOD, STAGE), PROSPECTS,
+                         "prospects in the stage at period end"),
+        "pipeline_value": _var(o.pipeline_value, (DRAW, PERIOD), cur,
+                               "deal value of open prospects at period end",
+                               description=f"stages from '{cs.stage_names[int(np.argmax(cs.in_pipeline_value))]}' on"),
+        "nurture": _var(o.nurture, (DRAW, PERIOD), PROSPECTS,
+                        "prospects in nurture (recycled, not yet back) at period end"),
+        "reached": _var(o.reached, (DRAW, CAMPAIGN, STAGE), PROSPECTS,
+                        "prospects from the campaign that reached the stage"),
+        "revenue_by_campaign": _var(o.revenue_by_campaign, (DRAW, CAMPAIGN), cur,
+                                    "bookings attributed to the source campaign"),
+        "won_by_campaign": _var(o.won_by_campaign, (DRAW, CAMPAIGN), "deals",
+                                "deals attributed to the source campaign"),
+        "campaign_cost": _var(cost, (DRAW, CAMPAIGN), cur, "spend"),
+        "revenue_by_segment": _var(o.revenue_by_segment, (DRAW, SEGMENT), cur,
+                                   "bookings by segment"),
+        "time_in_stage": _var(time_in_stage, (DRAW, STAGE), DAYS,
+                              "mean days spent in the stage per completed visit"),
+        "open_at_end": _var(o.open_at_end, (DRAW, STAGE), PROSPECTS,
+                            "still open at horizon end (nurtured prospects at the stage they "
+                            "return to)"),
+        "initial_pipeline": _var(o.initial, (DRAW, STAGE), PROSPECTS,
+                                 "open prospects on the first day"),
+        "cycle_time": _var(cycle, (DRAW,), DAYS,
+                           "mean days from arrival to won, campaign-sourced deals"),
+        "clipped": _var(o.clipped, (DRAW, STAGE), "visits",
+                        "stage exits whose outcome probabilities summed over 1 and were clipped"),
+        "friction_active": _var(raw.fr_on.astype(float), (DRAW, FRICTION), "1",
+                                "1 when the friction window happened in the draw"),
+        "friction_cost": _var(fr_cost, (DRAW, FRICTION), cur, "cost of the friction window"),
+        "parameters": _var(raw.theta[:, unc], (DRAW, PARAMETER), "1",
+                           "sampled value of each uncertain parameter"),
+    }
+    for name, var in v.items():
+        if name not in ("friction_active", "parameters"):
+            var.values = nanfail(var.values)
+    v["failed"] = _var(bad.astype(np.int8), (DRAW,), "1", "1 when the draw's parameters were "
+                       "impossible (the draw was not simulated)")
+
+    coords = {
+        DRAW: np.arange(n, dtype=np.int64),
+        PERIOD: cs.grid.period_start.astype("datetime64[ns]"),
+        STAGE: np.array(cs.stage_names, dtype=object),
+        CAMPAIGN: np.array(cs.campaign_names, dtype=object),
+        SEGMENT: np.array(cs.segment_names, dtype=object),
+        FRICTION: np.array(cs.friction_names, dtype=object),
+        PARAMETER: np.array([params.paths[j] for j in unc], dtype=object),
+        "period_end": (PERIOD, (cs.grid.period_start.astype("datetime64[D]")
+                                + np.diff(np.concatenate([[0], cs.grid.period_end_day]))
+                                ).astype("datetime64[ns]")),
+        "goal_share": (PERIOD, cs.goal_cum),
+    }
+    ds = xr.Dataset(v, coords=coords)
+    ds["goal_share"].attrs = {"units": "1", "long_name": "share of the goal due by period end"}
+    ds["period_end"].attrs = {"long_name": "first day after the period"}
+    prospects = float(np.nansum(o.arrivals) + np.nansum(o.initial))
+    ds.attrs = {
+        "scenario": sc.name,
+        "scenario_sha256": scenario_sha256(sc),
+        "scenario_json": canonical_json(sc),
+        "seed": int(raw.seed),
+        "simengine_version": __version__,
+        "draws": int(n),
+        "prospects": prospects,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "currency": sc.currency,
+        "horizon_start": str(sc.horizon.start),
+        "horizon_days": int(sc.horizon.days),
+        "period": sc.horizon.period,
+        "goal": float(sc.goal.revenue) if sc.goal else float("nan"),
+        "failed_draws": int(bad.sum()),
+        "capped_prospects": float(np.sum(o.capped)),
+        "elapsed_seconds": float(raw.elapsed),
+    }
+    return ds
+
+
+def campaign_cost(raw: RawResult) -> np.ndarray:
+    """Spend per draw and campaign: fixed + per lead x arrivals + the budget spent in the horizon."""
+    cs, th = raw.compiled, raw.theta
+    C = cs.n_campaigns
+    cost = np.zeros((raw.draws, C + 1))
+    if C:
+        leads = raw.out.arrivals[:, :, :C].sum(axis=1)
+        share_in = cs.camp_shape.sum(axis=1)
+        budget = np.where(cs.vol_kind == 1, th[:, np.maximum(cs.vol_cols[:, 0], 0)], 0.0)
+        active = (share_in > 0).astype(float)
+        cost[:, :C] = (th[:, cs.cost_fixed_col] * active + th[:, cs.cost_per_lead_col] * leads
+                       + budget * share_in)
+    return cost
+
+
+# --- saving and loading -------------------------------------------------------------------------
+def _encodable(ds: xr.Dataset) -> xr.Dataset:
+    out = ds.copy()
+    for name in (STAGE, CAMPAIGN, SEGMENT, FRICTION, PARAMETER):
+        if name in out.coords:
+            out.coords[name] = out.coords[name].astype(str)
+    return out
+
+
+def save(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``.nc`` (netCDF4 via h5netcdf) or ``.zarr`` atomically: a temporary name in the same
+    folder, then a rename, so a crash never leaves a half-written file under the final name."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".nc", ".zarr"):
+        raise SimEngineError(f"{path}: expected an output ending in .nc or .zarr, found "
+                             f"'{suffix or 'no suffix'}'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    enc = _encodable(ds)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
+    try:
+        if suffix == ".nc":
+            enc.to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        else:
+            enc.to_zarr(tmp, mode="w", consolidated=True)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+    return path
+
+
+def load(path: str | Path) -> xr.Dataset:
+    """Open a result written by :func:`save` (lazily for ``.zarr``)."""
+    path = Path(path)
+    if not path.exists():
+        raise SimEngineError(f"{path}: no such result file")
+    if path.suffix.lower() == ".zarr":
+        return xr.open_zarr(path)
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def resolved_scenario(ds: xr.Dataset) -> dict:
+    """The resolved scenario stored in a result's attributes."""
+    return json.loads(ds.attrs["scenario_json"])

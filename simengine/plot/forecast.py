@@ -1,0 +1,110 @@
+"""Forecast figures: the fan chart against the goal trajectory, and the distribution of bookings."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from simengine.analysis.summary import annual, prob_goal
+from simengine.plot.style import BAND, GOAL, PALETTE, date_axis, money, money_axis, pct, styled
+
+
+def _bands(ax, x, da: xr.DataArray, color: str, label: str) -> None:
+    q = da.quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="draw").values
+    ax.fill_between(x, q[0], q[4], color=color, alpha=0.18, lw=0, label="P5–P95")
+    ax.fill_between(x, q[1], q[3], color=color, alpha=0.35, lw=0, label="P25–P75")
+    ax.plot(x, q[2], color=color, lw=2, label=label)
+
+
+def fan(ds: xr.Dataset, axes=None) -> Figure:
+    """Monthly and cumulative bookings with P5–P95 and P25–P75 bands and the goal trajectory.
+
+    Parameters
+    ----------
+    axes
+        Two Axes (monthly, cumulative) to draw on; default a new figure.
+    """
+    with styled():
+        if axes is None:
+            fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+        else:
+            fig = axes[0].figure
+        cur = ds.attrs.get("currency", "USD")
+        ok = ds.where(ds.failed == 0, drop=True) if "failed" in ds else ds
+        ends = ok.period_end.values if "period_end" in ok.coords else ok.period.values
+        starts = ok.period.values
+        mids = starts + (ends - starts) / 2
+        ax1, ax2 = axes
+        _bands(ax1, mids, ok.revenue, BAND, "median")
+        ax1.set_title("Bookings per period")
+        ax1.set_ylabel(f"bookings ({cur})")
+        money_axis(ax1.yaxis, cur)
+        date_axis(ax1.xaxis)
+        ax1.set_ylim(bottom=0)
+        ax1.legend(loc="upper left")
+
+        cum = ok.revenue.cumsum("period")
+        x = np.concatenate([[starts[0]], ends])
+        zero = xr.zeros_like(cum.isel(period=0)).expand_dims(period=[starts[0]])
+        cum0 = xr.concat([zero, cum.assign_coords(period=ends)], dim="period")
+        _bands(ax2, x, cum0, BAND, "median")
+        goal = ds.attrs.get("goal", np.nan)
+        title = "Cumulative bookings"
+        if np.isfinite(goal):
+            share = np.concatenate([[0.0], ok.goal_share.values]) if "goal_share" in ok.coords \
+                else np.linspace(0, 1, len(x))
+            ax2.plot(x, goal * share, color=GOAL, lw=1.8, ls="--", label="goal trajectory")
+            pg = prob_goal(ds)
+            med = float(np.median(annual(ds)))
+            title = (f"P(goal) {pct(pg.p)}: median {money(med, cur)} vs goal "
+                     f"{money(goal, cur)}")
+        ax2.set_title(title)
+        ax2.set_ylabel(f"cumulative bookings ({cur})")
+        money_axis(ax2.yaxis, cur)
+        date_axis(ax2.xaxis)
+        ax2.set_ylim(bottom=0)
+        ax2.legend(loc="upper left")
+        fig.suptitle(f"{ds.attrs.get('scenario', '')} — {int(ok.sizes['draw']):,} draws",
+                     x=0.01, ha="left", fontsize=10, color=PALETTE["grey"])
+        fig.tight_layout()
+    return fig
+
+
+def goal(ds: xr.Dataset, ax=None) -> Figure:
+    """Distribution of bookings over the horizon, the goal line and P(goal) in the title."""
+    with styled():
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(8, 4.6))
+        else:
+            fig = ax.figure
+        cur = ds.attrs.get("currency", "USD")
+        x = np.asarray(annual(ds))
+        g = ds.attrs.get("goal", np.nan)
+        bins = np.histogram_bin_edges(x, bins=min(60, max(10, len(x) // 25)))
+        if np.isfinite(g):
+            below, above = x[x < g], x[x >= g]
+            ax.hist(below, bins=bins, color=PALETTE["grey"], alpha=0.6, label="misses the goal")
+            ax.hist(above, bins=bins, color=BAND, alpha=0.85, label="reaches the goal")
+            ax.axvline(g, color=GOAL, lw=2, ls="--")
+            ax.annotate(f"goal {money(g, cur)}", (g, 1), xycoords=("data", "axes fraction"),
+                        xytext=(4, -4), textcoords="offset points", va="top", color=GOAL)
+            pg = prob_goal(ds)
+            ax.set_title(f"P(goal) = {pct(pg.p)} ± {pg.se:.1%} (95 % CI {pct(pg.low)}–"
+                         f"{pct(pg.high)})")
+        else:
+            ax.hist(x, bins=bins, color=BAND, alpha=0.85)
+            ax.set_title("Bookings over the horizon")
+        q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+        for q, lab in ((q5, "P5"), (q50, "P50"), (q95, "P95")):
+            ax.axvline(q, color=PALETTE["black"], lw=0.8, alpha=0.6)
+            ax.annotate(f"{lab} {money(q, cur)}", (q, 0.92 if lab != "P50" else 0.84),
+                        xycoords=("data", "axes fraction"), xytext=(3, 0),
+                        textcoords="offset points", fontsize=8)
+        money_axis(ax.xaxis, cur)
+        ax.set_xlabel(f"bookings over the horizon ({cur})")
+        ax.set_ylabel("draws")
+        ax.legend(loc="upper right", bbox_to_anchor=(1, 0.8))
+        fig.tight_layout()
+    return fig
