@@ -143,6 +143,11 @@ def cmd_plot(a: argparse.Namespace) -> int:
     return 0
 
 
+# Feature modules that add subcommands: each has ``register(subparsers)`` and handlers that
+# call the API. Listed here so the CLI's shape stays visible in one place.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="simengine", description="Monte Carlo forecasts of a B2B "
                                 "demand-generation funnel.")
@@ -176,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--kind", default="fan", help="fan | goal | funnel | pipeline")
     pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
     pl.set_defaults(func=cmd_plot)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return p
 
 
