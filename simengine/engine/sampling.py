@@ -23,8 +23,14 @@ def param_uniforms(table: ParamTable, seed: int, draw_ids: np.ndarray) -> np.nda
     if len(table.corr_cols):
         cols = table.corr_cols
         z = special.ndtri(u[:, cols])
-        z = z @ np.linalg.cholesky(table.corr_matrix).T
-        u[:, cols] = special.ndtr(z)
+        chol = np.linalg.cholesky(table.corr_matrix)
+        # an explicit, fixed order of summation: a BLAS product may round differently with the
+        # number of rows, which would make a draw depend on its chunk
+        corr = np.zeros_like(z)
+        for i in range(len(cols)):
+            for j in range(i + 1):
+                corr[:, i] += chol[i, j] * z[:, j]
+        u[:, cols] = special.ndtr(corr)
         u[:, cols] = np.clip(u[:, cols], 1e-16, 1 - 1e-16)
     return u
 

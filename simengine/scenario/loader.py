@@ -27,6 +27,16 @@ MAX_EXTENDS_DEPTH = 10
 
 
 # --- YAML with line numbers -------------------------------------------------------------------
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so pydantic reports a bad date with its path."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class _Source:
     """One YAML file: its data and the line of every key/item (by path tuple)."""
 
@@ -34,8 +44,8 @@ class _Source:
         self.path = path
         self.lines: dict[tuple, int] = {}
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 (SafeLoader)
+            node = yaml.compose(text, Loader=_Loader)
+            self.data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = f":{mark.line + 1}" if mark else ""

@@ -363,7 +363,8 @@ class Scenario(Model):
                     probs.add(f"{at}.next.{target}", "a later stage or won (lost is the "
                               "remainder; no decision has its own key no_decision)", target)
                 elif target not in order:
-                    probs.add(f"{at}.next.{target}", _one_of("a stage", stages + ["won"]), target)
+                    probs.add(f"{at}.next.{target}", "a later stage or won (stages: "
+                              f"{', '.join(stages)})", target)
                 elif order[target] <= i:
                     probs.add(f"{at}.next.{target}", "a later stage (skips allowed; going back "
                               "is recycle)", f"'{target}', which is not after '{st.name}'",

@@ -1,0 +1,165 @@
+"""Bad input gets one clear line (file, line, dotted path, expected, found), exit code 2, no
+traceback and nothing written (STYLE section 5: a table of input -> message)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simengine.cli import main
+
+GOOD = """\
+name: t
+horizon: {start: 2027-01-01, days: 365}
+deal_value: 1000
+stages:
+  - name: a
+    dwell: {dist: lognormal, mean: 4, cv: 0.8}
+    next: {b: 0.5}
+  - name: b
+    dwell: {dist: gamma, mean: 10, cv: 0.5}
+    next: {won: {dist: beta, mean: 0.3, sd: 0.05}}
+    no_decision: 0.1
+campaigns:
+  - name: c
+    enters: a
+    schedule: {start: 2027-01-01, end: 2027-06-30}
+    volume: {leads: 1000}
+"""
+
+CASES = [
+    # (name, replace-from, replace-to, message regex)
+    ("unknown key", "    dwell: {dist: lognormal", "    dwel: {dist: lognormal",
+     r"bad\.yaml:6: stages\[0\]\.dwel: expected one of the keys .*did you mean 'dwell'\?.*"
+     r"found unknown key 'dwel'"),
+    ("unknown stage", "next: {b: 0.5}", "next: {bb: 0.5}",
+     r"stages\[0\]\.next\.bb: expected a later stage or won \(stages: a, b\), found 'bb'"),
+    ("probability over 1", "next: {b: 0.5}", "next: {b: 1.3}",
+     r"bad\.yaml:7: stages\[0\]\.next\.b: expected a probability in \[0, 1\], found 1\.3"),
+    ("probabilities sum over 1", "    no_decision: 0.1", "    no_decision: 0.8",
+     r"stages\[1\]\.next: expected next \+ no_decision \+ recycle\.p summing to at most 1, "
+     r"found a sum of 1\.1"),
+    ("non-positive mean", "mean: 4, cv: 0.8", "mean: -4, cv: 0.8",
+     r"stages\[0\]\.dwell\.mean: expected a mean > 0, found -4"),
+    ("impossible beta", "mean: 0.3, sd: 0.05", "mean: 0.3, sd: 0.6",
+     r"stages\[1\]\.next\.won\.sd: expected an sd < sqrt\(mean\*\(1-mean\)\) = 0\.4583.*"
+     r"found 0\.6"),
+    ("end before start", "end: 2027-06-30", "end: 2026-06-30",
+     r"campaigns\[0\]\.schedule\.end: expected a date on or after start \(2027-01-01\), "
+     r"found 2026-06-30"),
+    ("unknown distribution", "dist: gamma", "dist: gama",
+     r"stages\[1\]\.dwell: expected a distribution name, one of fixed, uniform, .*found 'gama'"),
+    ("unknown segment", "    volume: {leads: 1000}",
+     "    volume: {leads: 1000}\n    segment_mix: {smb: 1.0}",
+     r"campaigns\[0\]\.segment_mix\.smb: expected a segment defined in the scenario \(all\)"),
+    ("unknown pool", "    no_decision: 0.1", "    no_decision: 0.1\n    worked_by: ae",
+     r"stages\[1\]\.worked_by: expected a pool defined in the scenario \(\(none defined\)\), "
+     r"found 'ae'"),
+    ("not a number", "volume: {leads: 1000}", "volume: {leads: many}",
+     r"campaigns\[0\]\.volume\.leads: expected a number or a distribution \{dist: NAME, \.\.\.\}"
+     r", found 'many'"),
+    ("bad volume form", "volume: {leads: 1000}", "volume: {people: 1000}",
+     r"campaigns\[0\]\.volume: expected one of \{leads: N\}.*found \{\"people\": 1000\}"),
+    ("bad date", "start: 2027-01-01, days", "start: 2027-13-01, days",
+     r"horizon\.start: expected an ISO date \(YYYY-MM-DD\), found '2027-13-01'"),
+    ("normal can be negative", "    no_decision: 0.1",
+     "    no_decision: {dist: normal, mean: 0.1, sd: 0.05}",
+     r"stages\[1\]\.no_decision: expected a probability in \[0, 1\] \(a normal is unbounded: "
+     r"add low:/high: to truncate it"),
+    ("yaml syntax error", "next: {b: 0.5}", "next: {b: 0.5",
+     r"bad\.yaml:\d+: YAML syntax error"),
+    ("missing key", "    enters: a\n", "",
+     r"campaigns\[0\]\.enters: expected a value for the required key 'enters', found nothing"),
+]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    return p
+
+
+def _run_bad(tmp_path, capsys, argv):
+    out = tmp_path / "out" / "r.nc"
+    plots = tmp_path / "plots"
+    code = main(argv + ["-o", str(out), "--plots", str(plots)] if argv[0] == "run" else argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert not out.exists() and not plots.exists() and not (tmp_path / "out").exists()
+    return " ".join(captured.err.split())
+
+
+@pytest.mark.parametrize("name,old,new,pattern", CASES, ids=[c[0] for c in CASES])
+def test_bad_scenario_is_reported_precisely(tmp_path, capsys, name, old, new, pattern):
+    assert old in GOOD, name
+    path = _write(tmp_path, GOOD.replace(old, new, 1))
+    err = _run_bad(tmp_path, capsys, ["run", str(path), "-n", "5"])
+    assert __import__("re").search(pattern, err), err
+    # validate reports the same, also with exit code 2
+    assert main(["validate", str(path)]) == 2
+
+
+def test_good_file_is_good(tmp_path):
+    assert main(["validate", str(_write(tmp_path, GOOD))]) == 0
+
+
+def test_empty_file(tmp_path, capsys):
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, "")), "-n", "5"])
+    assert "bad.yaml: expected a scenario (a YAML mapping), found an empty file" in err
+
+
+def test_missing_file(tmp_path, capsys):
+    err = _run_bad(tmp_path, capsys, ["run", str(tmp_path / "nope.yaml")])
+    assert "nope.yaml: no such scenario file" in err
+
+
+def test_every_problem_of_a_file_is_reported(tmp_path, capsys):
+    text = GOOD.replace("next: {b: 0.5}", "next: {b: 1.5}").replace("mean: 4,", "mean: -4,")
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, text))])
+    assert "stages[0].next.b" in err and "stages[0].dwell.mean" in err
+
+
+def test_extends_a_missing_base(tmp_path, capsys):
+    path = _write(tmp_path, "extends: base.yaml\nname: x\n")
+    err = _run_bad(tmp_path, capsys, ["run", str(path)])
+    assert "extends: expected an existing scenario file, found 'base.yaml'" in err
+
+
+def test_set_with_an_unknown_path(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    err = _run_bad(tmp_path, capsys, ["run", str(path), "--set", "campaigns.nope.volume.leads=5"])
+    assert "--set campaigns.nope.volume.leads: campaigns.nope: expected one of c, found 'nope'" \
+        in err
+
+
+def test_set_with_a_bad_value(tmp_path, capsys):
+    path = _write(tmp_path, GOOD)
+    err = _run_bad(tmp_path, capsys, ["run", str(path), "--set", "stages.a.next.b=2"])
+    assert "stages[0].next.b: expected a probability in [0, 1], found 2" in err
+
+
+def test_a_run_too_large_for_memory(tmp_path, capsys):
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, GOOD)), "-n", "3000000000"])
+    assert "run too large for memory" in err and "draws fit" in err
+
+
+def test_a_run_too_long(tmp_path, capsys):
+    big = GOOD.replace("volume: {leads: 1000}", "volume: {leads: 2e11}")
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, big)), "-n", "1000"])
+    assert "run too long" in err and "at most" in err and "draws fit" in err
+
+
+def test_pools_are_refused_until_the_capacity_path_exists(tmp_path, capsys):
+    text = GOOD.replace("    no_decision: 0.1", "    no_decision: 0.1\n    worked_by: ae") + \
+        "pools:\n  ae: {headcount: 5, slots_per_rep: 10}\n"
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, text)), "-n", "5"])
+    assert "worked_by" in err and "capacity" in err
+
+
+def test_bad_output_suffix(tmp_path, capsys):
+    code = main(["run", str(_write(tmp_path, GOOD)), "-n", "5", "-o", str(tmp_path / "r.csv")])
+    assert code == 2
+    assert "expected a path ending in .nc or .zarr" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
