@@ -58,7 +58,8 @@ def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
     a = _cols(theta, cs.vol_cols[:, 0])
     b = _cols(theta, cs.vol_cols[:, 1], 1.0)
     kind = cs.vol_kind[None, :]
-    return np.where(kind == VOL_BUDGET, a / b, np.where(kind == VOL_AUDIENCE, a * b, a))
+    with np.errstate(divide="ignore", invalid="ignore"):  # the unused branch of np.where
+        return np.where(kind == VOL_BUDGET, a / b, np.where(kind == VOL_AUDIENCE, a * b, a))
 
 
 def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:
