@@ -11,6 +11,13 @@ from simengine.analysis.summary import annual, prob_goal
 from simengine.plot.style import BAND, GOAL, PALETTE, date_axis, money, money_axis, pct, styled
 
 
+_EVERY = {"week": "Weekly", "month": "Monthly", "quarter": "Quarterly"}
+
+
+def _date(t, fmt: str) -> str:
+    return np.datetime64(t, "D").astype(object).strftime(fmt)
+
+
 def _bands(ax, x, da: xr.DataArray, color: str, label: str) -> None:
     q = da.quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="draw").values
     ax.fill_between(x, q[0], q[4], color=color, alpha=0.18, lw=0, label="P5–P95")
@@ -38,7 +45,13 @@ def fan(ds: xr.Dataset, axes=None) -> Figure:
         mids = starts + (ends - starts) / 2
         ax1, ax2 = axes
         _bands(ax1, mids, ok.revenue, BAND, "median")
-        ax1.set_title("Bookings per period")
+        med = ok.revenue.median("draw").values
+        hi, lo = int(np.argmax(med)), int(np.argmin(med))
+        per = ds.attrs.get("period", "")
+        when = "%b" if per in ("month", "quarter") else "%d %b"
+        ax1.set_title(f"{_EVERY.get(per, 'Period')} bookings: median {money(med[lo], cur)} "
+                      f"({_date(starts[lo], when)}) to {money(med[hi], cur)} "
+                      f"({_date(starts[hi], when)})")
         ax1.set_ylabel(f"bookings ({cur})")
         money_axis(ax1.yaxis, cur)
         date_axis(ax1.xaxis)
@@ -58,8 +71,8 @@ def fan(ds: xr.Dataset, axes=None) -> Figure:
             ax2.plot(x, goal * share, color=GOAL, lw=1.8, ls="--", label="goal trajectory")
             pg = prob_goal(ds)
             med = float(np.median(annual(ds)))
-            title = (f"P(goal) {pct(pg.p)}: median {money(med, cur)} vs goal "
-                     f"{money(goal, cur)}")
+            title = (f"{pct(pg.p)} chance of reaching {money(goal, cur)}; median "
+                     f"{money(med, cur)}")
         ax2.set_title(title)
         ax2.set_ylabel(f"cumulative bookings ({cur})")
         money_axis(ax2.yaxis, cur)
@@ -88,20 +101,25 @@ def goal(ds: xr.Dataset, ax=None) -> Figure:
             ax.hist(below, bins=bins, color=PALETTE["grey"], alpha=0.6, label="misses the goal")
             ax.hist(above, bins=bins, color=BAND, alpha=0.85, label="reaches the goal")
             ax.axvline(g, color=GOAL, lw=2, ls="--")
-            ax.annotate(f"goal {money(g, cur)}", (g, 1), xycoords=("data", "axes fraction"),
-                        xytext=(4, -4), textcoords="offset points", va="top", color=GOAL)
+            above_median = g >= np.median(x)
+            ax.annotate(f"goal {money(g, cur)}", (g, 0.82), xycoords=("data", "axes fraction"),
+                        xytext=(4 if above_median else -4, 0), textcoords="offset points",
+                        va="top", ha="left" if above_median else "right", color=GOAL)
             pg = prob_goal(ds)
-            ax.set_title(f"P(goal) = {pct(pg.p)} ± {pg.se:.1%} (95 % CI {pct(pg.low)}–"
-                         f"{pct(pg.high)})")
+            ax.set_title(f"{pct(pg.p)} chance of reaching the {money(g, cur)} goal "
+                         f"(± {100 * pg.se:.1f} points)")
         else:
             ax.hist(x, bins=bins, color=BAND, alpha=0.85)
-            ax.set_title("Bookings over the horizon")
+            ax.set_title(f"Bookings over the horizon: median {money(np.median(x), cur)}")
         q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
         for q, lab in ((q5, "P5"), (q50, "P50"), (q95, "P95")):
             ax.axvline(q, color=PALETTE["black"], lw=0.8, alpha=0.6)
-            ax.annotate(f"{lab} {money(q, cur)}", (q, 0.92 if lab != "P50" else 0.84),
-                        xycoords=("data", "axes fraction"), xytext=(3, 0),
-                        textcoords="offset points", fontsize=8)
+            # labels sit on the side of their line away from the goal line, so they never cross it
+            left = lab == "P5" or (lab == "P50" and np.isfinite(g) and q < g)
+            ax.annotate(f"{lab} {money(q, cur)}", (q, 0.97 if lab != "P50" else 0.9),
+                        xycoords=("data", "axes fraction"), xytext=(-3 if left else 3, 0),
+                        textcoords="offset points", fontsize=8, va="top",
+                        ha="right" if left else "left")
         money_axis(ax.xaxis, cur)
         ax.set_xlabel(f"bookings over the horizon ({cur})")
         ax.set_ylabel("draws")

@@ -7,7 +7,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from simengine.plot.style import BAND, CYCLE, PALETTE, count_axis, date_axis, period_mid, styled
+from simengine.plot.style import (BAND, CYCLE, PALETTE, count_axis, date_axis, money, period_mid,
+                                  styled)
 
 
 def funnel(ds: xr.Dataset, ax=None) -> Figure:
@@ -77,10 +78,16 @@ def pipeline(ds: xr.Dataset, axes=None) -> Figure:
             ax.set_title(st, fontsize=10)
             ax.set_ylim(bottom=0)
             count_axis(ax.yaxis)
-            date_axis(ax.xaxis)
+            date_axis(ax.xaxis, maxticks=5)
         for ax in axes[n:]:
             ax.set_visible(False)
-        fig.suptitle("Open pipeline at each period end (median, P5–P95)", x=0.01, ha="left",
-                     fontweight="bold")
+        title = "Open pipeline at each period end (median, P5–P95)"
+        if "pipeline_value" in ok:
+            cur = ds.attrs.get("currency", "USD")
+            v = ok.pipeline_value.isel(period=-1).quantile([0.05, 0.5, 0.95], dim="draw").values
+            title = (f"Pipeline open at the end: {money(v[1], cur)} of deal value (P5–P95 "
+                     f"{money(v[0], cur)}–{money(v[2], cur)}); prospects per stage, median "
+                     "and P5–P95")
+        fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
         fig.tight_layout()
     return fig

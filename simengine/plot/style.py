@@ -65,16 +65,24 @@ def count_axis(axis) -> None:
         lambda x, _: f"{x / 1e6:.1f}M" if abs(x) >= 1e6 else f"{x:,.0f}"))
 
 
-def date_axis(axis) -> None:
-    loc = mdates.MonthLocator()
-    axis.set_major_locator(loc)
-    axis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+def date_axis(axis, maxticks: int = 14) -> None:
+    """Dates on a time axis: month names, the year written once where it changes.
+
+    ``maxticks`` thins the ticks on narrow panels (every second or third month).
+    """
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=maxticks)
     fmt = mdates.ConciseDateFormatter(loc, formats=["%Y", "%b", "%d", "%H:%M", "%H:%M", "%S.%f"])
+    axis.set_major_locator(loc)
     axis.set_major_formatter(fmt)
 
 
 def pct(p: float) -> str:
     return f"{p:.0%}" if p >= 0.1 or p == 0 else f"{p:.1%}"
+
+
+def pct_axis(axis, decimals: int = 0) -> None:
+    """Shares (0..1) shown as percentages."""
+    axis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=decimals))
 
 
 def period_mid(ds) -> np.ndarray:
