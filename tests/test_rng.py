@@ -289,11 +289,6 @@ _PY_LEVEL_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: rng.uniform / counter / draw_key / seed_key have no explicit numba signatures; called "
-    "from Python, an int below 2**63 is typed int64 and int64 + uint64 promotes to float64, so "
-    "uniform() returns a different number (and, once an int64 specialisation exists, a key with "
-    "the top bit set raises OverflowError). The kernels are not affected: they pass uint64."))
 def test_python_level_calls_match_kernel(tmp_path):
     """The documented chain, called from plain Python (in a fresh interpreter, so the numba
     specialisations are created in this order, and with a private cache so the package's own
@@ -517,19 +512,13 @@ def _poisson_isf(lam: float, tail: float) -> int:
     return k
 
 
-_EXTREME_BUG = pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug: poisson() walks to its safety limit lam + 40 sqrt(lam) + 100 when the rounded CDF sum "
-    "never reaches u (u within ~1e-15 of 1 for lam = 30.5 or 168; within 2.5e-12 of 1 for "
-    "lam = 2740), returning a value tens of standard deviations out"))
-
-
 @pytest.mark.parametrize(("lam", "tail"), [
     (0.3, 1e-12), (7.0, 1e-12), (45.0, 1e-12), (500.0, 1e-12),
-    pytest.param(2740.0, 1e-12, marks=_EXTREME_BUG),
+    (2740.0, 1e-12),
     (0.3, 2.0**-54), (7.0, 2.0**-54), (20.0, 2.0**-54),
-    pytest.param(30.5, 2.0**-54, marks=_EXTREME_BUG),
-    pytest.param(168.0, 2.0**-54, marks=_EXTREME_BUG),
-    pytest.param(2740.0, 2.0**-54, marks=_EXTREME_BUG),
+    (30.5, 2.0**-54),
+    (168.0, 2.0**-54),
+    (2740.0, 2.0**-54),
 ])
 def test_poisson_upper_tail(lam, tail):
     """At u = 1 - tail (1 - 2**-54 is the largest uniform the generator makes) the inverse CDF is

@@ -11,7 +11,7 @@ scenarios draws the same numbers in both (common random numbers).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import float64, int64, njit, uint64
 
 GOLDEN = uint64(0x9E3779B97F4A7C15)
 _M1 = uint64(0xBF58476D1CE4E5B9)
@@ -33,26 +33,26 @@ def derive(key, x):
     return mix64(key ^ mix64(x * GOLDEN + uint64(0x632BE59BD9B4E019)))
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(uint64(int64, int64, int64), cache=True, nogil=True, inline="always")
 def counter(visit, purpose, attempt):
     """Pack (visit < 2**40, purpose < 256, attempt < 256) into one counter."""
     return (uint64(visit) << uint64(16)) | (uint64(purpose) << uint64(8)) | uint64(attempt)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(float64(uint64, uint64), cache=True, nogil=True, inline="always")
 def uniform(key, ctr):
     """A float64 in the open interval (0, 1) for (key, counter)."""
-    z = mix64(key + (ctr + uint64(1)) * GOLDEN)
+    z = mix64(uint64(key) + (uint64(ctr) + uint64(1)) * GOLDEN)  # unsigned throughout
     return (float(z >> uint64(11)) + 0.5) * _TWO53
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@njit(uint64(int64), cache=True, nogil=True, inline="always")
 def seed_key(seed):
     """Root key of a seed (any integer in [0, 2**63); 0 is a seed like any other)."""
     return mix64(uint64(seed) + uint64(0x243F6A8885A308D3))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(uint64(uint64, int64), cache=True, nogil=True)
 def draw_key(root, draw):
     return derive(root, uint64(draw))
 

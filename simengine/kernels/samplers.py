@@ -113,7 +113,8 @@ def sample(kind, p0, p1, p2, p3, key, visit, purpose):
             return p0 + math.sqrt(u * (p2 - p0) * (p1 - p0))
         return p2 - math.sqrt((1.0 - u) * (p2 - p0) * (p2 - p1))
     if kind == codes.NORMAL:
-        return p0 + p1 * ndtri(p2 + u * (p3 - p2))
+        q = min(max(p2 + u * (p3 - p2), 1e-300), 1.0 - 1.1102230246251565e-16)
+        return p0 + p1 * ndtri(q)
     if kind == codes.WEIBULL:
         return p1 * (-math.log(u)) ** (1.0 / p0)
     return math.nan
@@ -133,23 +134,89 @@ def empirical(values, cum, offset, count, u):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _stirlerr(n):
+    """log(n!) - log(sqrt(2 pi n) (n/e)^n) (Loader 2000, as in R's dpois)."""
+    if n <= 15.0:
+        return math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - 0.9189385332046727
+    nn = n * n
+    return (0.0833333333333333333 - (0.00277777777777777778 - (0.00079365079365079365
+            - (0.000595238095238095238 - 0.0008417508417508417508 / nn) / nn) / nn) / nn) / n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bd0(x, m):
+    """x log(x/m) + m - x without cancellation (Loader 2000)."""
+    if abs(x - m) < 0.1 * (x + m):
+        v = (x - m) / (x + m)
+        s = (x - m) * v
+        ej = 2.0 * x * v
+        v = v * v
+        for j in range(1, 1000):
+            ej *= v
+            s1 = s + ej / (2 * j + 1)
+            if s1 == s:
+                return s1
+            s = s1
+        return s
+    return x * math.log(x / m) + m - x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def poisson_pmf(k, lam):
+    """P(X = k) for X ~ Poisson(lam), accurate to a few ulps even far from the mean."""
+    if k == 0:
+        return math.exp(-lam)
+    return math.exp(-_stirlerr(float(k)) - _bd0(float(k), lam)) / math.sqrt(6.283185307179586 * k)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def poisson(lam, u):
     """Inverse CDF of Poisson(lam) at u: monotone in u and in lam (common random numbers).
 
-    The CDF is summed from ``lam - 13 sqrt(lam)`` (below which the mass is < 1e-30), so the cost
-    is O(sqrt(lam)) plus the distance walked.
+    For lam <= 30 the CDF is summed from 0. Above, it is anchored at the mode m, whose
+    probability Loader's saddle-point formula gives to a few ulps: the mass below m is summed
+    downwards to ``m - 13 sqrt(lam)`` (below which it is < 1e-30), then the walk goes down or up
+    from m, so the cost is O(sqrt(lam)). Sums are compensated (Kahan); where the remaining mass
+    is below rounding (u within ~1e-16 of 1) the walk stops instead of running on.
     """
     if lam <= 0.0:
         return 0
-    lo = 0
-    if lam > 30.0:
-        lo = max(0, int(lam - 13.0 * math.sqrt(lam)))
-    pmf = math.exp(lo * math.log(lam) - lam - math.lgamma(lo + 1.0)) if lo > 0 else math.exp(-lam)
-    k = lo
-    cdf = pmf
-    limit = lam + 40.0 * math.sqrt(lam) + 100.0
-    while cdf < u and k < limit:
+    if lam <= 30.0:
+        k = 0
+        pmf = math.exp(-lam)
+        cdf = pmf
+        while cdf < u and (k < lam or pmf > 1e-17 * cdf):
+            k += 1
+            pmf *= lam / k
+            cdf += pmf
+        return k
+    m = int(lam)
+    p_m = poisson_pmf(m, lam)
+    lo = max(0, int(lam - 13.0 * math.sqrt(lam)))
+    below = 0.0
+    comp = 0.0
+    p = p_m
+    for j in range(m, lo, -1):
+        p *= j / lam
+        y = p - comp
+        t = below + y
+        comp = (t - below) - y
+        below = t
+    cdf = below + p_m
+    k = m
+    pmf = p_m
+    if u <= cdf:  # walk down: cdf(k - 1) = cdf(k) - pmf(k)
+        while k > lo and cdf - pmf >= u:
+            cdf -= pmf
+            pmf *= k / lam
+            k -= 1
+        return k
+    comp = 0.0
+    while cdf < u and pmf > 1e-17 * cdf:
         k += 1
         pmf *= lam / k
-        cdf += pmf
+        y = pmf - comp
+        t = cdf + y
+        comp = (t - cdf) - y
+        cdf = t
     return k
