@@ -14,7 +14,8 @@ from simengine.dataset import load, save
 from simengine.errors import RunSizeError, ScenarioError, SimEngineError
 from simengine.scenario import Scenario, load_scenario, to_yaml, with_values
 from simengine import plot  # noqa: E402  (after the API it draws)
+from simengine.report import report  # noqa: E402  (the function; simengine.report the package)
 
 __all__ = ["__version__", "load_scenario", "simulate", "summarize", "prob_goal", "save", "load",
            "Scenario", "ScenarioError", "SimEngineError", "RunSizeError", "GoalProbability",
-           "Summary", "with_values", "to_yaml", "plot"]
+           "Summary", "with_values", "to_yaml", "plot", "report"]

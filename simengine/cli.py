@@ -92,6 +92,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         if suffix not in (".nc", ".zarr"):
             raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr, found "
                                  f"'{suffix or 'no suffix'}'")
+    if a.report:
+        from simengine.report import check_path
+
+        check_path(a.report)
     ds = se.simulate(sc, draws=a.draws, seed=a.seed, progress=None if a.progress else False,
                      chunk_draws=a.chunk_draws, threads=a.threads)
     print_summary(ds)
@@ -103,6 +107,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.plots:
         for p in _write_plots(ds, Path(a.plots)):
             out.print(f"wrote {p}")
+    if a.report:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        out.print(f"wrote {se.report(ds, a.report)}")
     return 0
 
 
@@ -145,7 +154,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 # Feature modules that add subcommands: each has ``register(subparsers)`` and handlers that
 # call the API. Listed here so the CLI's shape stays visible in one place.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("simengine.cli_report",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     r.add_argument("-o", "--output", help="write the result to OUT.nc or OUT.zarr")
     r.add_argument("--plots", metavar="DIR", help="write fan, goal, funnel, pipeline PNGs")
+    r.add_argument("--report", metavar="REPORT.html",
+                   help="write the HTML report of the result (one self-contained file)")
     r.add_argument("--chunk-draws", type=int, default=None, help="draws per kernel call")
     r.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
     r.add_argument("--no-progress", dest="progress", action="store_false",
