@@ -18,7 +18,7 @@ from simengine.scenario import Scenario, load_scenario
 def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, *,
              progress: bool | None = None, chunk_draws: int | None = None,
              threads: int | None = None, backend: str = "threads",
-             param_values: dict[str, Any] | None = None) -> xr.Dataset:
+             param_values: dict[str, Any] | None = None, trace: int = 0) -> xr.Dataset:
     """Simulate a scenario ``draws`` times.
 
     Parameters
@@ -41,6 +41,9 @@ def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, 
     param_values
         ``{parameter path: array of length draws}`` to set per-draw values of parameters
         instead of sampling them (designed experiments such as Sobol analyses).
+    trace
+        With pools: record the first ``trace`` prospects to leave the funnel in each draw
+        (arrival, exit, outcome) in a ``trace`` variable, for checks against other simulators.
 
     Returns
     -------
@@ -87,7 +90,8 @@ def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, 
                       "{task.total} draws"), TimeRemainingColumn(), transient=True) as bar:
             task = bar.add_task("run", total=draws)
             raw = run(cs, draws, seed, chunk_draws=chunk_draws, threads=threads, given=given,
-                      on_chunk=lambda k: bar.advance(task, k))
+                      on_chunk=lambda k: bar.advance(task, k), trace=trace)
     else:
-        raw = run(cs, draws, seed, chunk_draws=chunk_draws, threads=threads, given=given)
+        raw = run(cs, draws, seed, chunk_draws=chunk_draws, threads=threads, given=given,
+                  trace=trace)
     return assemble(raw)

@@ -34,6 +34,11 @@ P_PARAM = 10  # per-draw parameter
 P_OCCURS = 11  # whether a risk event happens in a draw
 P_RESIDUAL = 12  # residual dwell of an initial-pipeline prospect
 P_COUNT = 13  # rounding of an uncertain initial-pipeline count
+P_ATTRITION = 14  # time until a rep leaves
+
+# --- priority classes of the capacity path ----------------------------------------------------
+INBOUND = 0
+OUTBOUND = 1
 
 # --- outcome codes of a stage visit ------------------------------------------------------------
 WON = -1

@@ -102,6 +102,8 @@ def assemble(raw: RawResult) -> xr.Dataset:
         "parameters": _var(raw.theta[:, unc], (DRAW, PARAMETER), "1",
                            "sampled value of each uncertain parameter"),
     }
+    if raw.pools is not None:
+        v.update(_pool_variables(raw, cur))
     for name, var in v.items():
         if name not in ("friction_active", "parameters"):
             var.values = nanfail(var.values)
@@ -116,11 +118,18 @@ def assemble(raw: RawResult) -> xr.Dataset:
         SEGMENT: np.array(cs.segment_names, dtype=object),
         FRICTION: np.array(cs.friction_names, dtype=object),
         PARAMETER: np.array([params.paths[j] for j in unc], dtype=object),
+        POOL: np.array(cs.pool_names, dtype=object),
+        "priority": np.array(["inbound", "outbound"], dtype=object),
         "period_end": (PERIOD, (cs.grid.period_start.astype("datetime64[D]")
                                 + np.diff(np.concatenate([[0], cs.grid.period_end_day]))
                                 ).astype("datetime64[ns]")),
         "goal_share": (PERIOD, cs.goal_cum),
     }
+    if raw.pools is None:
+        coords.pop(POOL)
+        coords.pop("priority")
+    elif raw.pools.trace.shape[1]:
+        coords["trace_field"] = np.array(["arrival", "exit", "outcome"], dtype=object)
     ds = xr.Dataset(v, coords=coords)
     ds["goal_share"].attrs = {"units": "1", "long_name": "share of the goal due by period end"}
     ds["period_end"].attrs = {"long_name": "first day after the period"}
@@ -146,6 +155,42 @@ def assemble(raw: RawResult) -> xr.Dataset:
     return ds
 
 
+def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
+    """Queueing and capacity figures of the capacity path (DESIGN section 4)."""
+    cs, po = raw.compiled, raw.pools
+    days_in = np.diff(np.concatenate([[0], cs.grid.period_end_day])).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wait_all = po.wait_sum.sum(axis=2) / po.wait_n.sum(axis=2)
+        wait_class = po.wait_sum / po.wait_n
+        util = po.busy_area / po.cap_area
+        waited = po.waited / po.wait_n.sum(axis=2)
+    heads_year = raw.headcount.transpose(0, 2, 1) @ days_in / 365.0  # rep-years per pool
+    cost = heads_year * raw.theta[:, cs.pool_cost_col]
+    out = {
+        "queue_wait": _var(wait_all, (DRAW, POOL), DAYS,
+                           "mean days waited for a rep (prospects that got one)"),
+        "queue_wait_by_priority": _var(wait_class, (DRAW, POOL, "priority"), DAYS,
+                                       "mean days waited for a rep, by priority class"),
+        "waited_share": _var(waited, (DRAW, POOL), "1",
+                             "share of served prospects that had to wait"),
+        "abandoned": _var(po.abandoned, (DRAW, PERIOD, POOL), PROSPECTS,
+                          "went cold while waiting (part of exited_lost)"),
+        "utilization": _var(util, (DRAW, PERIOD, POOL), "1", "busy slots / capacity"),
+        "capacity": _var(raw.capacity, (DRAW, PERIOD, POOL), "slots",
+                         "slots available (mean over the period's days)"),
+        "headcount": _var(raw.headcount, (DRAW, PERIOD, POOL), "reps",
+                          "reps on the books (mean over the period's days)"),
+        "queue_length": _var(po.queue_area / days_in[None, :, None], (DRAW, PERIOD, POOL),
+                             PROSPECTS, "prospects waiting for a rep (mean over the period)"),
+        "pool_cost": _var(cost, (DRAW, POOL), cur, "cost of the pool's reps over the horizon"),
+    }
+    if po.trace.shape[1]:
+        out["trace"] = _var(po.trace, (DRAW, "traced", "trace_field"), DAYS,
+                            "first prospects to leave: arrival day (-1: open pipeline), exit "
+                            "day, outcome code (-1 won, -2 lost, -3 no decision)")
+    return out
+
+
 def campaign_cost(raw: RawResult) -> np.ndarray:
     """Spend per draw and campaign: fixed + per lead x arrivals + the budget spent in the horizon."""
     cs, th = raw.compiled, raw.theta
@@ -164,7 +209,7 @@ def campaign_cost(raw: RawResult) -> np.ndarray:
 # --- saving and loading -------------------------------------------------------------------------
 def _encodable(ds: xr.Dataset) -> xr.Dataset:
     out = ds.copy()
-    for name in (STAGE, CAMPAIGN, SEGMENT, FRICTION, PARAMETER):
+    for name in (STAGE, CAMPAIGN, SEGMENT, FRICTION, PARAMETER, POOL, "priority", "trace_field"):
         if name in out.coords:
             out.coords[name] = out.coords[name].astype(str)
     return out

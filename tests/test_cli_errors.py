@@ -151,11 +151,11 @@ def test_a_run_too_long(tmp_path, capsys):
     assert "run too long" in err and "at most" in err and "draws fit" in err
 
 
-def test_pools_are_refused_until_the_capacity_path_exists(tmp_path, capsys):
+def test_a_stage_worked_by_an_unknown_pool_is_refused(tmp_path, capsys):
     text = GOOD.replace("    no_decision: 0.1", "    no_decision: 0.1\n    worked_by: ae") + \
-        "pools:\n  ae: {headcount: 5, slots_per_rep: 10}\n"
+        "pools:\n  sdr: {headcount: 5, slots_per_rep: 10}\n"
     err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, text)), "-n", "5"])
-    assert "worked_by" in err and "capacity" in err
+    assert "stages[1].worked_by: expected a pool defined in the scenario (sdr), found 'ae'" in err
 
 
 def test_bad_output_suffix(tmp_path, capsys):

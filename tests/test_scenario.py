@@ -40,7 +40,7 @@ def test_set_overrides_numbers_dates_and_distributions():
 
 def test_with_values_is_the_api_form_of_set():
     sc = se.load_scenario("scenarios/baseline.yaml")
-    sc2 = se.with_values(sc, {"pools": {}, "segments.smb.dwell": 0.8})
+    sc2 = se.with_values(sc, {"segments.smb.dwell": 0.8})
     assert sc2.segments["smb"].dwell.value == 0.8
     with pytest.raises(ScenarioError, match="segments.nope"):
         se.with_values(sc, {"segments.nope.dwell": 0.8})

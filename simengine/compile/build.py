@@ -100,6 +100,22 @@ class Compiled:
     fr_key: np.ndarray  # (F,) uint64
     # goal
     goal_cum: np.ndarray  # (P,) share of the goal due by the end of each period
+    # pools (the capacity path); NP pools, H dated hires at most per pool
+    pool_names: tuple[str, ...]
+    stage_pool: np.ndarray  # (S,) pool working the stage, -1 when none
+    patience_slot: np.ndarray  # (S,) per-prospect distribution slot of patience, -1 when none
+    camp_priority: np.ndarray  # (C + 1,) codes.INBOUND / OUTBOUND; the initial pipeline inbound
+    pool_key: np.ndarray  # (NP,) uint64
+    pool_slots: np.ndarray  # (NP,) slots per rep
+    pool_ramp_days: np.ndarray  # (NP,) 0 when new reps are productive at once
+    pool_ramp_start: np.ndarray  # (NP,)
+    pool_lag: np.ndarray  # (NP,) days to replace a leaver
+    pool_headcount_col: np.ndarray  # (NP,)
+    pool_selling_col: np.ndarray  # (NP,)
+    pool_attrition_col: np.ndarray  # (NP,)
+    pool_cost_col: np.ndarray  # (NP,)
+    hire_day: np.ndarray  # (NP, H) day of each dated hire, -1 unused
+    hire_col: np.ndarray  # (NP, H) theta column of its count, -1 unused
 
     @property
     def n_stages(self) -> int:
@@ -272,6 +288,31 @@ def compile_scenario(sc: Scenario) -> Compiled:
         w = np.diff(np.concatenate([[0], grid.period_end_day])).astype(float)
     goal_cum = np.cumsum(w) / w.sum()
 
+    # --- pools ---
+    pool_names = list(sc.pools)
+    NP = len(pool_names)
+    H = max([len(p.hires) for p in sc.pools.values()] + [1])
+    stage_pool = np.array([pool_names.index(st.worked_by) if st.worked_by else -1
+                           for st in sc.stages], np.int64)
+    patience_slot = np.full(S, -1, np.int64)
+    for i, st in enumerate(sc.stages):
+        if st.patience is not None:
+            patience_slot[i] = slot(f"stages.{st.name}.patience", st.patience)
+    pool_cols = {k: np.zeros(NP, np.int64) for k in ("head", "sell", "attr", "cost")}
+    hire_day = np.full((NP, H), -1, np.int64)
+    hire_col = np.full((NP, H), -1, np.int64)
+    for k, (name, pool) in enumerate(sc.pools.items()):
+        base = f"pools.{name}"
+        pool_cols["head"][k] = tb.add(f"{base}.headcount", pool.headcount)
+        pool_cols["sell"][k] = tb.add(f"{base}.selling_time", pool.selling_time)
+        pool_cols["attr"][k] = tb.add(f"{base}.attrition", pool.attrition)
+        pool_cols["cost"][k] = tb.add(f"{base}.cost_per_rep_year", pool.cost_per_rep_year)
+        for h, hire in enumerate(pool.hires):
+            hire_day[k, h] = (hire.date - sc.horizon.start).days
+            hire_col[k, h] = tb.add(f"{base}.hires[{h}].count", hire.count)
+    camp_priority = np.array([codes.INBOUND if c.priority == "inbound" else codes.OUTBOUND
+                              for c in sc.campaigns] + [codes.INBOUND], np.int64)
+
     params = tb.build([(c.between[0], c.between[1], c.rho) for c in sc.correlations])
     keys = np.array
 
@@ -303,4 +344,14 @@ def compile_scenario(sc: Scenario) -> Compiled:
         fr_lost_col=fr["lost"], fr_cost_col=fr["cost"], fr_stages=fr_stages,
         fr_key=keys([path_key(f"friction.{w.name}") for w in sc.friction], dtype=np.uint64),
         goal_cum=_f64(goal_cum),
+        pool_names=tuple(pool_names), stage_pool=stage_pool, patience_slot=patience_slot,
+        camp_priority=camp_priority,
+        pool_key=keys([path_key(f"pools.{n}") for n in pool_names], dtype=np.uint64),
+        pool_slots=_f64([p.slots_per_rep for p in sc.pools.values()]),
+        pool_ramp_days=_f64([p.ramp.days if p.ramp else 0.0 for p in sc.pools.values()]),
+        pool_ramp_start=_f64([p.ramp.start if p.ramp else 1.0 for p in sc.pools.values()]),
+        pool_lag=_f64([p.hiring_lag_days for p in sc.pools.values()]),
+        pool_headcount_col=pool_cols["head"], pool_selling_col=pool_cols["sell"],
+        pool_attrition_col=pool_cols["attr"], pool_cost_col=pool_cols["cost"],
+        hire_day=hire_day, hire_col=hire_col,
     )

@@ -12,6 +12,7 @@ import numpy as np
 from simengine import codes
 from simengine.compile import Compiled
 from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET
+from simengine.kernels.capacity import PoolDraws, PoolStatic, pool_capacity
 from simengine.kernels.funnel import Draws, Static, initial_uniforms
 from simengine.kernels.rng import uniforms
 from simengine.scenario.distributions import Empirical, Fixed
@@ -166,3 +167,24 @@ def _residual(cs: Compiled, slot: int, nat: np.ndarray, u: np.ndarray, age: np.n
         out = mult * x - age
     out = np.where((f0 >= 1.0 - 1e-12) | ~np.isfinite(out), 0.0, out)
     return np.ascontiguousarray(np.maximum(out, 0.0))
+
+
+def pool_static(cs: Compiled, trace: int = 0) -> PoolStatic:
+    return PoolStatic(stage_pool=cs.stage_pool, patience_slot=np.maximum(cs.patience_slot, -1),
+                      camp_priority=cs.camp_priority, n_pools=len(cs.pool_names),
+                      trace_len=int(trace))
+
+
+def pool_draws(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray
+               ) -> tuple[PoolDraws, np.ndarray]:
+    """Daily capacity (slots) and headcount of every pool in each draw of the chunk."""
+    n, NP, D = len(draw_ids), len(cs.pool_names), cs.grid.days
+    cap = np.zeros((n, NP, D), np.int64)
+    heads = np.zeros((n, NP, D))
+    hire_count = np.where(cs.hire_col[None] >= 0, theta[:, np.maximum(cs.hire_col, 0)], 0.0)
+    pool_capacity(np.int64(seed), np.asarray(draw_ids, np.int64), cs.pool_key,
+                  np.ascontiguousarray(theta[:, cs.pool_headcount_col]), cs.pool_slots,
+                  np.ascontiguousarray(theta[:, cs.pool_selling_col]), cs.pool_ramp_days,
+                  cs.pool_ramp_start, np.ascontiguousarray(theta[:, cs.pool_attrition_col]),
+                  cs.pool_lag, cs.hire_day, np.ascontiguousarray(hire_count), cap, heads)
+    return PoolDraws(capacity=cap), heads

@@ -16,9 +16,10 @@ import numba
 import numpy as np
 
 from simengine.compile import Compiled
-from simengine.engine.prepare import prepare, static_arrays, volumes
+from simengine.engine.prepare import pool_draws, pool_static, prepare, static_arrays, volumes
 from simengine.engine.sampling import sample_params
 from simengine.errors import RunSizeError, SimEngineError
+from simengine.kernels.capacity import PoolOut, simulate_capacity_chunk
 from simengine.kernels.funnel import Out, simulate_chunk
 
 # Planning figures for the size check (deliberately conservative, measured on 2 cores).
@@ -38,6 +39,9 @@ class RawResult:
     failed: np.ndarray  # (draws,) bool
     fr_on: np.ndarray  # (draws, F) bool
     elapsed: float
+    pools: PoolOut | None = None  # capacity path only
+    capacity: np.ndarray | None = None  # (draws, P, NP) mean slots per day in each period
+    headcount: np.ndarray | None = None  # (draws, P, NP) mean reps on the books
 
 
 def out_shapes(cs: Compiled, n: int) -> dict[str, tuple[int, ...]]:
@@ -53,6 +57,22 @@ def out_shapes(cs: Compiled, n: int) -> dict[str, tuple[int, ...]]:
     }
     assert set(shp) == set(Out._fields)
     return shp
+
+
+def pool_shapes(cs: Compiled, n: int, trace: int) -> dict[str, tuple[int, ...]]:
+    P, NP = cs.grid.periods, len(cs.pool_names)
+    shp = {
+        "wait_sum": (n, NP, 2), "wait_n": (n, NP, 2), "waited": (n, NP),
+        "abandoned": (n, P, NP), "busy_area": (n, P, NP), "cap_area": (n, P, NP),
+        "queue_area": (n, P, NP), "trace": (n, max(trace, 0), 3), "trace_n": (n,),
+    }
+    assert set(shp) == set(PoolOut._fields)
+    return shp
+
+
+def uses_capacity(cs: Compiled) -> bool:
+    """The capacity path runs when some stage is worked by a pool."""
+    return bool(len(cs.stage_pool) and cs.stage_pool.max() >= 0)
 
 
 def expected_prospects(cs: Compiled) -> float:
@@ -111,7 +131,7 @@ def _threads(n: int | None) -> Iterator[int]:
 def run(cs: Compiled, draws: int, seed: int, *, chunk_draws: int | None = None,
         threads: int | None = None, given: dict[int, np.ndarray] | None = None,
         on_chunk: Callable[[int], None] | None = None,
-        max_seconds: float = MAX_SECONDS) -> RawResult:
+        max_seconds: float = MAX_SECONDS, trace: int = 0) -> RawResult:
     """Simulate ``draws`` draws of a compiled scenario.
 
     Parameters
@@ -121,11 +141,6 @@ def run(cs: Compiled, draws: int, seed: int, *, chunk_draws: int | None = None,
     on_chunk
         Called with the number of draws finished after each chunk (progress bars).
     """
-    if cs.scenario.uses_pools:
-        raise SimEngineError(
-            "pools: stages worked by a pool (worked_by) need the capacity path, which this "
-            "version does not simulate yet; remove worked_by/patience to run the funnel "
-            "without capacity limits")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SimEngineError(f"seed: expected a non-negative integer, found {seed!r}")
     with _threads(threads) as n_threads:
@@ -138,6 +153,14 @@ def run(cs: Compiled, draws: int, seed: int, *, chunk_draws: int | None = None,
         theta = np.empty((draws, len(cs.params.paths)))
         failed = np.zeros(draws, bool)
         fr_on = np.zeros((draws, len(cs.friction_names)), bool)
+        capacity_path = uses_capacity(cs)
+        if capacity_path:
+            pst = pool_static(cs, trace)
+            pools = PoolOut(**{k: np.zeros(s) for k, s in pool_shapes(cs, draws, trace).items()})
+            NP = len(cs.pool_names)
+            cap_p = np.zeros((draws, cs.grid.periods, NP))
+            heads_p = np.zeros((draws, cs.grid.periods, NP))
+            bounds = np.concatenate([[0], cs.grid.period_end_day])
         t0 = time.perf_counter()
         for lo in range(0, draws, chunk):
             hi = min(lo + chunk, draws)
@@ -146,11 +169,23 @@ def run(cs: Compiled, draws: int, seed: int, *, chunk_draws: int | None = None,
             th = sample_params(cs.params, seed, ids, sub)
             dr = prepare(cs, th, seed, ids)
             view = Out(*(a[lo:hi] for a in full))
-            simulate_chunk(st, dr, view, np.int64(seed))
+            if capacity_path:
+                pdr, heads = pool_draws(cs, th, seed, ids)
+                pview = PoolOut(*(a[lo:hi] for a in pools))
+                simulate_capacity_chunk(st, pst, dr, pdr, view, pview, np.int64(seed))
+                for p_i in range(cs.grid.periods):  # row-wise means: chunking cannot matter
+                    days = slice(bounds[p_i], bounds[p_i + 1])
+                    cap_p[lo:hi, p_i] = pdr.capacity[:, :, days].mean(axis=2)
+                    heads_p[lo:hi, p_i] = heads[:, :, days].mean(axis=2)
+            else:
+                simulate_chunk(st, dr, view, np.int64(seed))
             theta[lo:hi] = th
             failed[lo:hi] = dr.failed.astype(bool)
             fr_on[lo:hi] = dr.fr_on.astype(bool)
             if on_chunk is not None:
                 on_chunk(hi - lo)
         elapsed = time.perf_counter() - t0
+    if capacity_path:
+        return RawResult(cs, int(seed), draws, full, theta, failed, fr_on, elapsed, pools,
+                         cap_p, heads_p)
     return RawResult(cs, int(seed), draws, full, theta, failed, fr_on, elapsed)
