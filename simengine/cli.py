@@ -44,6 +44,15 @@ def print_summary(ds) -> None:
     row("cycle time (days)", s.cycle_time, lambda x: f"{x:,.1f}")
     row("campaign spend", s.kpis.loc["campaign spend"], lambda x: _money(x, cur))
     row("pipeline value at end", s.kpis.loc["pipeline value at end"], lambda x: _money(x, cur))
+    for name in s.kpis.index:
+        if name.endswith(" utilisation"):
+            row(name, s.kpis.loc[name], lambda x: f"{x:.0%}")
+        elif name.endswith(" queue wait (days)"):
+            row(name, s.kpis.loc[name], lambda x: f"{x:,.1f}")
+        elif name.endswith(" gone cold"):
+            row(name, s.kpis.loc[name], lambda x: f"{x:,.0f}")
+        elif name.endswith(" cost") and name != "campaign spend":
+            row(name, s.kpis.loc[name], lambda x: _money(x, cur))
     out.print(t)
     if s.goal is not None:
         g = s.goal
@@ -62,6 +71,9 @@ def print_summary(ds) -> None:
                   "set to 0, advance reduced)")
 
 
+RUN_PLOTS = ("fan", "goal", "funnel", "pipeline", "capacity")  # what `run --plots` writes
+
+
 def _write_plots(ds, folder: Path) -> list[Path]:
     import matplotlib
 
@@ -73,6 +85,8 @@ def _write_plots(ds, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for kind, fn in plot.KINDS.items():
+        if kind not in RUN_PLOTS or (kind == "capacity" and "pool" not in ds.dims):
+            continue
         fig = fn(ds)
         path = folder / f"{kind}.png"
         tmp = path.with_name(f".{path.name}.tmp.png")
@@ -189,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="draw a figure of a saved result")
     pl.add_argument("result", help="RESULT.nc or RESULT.zarr")
-    pl.add_argument("--kind", default="fan", help="fan | goal | funnel | pipeline")
+    pl.add_argument("--kind", default="fan", help="fan | goal | funnel | pipeline | capacity")
     pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
     pl.set_defaults(func=cmd_plot)
 

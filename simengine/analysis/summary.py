@@ -150,6 +150,14 @@ def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summa
     rows["pipeline value at end"] = pipe_end
     spend = describe(good.campaign_cost.sum("campaign"))
     rows["campaign spend"] = spend
+    if "pool" in good.dims:
+        for pool in good.pool.values:
+            busy = (good.utilization.sel(pool=pool) * good.capacity.sel(pool=pool)).sum("period")
+            util = busy / good.capacity.sel(pool=pool).sum("period")
+            rows[f"{pool} utilisation"] = describe(util)
+            rows[f"{pool} queue wait (days)"] = describe(good.queue_wait.sel(pool=pool))
+            rows[f"{pool} gone cold"] = describe(good.abandoned.sel(pool=pool).sum("period"))
+            rows[f"{pool} cost"] = describe(good.pool_cost.sel(pool=pool))
     kpis = pd.DataFrame(rows).T
     return Summary(ds.attrs.get("scenario", ""), n, ds.attrs.get("currency", ""), bookings, won,
                    cycle, goal, monthly, kpis)
