@@ -159,6 +159,9 @@ def _pop(h_t, h_seq, h_id, h_aux, n):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, pc, dr, pd, out, po, i, root):
+    """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
+    going cold, a day boundary, a day's arrivals); a prospect's way through stages nobody works
+    is walked at once, as on the fast path, since it touches only order-free aggregates."""
     D, P = st.days, st.n_periods
     S = st.calendar.shape[0]
     E = st.init_stage.shape[0]
@@ -175,6 +178,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     stage_pool, patience_slot, camp_priority = pc.stage_pool, pc.patience_slot, pc.camp_priority
     capacity = pd.capacity
     trace, trace_len = po.trace, pc.trace_len
+    o_ent, o_reach, o_open = out.entered, out.reached, out.open_at_end
+    o_time, o_exits = out.stage_time, out.stage_exits
 
     speed = np.empty((S, D))
     cum = np.empty((S, D + 1))
@@ -229,27 +234,31 @@ def _draw(st, pc, dr, pd, out, po, i, root):
         n_heap += 1
         seq += 1
 
-    starting = np.zeros(64, np.int64)  # prospects that start a visit at the current time
+    walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
+    walk_t = np.zeros(64)
+    starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
+    joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
 
     while n_heap > 0:
-        t = h_t[0]
+        now = h_t[0]
         kind = h_id[0] & 7
         obj = h_id[0] >> 3
         aux = h_aux[0]
         _pop(h_t, h_seq, h_id, h_aux, n_heap)
         n_heap -= 1
-        if t >= D:
+        if now >= D:
             break
-        enter = -1  # a prospect entering a stage now
-        dispatch = -1  # a pool whose queue may move (NP: every pool)
+        n_walk = 0
         n_start = 0
+        n_join = 0
+        dispatch = -1  # a pool whose queue may move (NP: every pool)
 
         if kind == K_DAY:
             per = day_period[aux - 1]
             for p in range(NP):
-                area_busy[p] += busy[p] * (t - last_t[p])
-                area_queue[p] += n_wait[p] * (t - last_t[p])
-                last_t[p] = t
+                area_busy[p] += busy[p] * (now - last_t[p])
+                area_queue[p] += n_wait[p] * (now - last_t[p])
+                last_t[p] = now
                 po.busy_area[i, per, p] += area_busy[p]
                 po.queue_area[i, per, p] += area_queue[p]
                 po.cap_area[i, per, p] += cap[p]
@@ -288,13 +297,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                                        np.zeros(pcap, np.int64)))
                 n_free += grow
                 pcap += grow
-            if n_heap + n + 2 > hcap:
-                grow = max(hcap, n + 2)
-                h_t = np.concatenate((h_t, np.zeros(grow)))
-                h_seq = np.concatenate((h_seq, np.zeros(grow, np.int64)))
-                h_id = np.concatenate((h_id, np.zeros(grow, np.int64)))
-                h_aux = np.concatenate((h_aux, np.zeros(grow, np.int64)))
-                hcap += grow
+            if n > walkers.shape[0]:
+                walkers = np.zeros(2 * n, np.int64)
+                walk_t = np.zeros(2 * n)
             for k in range(n):
                 n_free -= 1
                 q = free[n_free]
@@ -322,165 +327,60 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 p_int[q, 6] = ACTIVE
                 p_flt[q, 0] = -1.0
                 p_flt[q, 3] = -1.0
-                _push(h_t, h_seq, h_id, h_aux, n_heap, t_in, seq, q * 8 + K_ENTER, 0)
-                n_heap += 1
-                seq += 1
+                walkers[n_walk] = q
+                walk_t[n_walk] = t_in
+                n_walk += 1
             if src >= E and day + 1 < st.camp_last_day[c]:
                 _push(h_t, h_seq, h_id, h_aux, n_heap, float(day + 1), seq, src * 8 + K_BATCH,
                       day + 1)
                 n_heap += 1
                 seq += 1
         elif kind == K_ENTER:
-            enter = obj
+            joining[0] = obj
+            n_join = 1
         elif kind == K_ABANDON:
             q = obj
             if p_int[q, 6] == WAITING and p_int[q, 5] == aux:
                 s = p_int[q, 2]
                 pool = stage_pool[s]
-                area_busy[pool] += busy[pool] * (t - last_t[pool])
-                area_queue[pool] += n_wait[pool] * (t - last_t[pool])
-                last_t[pool] = t
+                area_busy[pool] += busy[pool] * (now - last_t[pool])
+                area_queue[pool] += n_wait[pool] * (now - last_t[pool])
+                last_t[pool] = now
                 n_wait[pool] -= 1
                 p_int[q, 6] = ABANDONED  # its slot is freed when the queue reaches it
-                period = day_period[int(t)]
+                period = day_period[int(now)]
                 po.abandoned[i, period, pool] += 1.0
                 out.exited_lost[i, period, s] += 1.0
-                last = first_end_after[int(t)]
+                last = first_end_after[int(now)]
                 pipe[last, s] -= 1.0
                 if in_pv[s] == 1:
                     pv_diff[last] -= p_flt[q, 0]
-                out.stage_time[i, s] += t - p_flt[q, 2]
-                out.stage_exits[i, s] += 1.0
+                o_time[i, s] += now - p_flt[q, 2]
+                o_exits[i, s] += 1.0
                 if po.trace_n[i] < trace_len:
                     m = int(po.trace_n[i])
                     trace[i, m, 0] = p_flt[q, 1]
-                    trace[i, m, 1] = t
+                    trace[i, m, 1] = now
                     trace[i, m, 2] = codes.LOST
                     po.trace_n[i] += 1.0
-        else:  # K_EXIT: a stage visit is over
+        else:  # K_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = obj
             s = p_int[q, 2]
-            g = p_int[q, 1]
-            c = p_int[q, 0]
-            visit = p_int[q, 3]
-            key = p_key[q]
-            value = p_flt[q, 0]
-            last = first_end_after[int(t)]
+            last = first_end_after[int(now)]
             pipe[last, s] -= 1.0
             if in_pv[s] == 1:
-                pv_diff[last] -= value
-            out.stage_time[i, s] += t - p_flt[q, 2]
-            out.stage_exits[i, s] += 1.0
+                pv_diff[last] -= p_flt[q, 0]
+            o_time[i, s] += now - p_flt[q, 2]
+            o_exits[i, s] += 1.0
             pool = stage_pool[s]
-            if pool >= 0:
-                area_busy[pool] += busy[pool] * (t - last_t[pool])
-                area_queue[pool] += n_wait[pool] * (t - last_t[pool])
-                last_t[pool] = t
-                busy[pool] -= 1
-                dispatch = pool
-            xday = int(t)
-            period = day_period[xday]
-            # outcome probabilities at the exit (kept in step with funnel._draw)
-            am = adv[i, g, s] * quality[i, c]
-            nn = n_next[s]
-            a_total = 0.0
-            for kk in range(nn):
-                a_total += p_next[i, s, kk] * am
-            take = nd_add[s, xday] + lost_add[s, xday]
-            f = 1.0
-            if take > 0.0 and a_total > 0.0:
-                f = max(a_total - take, 0.0) / a_total
-            a_total *= f
-            q_nd = p_nd[i, s] + nd_add[s, xday]
-            q_rc = p_rc[i, s]
-            if a_total + q_nd + q_rc > 1.0:
-                out.clipped[i, s] += 1.0
-                if q_nd + q_rc < 1.0:
-                    f *= (1.0 - q_nd - q_rc) / a_total
-                    a_total = 1.0 - q_nd - q_rc
-                else:
-                    f = 0.0
-                    a_total = 0.0
-                    q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
-            u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-            outcome = codes.LOST
-            acc = 0.0
-            for kk in range(nn):
-                acc += p_next[i, s, kk] * am * f
-                if u < acc:
-                    outcome = next_target[s, kk]
-                    break
-            if outcome == codes.LOST:
-                if u < a_total + q_nd:
-                    outcome = codes.NO_DECISION
-                elif u < a_total + q_nd + q_rc:
-                    outcome = codes.RECYCLE
-            finished = True
-            if outcome >= 0:
-                p_int[q, 2] = outcome
-                p_int[q, 3] = visit + 1
-                enter = q
-                finished = False
-            elif outcome == codes.WON:
-                if value < 0.0:
-                    vs = value_slot[g]
-                    if slot_kind[vs] == codes.EMPIRICAL:
-                        value = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
-                                          uniform(key, counter(0, codes.P_VALUE, 0)))
-                    else:
-                        value = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                       nat[i, vs, 2], nat[i, vs, 3], key, 0, codes.P_VALUE)
-                    value = max(value, 0.0)
-                out.won[i, period] += 1.0
-                out.revenue[i, period] += value
-                out.won_by_campaign[i, c] += 1.0
-                out.revenue_by_campaign[i, c] += value
-                out.revenue_by_segment[i, g] += value
-                if p_flt[q, 1] >= 0.0:
-                    out.cycle_time_sum[i] += t - p_flt[q, 1]
-                    out.cycle_time_n[i] += 1.0
-            elif outcome == codes.LOST:
-                out.exited_lost[i, period, s] += 1.0
-            elif outcome == codes.NO_DECISION:
-                out.exited_no_decision[i, period, s] += 1.0
-            else:  # recycle: nurture for a delay, then back into a stage
-                out.recycled[i, period, s] += 1.0
-                dl = delay_slot[s]
-                if slot_kind[dl] == codes.EMPIRICAL:
-                    delay = empirical(emp_values, emp_cum, slot_emp[dl, 0], slot_emp[dl, 1],
-                                      uniform(key, counter(visit, codes.P_DELAY, 0)))
-                else:
-                    delay = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                                   nat[i, dl, 3], key, visit, codes.P_DELAY)
-                t_back = t + max(delay, 0.0)
-                nur_diff[first_end_after[xday]] += 1.0
-                s2 = rc_to[s]
-                p_int[q, 2] = s2
-                p_int[q, 3] = visit + 1
-                if t_back >= D:
-                    out.open_at_end[i, s2] += 1.0
-                else:
-                    nur_diff[first_end_after[int(t_back)]] -= 1.0
-                    finished = False
-                    if n_heap + 1 > hcap:
-                        h_t = np.concatenate((h_t, np.zeros(hcap)))
-                        h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
-                        h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
-                        h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
-                        hcap *= 2
-                    _push(h_t, h_seq, h_id, h_aux, n_heap, t_back, seq, q * 8 + K_ENTER, 0)
-                    n_heap += 1
-                    seq += 1
-            if finished:
-                if outcome != codes.RECYCLE and po.trace_n[i] < trace_len:
-                    m = int(po.trace_n[i])
-                    trace[i, m, 0] = p_flt[q, 1]
-                    trace[i, m, 1] = t
-                    trace[i, m, 2] = outcome
-                    po.trace_n[i] += 1.0
-                p_int[q, 6] = FREE
-                free[n_free] = q
-                n_free += 1
+            area_busy[pool] += busy[pool] * (now - last_t[pool])
+            area_queue[pool] += n_wait[pool] * (now - last_t[pool])
+            last_t[pool] = now
+            busy[pool] -= 1
+            dispatch = pool
+            walkers[0] = -(q + 1)
+            walk_t[0] = now
+            n_walk = 1
 
         # --- queued prospects take the slots that are free (FIFO, inbound first) ---
         if dispatch >= 0:
@@ -496,9 +396,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                         free[n_free] = q
                         n_free += 1
                         continue
-                    area_busy[pool] += busy[pool] * (t - last_t[pool])
-                    area_queue[pool] += n_wait[pool] * (t - last_t[pool])
-                    last_t[pool] = t
+                    area_busy[pool] += busy[pool] * (now - last_t[pool])
+                    area_queue[pool] += n_wait[pool] * (now - last_t[pool])
+                    last_t[pool] = now
                     n_wait[pool] -= 1
                     busy[pool] += 1  # reserved now, so the loop sees it
                     p_int[q, 6] = ACTIVE
@@ -507,105 +407,261 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     starting[n_start] = q
                     n_start += 1
 
-        # --- a prospect enters a stage: start now or wait for a rep ---
-        if enter >= 0:
-            q = enter
-            s = p_int[q, 2]
+        # --- walk prospects through stages nobody works, up to a pooled stage or the end ---
+        for w in range(n_walk):
+            q = walkers[w]
+            route = q < 0
+            if route:
+                q = -q - 1
+            x = walk_t[w]
             g = p_int[q, 1]
             c = p_int[q, 0]
-            visit = p_int[q, 3]
             key = p_key[q]
-            if not (visit == 0 and p_flt[q, 1] < 0.0):  # the day-0 pipeline entered before
-                out.entered[i, day_period[int(t)], s] += 1.0
-            mask = p_int[q, 4]
-            if (mask >> s) & 1 == 0:
-                p_int[q, 4] = mask | (1 << s)
-                out.reached[i, c, s] += 1.0
-            if in_pv[s] == 1 and p_flt[q, 0] < 0.0:
-                vs = value_slot[g]
-                if slot_kind[vs] == codes.EMPIRICAL:
-                    v = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
-                                  uniform(key, counter(0, codes.P_VALUE, 0)))
+            while True:
+                s = p_int[q, 2]
+                visit = p_int[q, 3]
+                if route:  # the visit of stage s ended at x: where next?
+                    xday = int(x)
+                    period = day_period[xday]
+                    # outcome probabilities at the exit (kept in step with funnel._draw)
+                    am = adv[i, g, s] * quality[i, c]
+                    nn = n_next[s]
+                    a_total = 0.0
+                    for kk in range(nn):
+                        a_total += p_next[i, s, kk] * am
+                    take = nd_add[s, xday] + lost_add[s, xday]
+                    f = 1.0
+                    if take > 0.0 and a_total > 0.0:
+                        f = max(a_total - take, 0.0) / a_total
+                    a_total *= f
+                    q_nd = p_nd[i, s] + nd_add[s, xday]
+                    q_rc = p_rc[i, s]
+                    if a_total + q_nd + q_rc > 1.0:
+                        out.clipped[i, s] += 1.0
+                        if q_nd + q_rc < 1.0:
+                            f *= (1.0 - q_nd - q_rc) / a_total
+                            a_total = 1.0 - q_nd - q_rc
+                        else:
+                            f = 0.0
+                            a_total = 0.0
+                            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                    u = uniform(key, counter(visit, codes.P_ROUTE, 0))
+                    outcome = codes.LOST
+                    acc = 0.0
+                    for kk in range(nn):
+                        acc += p_next[i, s, kk] * am * f
+                        if u < acc:
+                            outcome = next_target[s, kk]
+                            break
+                    if outcome == codes.LOST:
+                        if u < a_total + q_nd:
+                            outcome = codes.NO_DECISION
+                        elif u < a_total + q_nd + q_rc:
+                            outcome = codes.RECYCLE
+                    if outcome >= 0:
+                        p_int[q, 2] = outcome
+                        p_int[q, 3] = visit + 1
+                        route = False
+                        continue
+                    if outcome == codes.RECYCLE:
+                        out.recycled[i, period, s] += 1.0
+                        dl = delay_slot[s]
+                        if slot_kind[dl] == codes.EMPIRICAL:
+                            delay = empirical(emp_values, emp_cum, slot_emp[dl, 0],
+                                              slot_emp[dl, 1],
+                                              uniform(key, counter(visit, codes.P_DELAY, 0)))
+                        else:
+                            delay = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1],
+                                           nat[i, dl, 2], nat[i, dl, 3], key, visit,
+                                           codes.P_DELAY)
+                        t_back = x + max(delay, 0.0)
+                        nur_diff[first_end_after[xday]] += 1.0
+                        p_int[q, 2] = rc_to[s]
+                        p_int[q, 3] = visit + 1
+                        if t_back >= D:
+                            o_open[i, rc_to[s]] += 1.0  # open at the stage it will come back to
+                            p_int[q, 6] = FREE
+                            free[n_free] = q
+                            n_free += 1
+                            break
+                        nur_diff[first_end_after[int(t_back)]] -= 1.0
+                        x = t_back
+                        route = False
+                        continue
+                    if outcome == codes.WON:
+                        value = p_flt[q, 0]
+                        if value < 0.0:
+                            vs = value_slot[g]
+                            if slot_kind[vs] == codes.EMPIRICAL:
+                                value = empirical(emp_values, emp_cum, slot_emp[vs, 0],
+                                                  slot_emp[vs, 1],
+                                                  uniform(key, counter(0, codes.P_VALUE, 0)))
+                            else:
+                                value = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                               nat[i, vs, 2], nat[i, vs, 3], key, 0,
+                                               codes.P_VALUE)
+                            value = max(value, 0.0)
+                        out.won[i, period] += 1.0
+                        out.revenue[i, period] += value
+                        out.won_by_campaign[i, c] += 1.0
+                        out.revenue_by_campaign[i, c] += value
+                        out.revenue_by_segment[i, g] += value
+                        if p_flt[q, 1] >= 0.0:
+                            out.cycle_time_sum[i] += x - p_flt[q, 1]
+                            out.cycle_time_n[i] += 1.0
+                    elif outcome == codes.LOST:
+                        out.exited_lost[i, period, s] += 1.0
+                    else:
+                        out.exited_no_decision[i, period, s] += 1.0
+                    if po.trace_n[i] < trace_len:
+                        m = int(po.trace_n[i])
+                        trace[i, m, 0] = p_flt[q, 1]
+                        trace[i, m, 1] = x
+                        trace[i, m, 2] = outcome
+                        po.trace_n[i] += 1.0
+                    p_int[q, 6] = FREE
+                    free[n_free] = q
+                    n_free += 1
+                    break
+
+                # entering stage s at x: order-free bookkeeping now
+                if not (visit == 0 and p_flt[q, 1] < 0.0):  # the day-0 pipeline was already in
+                    o_ent[i, day_period[int(x)], s] += 1.0
+                mask = p_int[q, 4]
+                if (mask >> s) & 1 == 0:
+                    p_int[q, 4] = mask | (1 << s)
+                    o_reach[i, c, s] += 1.0
+                if in_pv[s] == 1 and p_flt[q, 0] < 0.0:
+                    vs = value_slot[g]
+                    if slot_kind[vs] == codes.EMPIRICAL:
+                        v = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
+                                      uniform(key, counter(0, codes.P_VALUE, 0)))
+                    else:
+                        v = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
+                                   nat[i, vs, 3], key, 0, codes.P_VALUE)
+                    p_flt[q, 0] = max(v, 0.0)
+                p_flt[q, 2] = x
+                first = first_end_after[int(x)]
+                pipe[first, s] += 1.0
+                if in_pv[s] == 1:
+                    pv_diff[first] += p_flt[q, 0]
+                if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
+                    if x > now:
+                        if n_heap + 1 > hcap:
+                            h_t = np.concatenate((h_t, np.zeros(hcap)))
+                            h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
+                            h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
+                            h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
+                            hcap *= 2
+                        _push(h_t, h_seq, h_id, h_aux, n_heap, x, seq, q * 8 + K_ENTER, 0)
+                        n_heap += 1
+                        seq += 1
+                    else:
+                        if n_join == joining.shape[0]:
+                            joining = np.concatenate((joining, np.zeros(n_join, np.int64)))
+                        joining[n_join] = q
+                        n_join += 1
+                    break
+                # a stage nobody works: its visit is walked now
+                if visit == 0 and p_flt[q, 4] >= 0.0:
+                    dwell = p_flt[q, 4]
                 else:
-                    v = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                               nat[i, vs, 3], key, 0, codes.P_VALUE)
-                p_flt[q, 0] = max(v, 0.0)
-            p_flt[q, 2] = t
-            p_flt[q, 3] = -1.0
-            first = first_end_after[int(t)]
-            pipe[first, s] += 1.0
-            if in_pv[s] == 1:
-                pv_diff[first] += p_flt[q, 0]
+                    ds = dwell_slot[s]
+                    if slot_kind[ds] == codes.EMPIRICAL:
+                        dwell = empirical(emp_values, emp_cum, slot_emp[ds, 0], slot_emp[ds, 1],
+                                          uniform(key, counter(visit, codes.P_DWELL, 0)))
+                    else:
+                        dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1],
+                                       nat[i, ds, 2], nat[i, ds, 3], key, visit, codes.P_DWELL)
+                    dwell = max(dwell, 0.0) * dwell_mult[i, g, s]
+                if has_clock[s] == 0 or x >= D:
+                    x_out = x + dwell
+                else:
+                    x_out = _exit_time(s, x, dwell, speed, cum, D)
+                if x_out >= D or visit >= MAX_VISITS:
+                    o_open[i, s] += 1.0
+                    if visit >= MAX_VISITS:
+                        out.capped[i] += 1.0
+                    p_int[q, 6] = FREE
+                    free[n_free] = q
+                    n_free += 1
+                    break
+                last = first_end_after[int(x_out)]
+                pipe[last, s] -= 1.0
+                if in_pv[s] == 1:
+                    pv_diff[last] -= p_flt[q, 0]
+                o_time[i, s] += x_out - x
+                o_exits[i, s] += 1.0
+                x = x_out
+                route = True
+
+        # --- prospects entering a pooled stage now: a free slot, or the queue ---
+        for z in range(n_join):
+            q = joining[z]
+            s = p_int[q, 2]
             pool = stage_pool[s]
-            if pool < 0:
+            area_busy[pool] += busy[pool] * (now - last_t[pool])
+            area_queue[pool] += n_wait[pool] * (now - last_t[pool])
+            last_t[pool] = now
+            if busy[pool] < cap[pool] and n_wait[pool] == 0:
+                busy[pool] += 1
                 if n_start == starting.shape[0]:
                     starting = np.concatenate((starting, np.zeros(n_start, np.int64)))
                 starting[n_start] = q
                 n_start += 1
-            else:
-                area_busy[pool] += busy[pool] * (t - last_t[pool])
-                area_queue[pool] += n_wait[pool] * (t - last_t[pool])
-                last_t[pool] = t
-                if busy[pool] < cap[pool] and n_wait[pool] == 0:
-                    busy[pool] += 1
-                    if n_start == starting.shape[0]:
-                        starting = np.concatenate((starting, np.zeros(n_start, np.int64)))
-                    starting[n_start] = q
-                    n_start += 1
-                else:  # wait in the queue of its class
-                    n_wait[pool] += 1
-                    p_int[q, 6] = WAITING
-                    p_int[q, 5] += 1
-                    p_flt[q, 3] = t
-                    r = 2 * pool + camp_priority[c]
-                    if q_len[r] == qcap:
-                        nb = np.zeros((2 * NP, 2 * qcap), np.int64)
-                        for rr in range(2 * NP):
-                            for z in range(q_len[rr]):
-                                nb[rr, z] = q_buf[rr, (q_head[rr] + z) % qcap]
-                            q_head[rr] = 0
-                        q_buf = nb
-                        qcap *= 2
-                    q_buf[r, (q_head[r] + q_len[r]) % qcap] = q
-                    q_len[r] += 1
-                    ps = patience_slot[s]
-                    if ps >= 0:
-                        if slot_kind[ps] == codes.EMPIRICAL:
-                            pat = empirical(emp_values, emp_cum, slot_emp[ps, 0], slot_emp[ps, 1],
-                                            uniform(key, counter(visit, codes.P_PATIENCE, 0)))
-                        else:
-                            pat = sample(slot_kind[ps], nat[i, ps, 0], nat[i, ps, 1],
-                                         nat[i, ps, 2], nat[i, ps, 3], key, visit,
-                                         codes.P_PATIENCE)
-                        t_cold = t + max(pat, 0.0)
-                        if t_cold < D:
-                            if n_heap + 1 > hcap:
-                                h_t = np.concatenate((h_t, np.zeros(hcap)))
-                                h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
-                                h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
-                                h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
-                                hcap *= 2
-                            _push(h_t, h_seq, h_id, h_aux, n_heap, t_cold, seq,
-                                  q * 8 + K_ABANDON, p_int[q, 5])
-                            n_heap += 1
-                            seq += 1
+                continue
+            n_wait[pool] += 1
+            p_int[q, 6] = WAITING
+            p_int[q, 5] += 1
+            p_flt[q, 3] = now
+            r = 2 * pool + camp_priority[p_int[q, 0]]
+            if q_len[r] == qcap:
+                nb = np.zeros((2 * NP, 2 * qcap), np.int64)
+                for rr in range(2 * NP):
+                    for zz in range(q_len[rr]):
+                        nb[rr, zz] = q_buf[rr, (q_head[rr] + zz) % qcap]
+                    q_head[rr] = 0
+                q_buf = nb
+                qcap *= 2
+            q_buf[r, (q_head[r] + q_len[r]) % qcap] = q
+            q_len[r] += 1
+            ps = patience_slot[s]
+            if ps >= 0:
+                key = p_key[q]
+                visit = p_int[q, 3]
+                if slot_kind[ps] == codes.EMPIRICAL:
+                    pat = empirical(emp_values, emp_cum, slot_emp[ps, 0], slot_emp[ps, 1],
+                                    uniform(key, counter(visit, codes.P_PATIENCE, 0)))
+                else:
+                    pat = sample(slot_kind[ps], nat[i, ps, 0], nat[i, ps, 1], nat[i, ps, 2],
+                                 nat[i, ps, 3], key, visit, codes.P_PATIENCE)
+                t_cold = now + max(pat, 0.0)
+                if t_cold < D:
+                    if n_heap + 1 > hcap:
+                        h_t = np.concatenate((h_t, np.zeros(hcap)))
+                        h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
+                        h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
+                        h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
+                        hcap *= 2
+                    _push(h_t, h_seq, h_id, h_aux, n_heap, t_cold, seq, q * 8 + K_ABANDON,
+                          p_int[q, 5])
+                    n_heap += 1
+                    seq += 1
 
-        # --- visits that start now: their dwell, and when they end ---
+        # --- pooled visits that start now: their dwell, and when they end ---
         for z in range(n_start):
             q = starting[z]
             s = p_int[q, 2]
             g = p_int[q, 1]
-            c = p_int[q, 0]
             visit = p_int[q, 3]
             key = p_key[q]
             pool = stage_pool[s]
-            if pool >= 0:  # the slot was reserved above; record the wait
-                wait = t - p_flt[q, 3] if p_flt[q, 3] >= 0.0 else 0.0
-                cls = camp_priority[c]
-                po.wait_sum[i, pool, cls] += wait
-                po.wait_n[i, pool, cls] += 1.0
-                if wait > 0.0:
-                    po.waited[i, pool] += 1.0
+            wait = now - p_flt[q, 3] if p_flt[q, 3] >= 0.0 else 0.0
+            cls = camp_priority[p_int[q, 0]]
+            po.wait_sum[i, pool, cls] += wait
+            po.wait_n[i, pool, cls] += 1.0
+            if wait > 0.0:
+                po.waited[i, pool] += 1.0
             p_flt[q, 3] = -1.0
             if visit == 0 and p_flt[q, 4] >= 0.0:
                 dwell = p_flt[q, 4]
@@ -618,12 +674,12 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
                                    nat[i, ds, 3], key, visit, codes.P_DWELL)
                 dwell = max(dwell, 0.0) * dwell_mult[i, g, s]
-            if has_clock[s] == 0 or t >= D:
-                t_out = t + dwell
+            if has_clock[s] == 0:
+                t_out = now + dwell
             else:
-                t_out = _exit_time(s, t, dwell, speed, cum, D)
+                t_out = _exit_time(s, now, dwell, speed, cum, D)
             if t_out >= D or visit >= MAX_VISITS:
-                out.open_at_end[i, s] += 1.0  # a pooled one keeps its slot to the end
+                o_open[i, s] += 1.0  # it keeps its slot to the end
                 if visit >= MAX_VISITS:
                     out.capped[i] += 1.0
                 p_int[q, 6] = FREE
@@ -652,7 +708,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
         for z in range(q_len[r]):
             q = q_buf[r, (q_head[r] + z) % qcap]
             if p_int[q, 6] == WAITING:
-                out.open_at_end[i, p_int[q, 2]] += 1.0
+                o_open[i, p_int[q, 2]] += 1.0
 
     run_pv = 0.0
     run_nur = 0.0
