@@ -1,5 +1,6 @@
 """Figures. Each function returns a matplotlib Figure and takes optional Axes to draw on."""
 
+from simengine.plot.backtest import backtest
 from simengine.plot.capacity import capacity
 from simengine.plot.forecast import fan, goal
 from simengine.plot.funnel import funnel, pipeline
