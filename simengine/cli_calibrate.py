@@ -1,0 +1,153 @@
+"""CLI subcommands ``calibrate`` and ``backtest``: parse, call the API, print. No logic here."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from simengine.errors import SimEngineError
+
+
+def _mapping(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SimEngineError(f"--map {item}: expected ROLE=COLUMN (e.g. entered=CreatedDate), "
+                                 "found no '='")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _common(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("csv", help="CRM export: one row per opportunity, or one row per stage "
+                    "change")
+    sp.add_argument("--map", action="append", default=[], metavar="ROLE=COLUMN",
+                    help="column of a role (id, stage, entered, closed, value, outcome, "
+                    "segment) when it has another name")
+    sp.add_argument("--layout", default="auto", choices=["auto", "opportunities", "stages"],
+                    help="export layout (default: stages when ids repeat)")
+    sp.add_argument("--segment-by", metavar="COLUMN",
+                    help="one segment per value of this column (e.g. product), each with its "
+                    "own deal values")
+    sp.add_argument("--no-split", dest="split", action="store_false",
+                    help="one dwell per stage instead of one per way out (won / lost / next)")
+    sp.add_argument("--calendar", choices=["auto", "yes", "no"], default="auto",
+                    help="month-of-quarter clock (default auto: when each month of the quarter "
+                    "was seen twice)")
+    sp.add_argument("--components", choices=["auto", "1"], default="auto",
+                    help="fast / slow components per way out (default auto: kept when AIC "
+                    "prefers)")
+    sp.add_argument("--stale-after", type=float, metavar="DAYS",
+                    help="days after which a still-open deal counts as no decision (default: "
+                    "the longest dwell of any deal that ended)")
+    sp.add_argument("--observed-from", metavar="DATE",
+                    help="first day the export covers (default: detected)")
+
+
+def _kw(a: argparse.Namespace) -> dict:
+    return {"mapping": _mapping(a.map), "layout": a.layout, "segment_by": a.segment_by,
+            "split": a.split, "calendar": {"auto": None, "yes": True, "no": False}[a.calendar],
+            "components": "auto" if a.components == "auto" else 1,
+            "stale_after": a.stale_after, "observed_from": a.observed_from}
+
+
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    from simengine.calibrate import calibrate
+    from simengine.cli import err, out
+
+    out_path = Path(a.output)
+    if out_path.suffix.lower() not in (".yaml", ".yml"):
+        raise SimEngineError(f"-o {a.output}: expected a path ending in .yaml or .yml, found "
+                             f"'{out_path.suffix or 'no suffix'}'")
+    res = calibrate(a.csv, as_of=a.as_of, horizon_days=a.horizon_days, name=a.name, **_kw(a))
+    path = res.write(out_path)
+    out.print(res.report, highlight=False, soft_wrap=True)
+    for w in res.fitted.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}", highlight=False, soft_wrap=True)
+    out.print(f"wrote {path}")
+    return 0
+
+
+def print_backtest(res) -> None:
+    from simengine.cli import out
+    from simengine.plot.style import money
+
+    t = Table(title=f"Back-test: {res.draws:,} draws, seed {res.seed}; naive = average of the "
+              f"last {res.naive_months} complete months", title_justify="left")
+    for col in ("as of", "variable", "months", "in P5–P95", "in P25–P75", "P50 error",
+                "CRPS", "CRPS naive", "skill"):
+        t.add_column(col, justify="left" if col in ("as of", "variable") else "right")
+    for r in res.summary.itertuples(index=False):
+        cur = r.variable == "revenue"
+
+        def f(x, cur=cur):
+            return money(x) if cur else f"{x:,.1f}"
+
+        t.add_row(r.as_of, "bookings" if cur else "won deals", f"{r.months}",
+                  f"{r.cover90:.0%}", f"{r.cover50:.0%}",
+                  f"{f(r.p50_abs_error)} ({r.p50_pct_error:.0%})", f(r.crps), f(r.crps_naive),
+                  f"{r.skill:+.0%}")
+    out.print(t)
+    out.print(res.coverage_line(), highlight=False)
+
+
+def cmd_backtest(a: argparse.Namespace) -> int:
+    from simengine.calibrate import backtest
+    from simengine.cli import out
+
+    if a.draws < 10:
+        raise SimEngineError(f"-n {a.draws}: expected at least 10 draws, found {a.draws}")
+    if a.plot and Path(a.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise SimEngineError(f"--plot {a.plot}: expected a path ending in .png, .svg or .pdf, "
+                             f"found '{Path(a.plot).suffix or 'no suffix'}'")
+    res = backtest(a.csv, as_of=a.as_of, until=a.until, draws=a.draws, seed=a.seed,
+                   naive_months=a.naive_months, **_kw(a))
+    print_backtest(res)
+    if a.table:
+        path = Path(a.table)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        res.table.to_csv(path, index=False)
+        out.print(f"wrote {path}")
+    if a.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from simengine import plot
+
+        fig = plot.backtest(res)
+        path = Path(a.plot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp)
+        tmp.replace(path)
+        out.print(f"wrote {path}")
+    return 0
+
+
+def register(sub) -> None:
+    c = sub.add_parser("calibrate", help="fit a scenario to a CRM export")
+    _common(c)
+    c.add_argument("-o", "--output", required=True, help="SCENARIO.yaml to write")
+    c.add_argument("--as-of", metavar="DATE", help="use only what was known on this date "
+                   "(default: the last date in the export)")
+    c.add_argument("--horizon-days", type=int, default=365, help="horizon of the scenario "
+                   "(default 365)")
+    c.add_argument("--name", help="scenario name")
+    c.set_defaults(func=cmd_calibrate)
+
+    b = sub.add_parser("backtest", help="calibrate at past dates and score the forecasts "
+                       "against what happened")
+    _common(b)
+    b.add_argument("--as-of", action="append", required=True, metavar="DATE",
+                   help="a cut-off date (repeat for several)")
+    b.add_argument("--until", required=True, metavar="DATE", help="last day forecast")
+    b.add_argument("-n", "--draws", type=int, default=500, help="draws per cut-off (default 500)")
+    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    b.add_argument("--naive-months", type=int, default=3,
+                   help="complete months averaged by the naive forecast (default 3)")
+    b.add_argument("--plot", metavar="FIG.png", help="draw the back-test")
+    b.add_argument("--table", metavar="TABLE.csv", help="write the month-by-month table")
+    b.set_defaults(func=cmd_backtest)
