@@ -10,6 +10,7 @@ True
 from simengine._version import __version__
 from simengine.analysis import GoalProbability, Summary, prob_goal, summarize
 from simengine.api import simulate
+from simengine.calibrate import calibrate
 from simengine.dataset import load, save
 from simengine.errors import RunSizeError, ScenarioError, SimEngineError
 from simengine.scenario import Scenario, load_scenario, to_yaml, with_values
@@ -18,4 +19,4 @@ from simengine.report import report  # noqa: E402  (the function; simengine.repo
 
 __all__ = ["__version__", "load_scenario", "simulate", "summarize", "prob_goal", "save", "load",
            "Scenario", "ScenarioError", "SimEngineError", "RunSizeError", "GoalProbability",
-           "Summary", "with_values", "to_yaml", "plot", "report"]
+           "Summary", "with_values", "to_yaml", "plot", "report", "calibrate"]
