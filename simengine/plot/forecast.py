@@ -46,7 +46,8 @@ def fan(ds: xr.Dataset, axes=None) -> Figure:
         ax1, ax2 = axes
         _bands(ax1, mids, ok.revenue, BAND, "median")
         med = ok.revenue.median("draw").values
-        hi, lo = int(np.argmax(med)), int(np.argmin(med))
+        full = np.flatnonzero(ends - starts >= np.median(ends - starts))  # not a part-period
+        hi, lo = int(full[np.argmax(med[full])]), int(full[np.argmin(med[full])])
         per = ds.attrs.get("period", "")
         when = "%b" if per in ("month", "quarter") else "%d %b"
         ax1.set_title(f"{_EVERY.get(per, 'Period')} bookings: median {money(med[lo], cur)} "
@@ -106,8 +107,9 @@ def goal(ds: xr.Dataset, ax=None) -> Figure:
                         xytext=(4 if above_median else -4, 0), textcoords="offset points",
                         va="top", ha="left" if above_median else "right", color=GOAL)
             pg = prob_goal(ds)
-            ax.set_title(f"{pct(pg.p)} chance of reaching the {money(g, cur)} goal "
-                         f"(± {100 * pg.se:.1f} points)")
+            prec = f"± {100 * pg.se:.1f} points" if 0 < pg.p < 1 else \
+                f"95 % CI {pct(pg.low)}–{pct(pg.high)}"
+            ax.set_title(f"{pct(pg.p)} chance of reaching the {money(g, cur)} goal ({prec})")
         else:
             ax.hist(x, bins=bins, color=BAND, alpha=0.85)
             ax.set_title(f"Bookings over the horizon: median {money(np.median(x), cur)}")
@@ -123,6 +125,7 @@ def goal(ds: xr.Dataset, ax=None) -> Figure:
         money_axis(ax.xaxis, cur)
         ax.set_xlabel(f"bookings over the horizon ({cur})")
         ax.set_ylabel("draws")
-        ax.legend(loc="upper right", bbox_to_anchor=(1, 0.8))
+        if np.isfinite(g):
+            ax.legend(loc="upper right", bbox_to_anchor=(1, 0.8))
         fig.tight_layout()
     return fig

@@ -53,8 +53,10 @@ def render(ds: xr.Dataset) -> str:
 
     ds = ds.load()
     c, sections = build(ds)
-    a = ds.attrs
+    a = c.ds.attrs  # the scenario shown in detail (with its own name, goal and fingerprint)
     name = str(a.get("scenario", "")) or "simengine result"
+    if c.shown:
+        name = " vs ".join(map(str, ds.scenario.values))
     desc = c.scenario.get("description") or ""
     subtitle = (f"{esc(desc) + ' · ' if desc else ''}plan period {c.span} · "
                 f"{int(c.ds.sizes['draw']):,} simulated {c.years} · created "

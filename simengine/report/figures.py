@@ -1,8 +1,8 @@
-"""Figures for the report: embedding as SVG data URIs, and the capacity and comparison figures.
+"""Figures for the report: embedding as SVG data URIs, and the comparison figure.
 
-The capacity and comparison figures draw variables that only some results carry (a ``pool`` or a
-``scenario`` dimension). They follow the style of :mod:`simengine.plot` (take optional Axes,
-return the Figure) and can move there when those features own their figures.
+The comparison figure draws a result with a ``scenario`` dimension. It follows the style of
+:mod:`simengine.plot` (takes optional Axes, returns the Figure) and can move there when the
+comparison feature owns its figures.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from simengine.analysis.summary import annual
-from simengine.plot.style import (BAND, CYCLE, GOAL, PALETTE, date_axis, money, money_axis,
-                                  period_mid, styled)
-from simengine.report.words import days, pct
+from simengine.plot.style import BAND, GOAL, PALETTE, money, money_axis, styled
 
 
 def svg_uri(fig: Figure) -> str:
@@ -47,68 +45,6 @@ def _intervals(ax, y, q: np.ndarray, color: str, label: bool = True) -> None:
 
 
 Q5 = [0.05, 0.25, 0.5, 0.75, 0.95]
-
-
-def capacity(ds: xr.Dataset, axes=None) -> Figure:
-    """Utilisation of each pool per period (median, P5–P95) and the days prospects wait for it.
-
-    Parameters
-    ----------
-    ds
-        A result with a ``pool`` dimension and ``utilization`` (draw, period, pool); the right
-        panel needs ``queue_wait`` (draw, pool) and is left out without it.
-    axes
-        One or two Axes to draw on; default a new figure.
-    """
-    with styled():
-        ok = _ok(ds)
-        pools = [str(p) for p in ok.pool.values]
-        has_wait = "queue_wait" in ok
-        if axes is None:
-            if has_wait:
-                fig, axes = plt.subplots(1, 2, figsize=(12, 4.2),
-                                         gridspec_kw={"width_ratios": [1.8, 1]})
-            else:
-                fig, ax = plt.subplots(figsize=(8, 4.2))
-                axes = [ax]
-        else:
-            axes = list(np.ravel(axes))
-            fig = axes[0].figure
-        ax = axes[0]
-        x = period_mid(ok)
-        util = ok.utilization
-        mean_util = util.mean("period").median("draw")
-        for k, p in enumerate(pools):
-            q = util.sel(pool=p).quantile([0.05, 0.5, 0.95], dim="draw").values
-            c = CYCLE[k % len(CYCLE)]
-            ax.fill_between(x, q[0], q[2], color=c, alpha=0.18, lw=0)
-            ax.plot(x, q[1], color=c, lw=2, label=p)
-        ax.axhline(1.0, color=GOAL, lw=1.2, ls="--")
-        ax.annotate("full", (1, 1.0), xycoords=("axes fraction", "data"), xytext=(-2, 3),
-                    textcoords="offset points", ha="right", color=GOAL, fontsize=8)
-        ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0))
-        ax.set_ylim(0, max(1.1, float(util.quantile(0.95)) * 1.05))
-        date_axis(ax.xaxis)
-        ax.set_ylabel("busy share of selling capacity")
-        ax.legend(loc="lower left", ncols=min(4, len(pools)))
-        busiest = pools[int(np.argmax(mean_util.values))]
-        ax.set_title(f"Utilisation: '{busiest}' busiest, {pct(float(mean_util.max()))} on "
-                     "average (median, P5–P95)")
-        if has_wait and len(axes) > 1:
-            ax2 = axes[1]
-            qw = ok.queue_wait.quantile(Q5, dim="draw").transpose("quantile", "pool").values
-            y = np.arange(len(pools))[::-1].astype(float)
-            _intervals(ax2, y, qw, PALETTE["vermillion"])
-            ax2.set_yticks(y, pools)
-            ax2.set_ylim(-0.6, len(pools) - 0.4)
-            ax2.set_xlim(left=0)
-            ax2.grid(axis="y", visible=False)
-            ax2.set_xlabel("days")
-            worst = int(np.argmax(qw[2]))
-            ax2.set_title(f"Wait for a rep: {days(qw[2][worst])} at '{pools[worst]}'")
-            ax2.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
-    return fig
 
 
 def compare(ds: xr.Dataset, axes=None) -> Figure:

@@ -50,8 +50,7 @@ class Context:
         ds = full
         if "scenario" in full.dims:
             shown = str(full.scenario.values[0])
-            ds = full.isel(scenario=0, drop=True)
-            ds.attrs = {**full.attrs, "scenario": shown}
+            ds = one_scenario(full, shown)
         ok = ds.where(ds.failed == 0, drop=True) if "failed" in ds else ds
         ok.attrs = ds.attrs
         return cls(full, ok, ds.attrs.get("currency", "USD"),
@@ -98,6 +97,21 @@ class Context:
         return f"between {date(self.start)} and {date(self.end)}"
 
 
+def one_scenario(full: xr.Dataset, label: str) -> xr.Dataset:
+    """One scenario of a comparison as an ordinary result: its own goal and name in attrs."""
+    ds = full.sel(scenario=label, drop=True)
+    attrs = dict(full.attrs)
+    attrs["scenario"] = str(full.scenario_name.sel(scenario=label).item()) \
+        if "scenario_name" in full.coords else label
+    if "goal" in full.data_vars:
+        attrs["goal"] = float(full.goal.sel(scenario=label))
+    if "scenario_sha256" in full.coords:
+        attrs["scenario_sha256"] = str(full.scenario_sha256.sel(scenario=label).item())
+    ds = ds.drop_vars(["goal", "scenario_name", "scenario_sha256"], errors="ignore")
+    ds.attrs = attrs
+    return ds
+
+
 def _scenario_dict(ds: xr.Dataset, shown: str) -> dict:
     raw = ds.attrs.get("scenario_json")
     if not raw:
@@ -121,6 +135,8 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 def _range(q: np.ndarray, fmt: Callable[[float], str]) -> str:
+    if fmt(q[0]) == fmt(q[2]):
+        return fmt(q[1])
     return f'{fmt(q[1])} <span class="band">({fmt(q[0])}–{fmt(q[2])})</span>'
 
 
@@ -132,6 +148,23 @@ VERDICTS = ((0.8, "The goal is likely to be met.", "good", "On track"),
              "At risk"),
             (0.0, "The goal is unlikely to be met without a change to the plan.", "bad",
              "Unlikely"))
+
+
+def _precision(g, years: str) -> str:
+    """'± 1.6 points', or the interval when the estimate is 0 or 1 (its s.e. is then 0)."""
+    if 0 < g.p < 1:
+        return points(g.se)
+    return f"{'all' if g.p == 1 else 'none'} of {g.n:,} simulated {years}; 95 % interval " \
+        f"{pct(g.low)}–{pct(g.high)}"
+
+
+def _full_periods(ds: xr.Dataset) -> np.ndarray:
+    """Indices of periods of full length (a trailing part-week is not a slow week)."""
+    if "period_end" not in ds.coords:
+        return np.arange(ds.sizes["period"])
+    length = (ds.period_end.values - ds.period.values).astype("timedelta64[D]").astype(int)
+    full = np.flatnonzero(length >= np.median(length))
+    return full if len(full) else np.arange(ds.sizes["period"])
 
 
 def answer(c: Context) -> Section:
@@ -146,14 +179,15 @@ def answer(c: Context) -> Section:
         gap = p50 - c.goal
         parts.append(
             f'<p class="lead"><span class="badge {cls}">{badge}</span> There is a '
-            f"<strong>{pct(g.p)} chance</strong> ({points(g.se)}) of reaching the "
+            f"<strong>{pct(g.p)} chance</strong> ({_precision(g, c.years)}) of reaching the "
             f"<strong>{c.m(c.goal)}</strong> bookings goal {c.period_phrase}.</p>")
         parts.append(
             f"<p>In 9 {c.years} out of 10, bookings land between <strong>{c.m(p5)}</strong> "
             f"and <strong>{c.m(p95)}</strong>. The middle outcome is <strong>{c.m(p50)}"
             f"</strong>, {c.m(abs(gap))} {'above' if gap >= 0 else 'short of'} the goal; "
             f"in 1 {c.years[:-1]} in 10 bookings stay below {c.m(p10)}. {word}</p>")
-        cards.append((pct(g.p), "chance of reaching the goal", f"{points(g.se)}"))
+        cards.append((pct(g.p), "chance of reaching the goal", points(g.se) if 0 < g.p < 1
+                      else f"95 % interval {pct(g.low)}–{pct(g.high)}"))
     else:
         parts.append(f'<p class="lead">Bookings {c.period_phrase}: a middle outcome of '
                      f"<strong>{c.m(p50)}</strong>; in 9 {c.years} out of 10 between "
@@ -181,8 +215,10 @@ def answer(c: Context) -> Section:
     if np.isfinite(c.goal):
         g = prob_goal(c.ds)
         note += (f"; the chance of reaching the goal has a 95 % interval of {pct(g.low)}–"
-                 f"{pct(g.high)} ({g.draws_for(0.01):,} simulated {c.years} would narrow the ± "
-                 "to 1 point)")
+                 f"{pct(g.high)}")
+        if 0 < g.p < 1:
+            note += (f" ({g.draws_for(0.01):,} simulated {c.years} would narrow the ± to 1 "
+                     "point)")
     failed = int(c.full.attrs.get("failed_draws", 0))
     if failed:
         note += (f". {failed:,} draws had impossible parameter values and were left out")
@@ -227,7 +263,8 @@ def forecast(c: Context) -> Section:
     per = {"week": "week", "month": "month", "quarter": "quarter"}.get(
         str(ds.attrs.get("period")), "period")
     fmt = "%b %Y" if per != "week" else "%d %b %Y"
-    hi, lo = int(np.argmax(med)), int(np.argmin(med))
+    full = _full_periods(ds)
+    hi, lo = int(full[np.argmax(med[full])]), int(full[np.argmin(med[full])])
     when = [ds.period.values[k].astype("datetime64[D]").astype(object).strftime(fmt)
             for k in (hi, lo)]
     text = (f"<p>Bookings per {per} range from {c.m(med[lo])} ({when[1]}) to {c.m(med[hi])} "
@@ -256,12 +293,14 @@ def distribution(c: Context) -> Section:
         if len(miss):
             text.append(f"When the goal is missed ({pct(len(miss) / len(x))} of {c.years}), "
                         f"the typical shortfall is {c.m(c.goal - np.median(miss))}.")
-        text.append(f"In 1 {c.years[:-1]} in 10, bookings stay below {c.m(p10)} "
-                    f"({c.m(c.goal - p10)} short); in 1 in 10 they exceed {c.m(p90)}.")
+        gap = (f"{c.m(c.goal - p10)} short" if p10 < c.goal else
+               f"still {c.m(p10 - c.goal)} above the goal")
+        text.append(f"In 1 {c.years[:-1]} in 10, bookings stay below {c.m(p10)} ({gap}); "
+                    f"in 1 in 10 they exceed {c.m(p90)}.")
     else:
         text.append(f"In 1 {c.years[:-1]} in 10 bookings stay below {c.m(p10)}; in 1 in 10 "
                     f"they exceed {c.m(p90)}.")
-    levels = nice_thresholds(p5, p95, 5)
+    levels = nice_thresholds(p5, p95, 7)
     if np.isfinite(c.goal):
         levels = sorted(set(levels) | {c.goal})
     rows = [[("<strong>" + c.m(v) + " (goal)</strong>") if v == c.goal else c.m(v),
@@ -398,50 +437,67 @@ def campaign_section(c: Context) -> Section | None:
 
 
 # --- 6. capacity ----------------------------------------------------------------------------------
+CAPACITY_FIGURE_NEEDS = ("utilization", "queue_length", "abandoned", "queue_wait")
+
+
 def capacity_section(c: Context) -> Section | None:
     ds = c.ds
     if "pool" not in ds.dims or "utilization" not in ds:
         return None
     pools = [str(p) for p in ds.pool.values]
-    rows = []
-    words = []
     util = ds.utilization
+    fmt = "%b %Y" if ds.attrs.get("period") != "week" else "%d %b %Y"
+    rows = []
     for p in pools:
         u = util.sel(pool=p)
-        mean_u = _q(u.mean("period"))
-        peak = u.median("draw")
-        k = int(peak.argmax())
-        when = ds.period.values[k].astype("datetime64[D]").astype(object).strftime("%b %Y")
-        row = [esc(p), _range(mean_u, pct), f"{pct(float(peak[k]))} ({when})"]
-        full = float((u >= 0.95).mean("period").median())
-        row.append(pct(full))
-        row.append(_range(_q(ds.queue_wait.sel(pool=p)), days) if "queue_wait" in ds else "–")
-        row.append(_range(_q(ds.abandoned.sel(pool=p).sum("period")), count)
-                   if "abandoned" in ds else "–")
-        row.append(_range(_q(ds.capacity.sel(pool=p).mean("period")), count)
-                   if "capacity" in ds else "–")
-        rows.append(row)
+        peak = u.median("draw").values
+        k = int(np.nanargmax(peak))
+        when = ds.period.values[k].astype("datetime64[D]").astype(object).strftime(fmt)
+
+        def band(var, fn, reduce=None, p=p):
+            if var not in ds:
+                return "–"
+            x = ds[var].sel(pool=p)
+            return _range(_q(reduce(x) if reduce else x), fn)
+
+        rows.append([esc(p), band("headcount", lambda v: f"{v:,.1f}", lambda x: x.mean("period")),
+                     _range(_q(u.mean("period")), pct), f"{pct(float(peak[k]))} ({when})",
+                     band("queue_wait", days), band("waited_share", pct),
+                     band("abandoned", count, lambda x: x.sum("period")),
+                     band("pool_cost", c.m)])
     mu = util.mean("period").median("draw").values
-    b = int(np.argmax(mu))
-    words.append(f"The busiest team is <strong>{esc(pools[b])}</strong>, working at "
-                 f"{pct(mu[b])} of its selling capacity on average.")
+    b = int(np.nanargmax(mu))
+    words = [f"The busiest team is <strong>{esc(pools[b])}</strong>, working at {pct(mu[b])} "
+             "of its selling capacity on average."]
     if "queue_wait" in ds:
-        qw = ds.queue_wait.median("draw").values
-        w = int(np.argmax(qw))
-        q95 = float(ds.queue_wait.sel(pool=pools[w]).quantile(0.95))
-        words.append(f"Prospects wait {days(qw[w])} for a rep at {esc(pools[w])} in the "
-                     f"middle outcome ({days(q95)} in 1 {c.years[:-1]} in 20).")
+        qw = ds.queue_wait.quantile([0.5, 0.95], dim="draw").transpose("quantile", "pool").values
+        mid = ", ".join(f"{esc(p)} {days(v)}" for p, v in zip(pools, qw[0], strict=True))
+        bad = ", ".join(f"{days(v)} at {esc(p)}" for p, v in zip(pools, qw[1], strict=True))
+        words.append(f"The average wait for a rep is {mid} in the middle outcome, and reaches "
+                     f"{bad} in the worst 1 {c.years[:-1]} in 20.")
     if "abandoned" in ds:
-        ab = float(ds.abandoned.sum(("period", "pool")).median())
-        if ab > 0:
-            words.append(f"{count(ab)} prospects go cold while waiting and are lost.")
+        ab = ds.abandoned.sum("period")
+        tot = _q(ab.sum("pool"))
+        if tot[2] >= 1:
+            worst = pools[int(np.nanargmax(ab.median("draw").values))]
+            words.append(f"{count(tot[1])} prospects go cold while waiting and are lost "
+                         f"(9 in 10: {count(tot[0])}–{count(tot[2])}), most of them at "
+                         f"{esc(worst)}.")
+    if "pool_cost" in ds:
+        cost = _q(ds.pool_cost.sum("pool"))
+        words.append(f"The teams cost {c.m(cost[1])} over the plan period.")
     html = f"<p>{' '.join(words)}</p>"
-    html += c.figure(figures.capacity(ds), "Utilisation of each team and the wait for a rep",
-                     "Share of each team's selling capacity in use per period (median and 9 "
-                     "in 10 range), and the days prospects wait for a rep.")
-    html += _table(["team", "average utilisation", "busiest period (median)",
-                    "share of periods ≥ 95 % busy", "wait for a rep", "went cold waiting",
-                    "slots available"], rows, "num")
+    if all(v in ds for v in CAPACITY_FIGURE_NEEDS):
+        from simengine.plot.capacity import capacity
+
+        html += c.figure(capacity(ds), "Utilisation and queue of each sales team",
+                         "Per team: the share of selling capacity in use, and the prospects "
+                         "waiting for a rep (line) and going cold (bars), per period.")
+    html += _table(["team", "reps (average)", "average utilisation", "busiest period (median)",
+                    "wait for a rep", "had to wait", "went cold waiting", "cost"], rows, "num")
+    html += ('<p class="note">Middle outcome with the 9 in 10 range in brackets. The wait is '
+             "the average over the prospects a rep picked up; prospects that went cold are "
+             "counted as lost in the funnel.</p>")
     return Section("capacity", "Sales capacity: utilisation and queues", html)
 
 
@@ -452,32 +508,38 @@ def comparison_section(c: Context) -> Section | None:
         return None
     names = [str(s) for s in full.scenario.values]
     base = names[0]
-    tot = {s: annual(full.sel(scenario=s)) for s in names}
+    views = {s: one_scenario(full, s) for s in names}
+    tot = {s: annual(v) for s, v in views.items()}
+    goals = {s: float(v.attrs.get("goal", np.nan)) for s, v in views.items()}
+    has_goal = any(np.isfinite(g) for g in goals.values())
     rows = []
     words = []
     for s in names:
-        sub = full.sel(scenario=s)
+        sub = views[s]
         x = np.asarray(tot[s])
         q = np.quantile(x, [0.05, 0.5, 0.95])
         row = [esc(s)]
-        if np.isfinite(c.goal):
+        if has_goal and not np.isfinite(goals[s]):
+            row.append("–")
+        elif has_goal:
             g = prob_goal(sub)
-            row.append(f"{pct(g.p)} <span class=\"band\">({points(g.se)})</span>")
+            row.append(f"{pct(g.p)} <span class=\"band\">({points(g.se)})</span>" if 0 < g.p < 1
+                       else pct(g.p))
         row.append(_range(q, c.m))
         if s == base:
             row.append("–")
         else:
             d = figures._paired(tot[s], tot[base])
             dq = np.quantile(d, [0.05, 0.5, 0.95])
-            row.append(f'{"+" if dq[1] >= 0 else "−"}{c.m(abs(dq[1]))} <span class="band">'
+            row.append(f'{"+" if dq[1] >= 0 else ""}{c.m(dq[1])} <span class="band">'
                        f"({c.m(dq[0])} to {c.m(dq[2])})</span>")
             words.append(f"<strong>{esc(s)}</strong> books {c.m(abs(dq[1]))} "
                          f"{'more' if dq[1] >= 0 else 'less'} than {esc(base)} in the middle "
                          f"outcome (9 in 10: {c.m(dq[0])} to {c.m(dq[2])})"
-                         + (f"; its chance of reaching the goal is {pct(prob_goal(sub).p)}"
-                            if np.isfinite(c.goal) else "") + ".")
+                         + (f"; its chance of reaching its goal of {c.m(goals[s])} is "
+                            f"{pct(prob_goal(sub).p)}" if np.isfinite(goals[s]) else "") + ".")
         rows.append(row)
-    head = ["scenario"] + (["chance of goal"] if np.isfinite(c.goal) else []) + [
+    head = ["scenario"] + (["chance of goal"] if has_goal else []) + [
         "bookings (middle, 9 in 10)", f"difference to {esc(base)} (middle, 9 in 10)"]
     html = f"<p>{' '.join(words)}</p>"
     html += c.figure(figures.compare(full), "Bookings of each scenario and the difference",
@@ -548,7 +610,11 @@ def assumptions(c: Context) -> Section:
                         for x in cor)
         html.append(f"<h3>Assumptions that move together</h3><ul>{items}</ul>")
     html.append(_plan(c))
-    if sc:
+    if not sc:
+        html.append('<p class="note">This result does not carry its resolved scenario (a '
+                    "comparison keeps each scenario's fingerprint, listed under Provenance); "
+                    "the distributions are in the scenario files.</p>")
+    else:
         text = json.dumps(sc, indent=2, ensure_ascii=False)
         html.append(f"<details><summary>The complete resolved scenario (JSON, "
                     f"{len(text.splitlines()):,} lines)</summary><pre>{esc(text)}</pre>"
@@ -579,6 +645,22 @@ def _plan(c: Context) -> str:
         if not any(st.get("worked_by") for st in stages):
             head, rows = head[:-1], [r[:-1] for r in rows]
         out.append("<h3>Stages</h3>" + _table(head, rows, "params"))
+    pools = sc.get("pools", {})
+    if pools:
+        rows = []
+        for name, po in pools.items():
+            ramp = po.get("ramp")
+            hires = ", ".join(f"{x['count']:g} on {date(x['date'])}" for x in po.get("hires", []))
+            rows.append([esc(name), esc(describe_dist(po.get("headcount"), "number", c.cur)),
+                         f"{po.get('slots_per_rep', 1):g}",
+                         esc(describe_dist(po.get("selling_time", 1), "share", c.cur)),
+                         (f"{days(ramp['days'])} from {pct(ramp['start'])}" if ramp else "–"),
+                         esc(describe_dist(po.get("attrition", 0), "share", c.cur)) + " a year",
+                         hires or "–",
+                         esc(describe_dist(po.get("cost_per_rep_year", 0), "money", c.cur))])
+        out.append("<h3>Sales teams</h3>" + _table(
+            ["team", "reps at the start", "prospects per rep at once", "selling time",
+             "ramp of a new rep", "leavers", "hires", "cost per rep-year"], rows, "params"))
     camps = sc.get("campaigns", [])
     if camps:
         rows = []
@@ -610,6 +692,11 @@ def provenance(c: Context) -> Section:
             ["plan period", f"{c.span} ({esc(a.get('period', ''))}ly reporting)"],
             ["simengine version", esc(a.get("simengine_version", "–"))],
             ["result created", esc(a.get("created", "–"))]]
+    if "scenario" in c.full.dims and "scenario_sha256" in c.full.coords:
+        rows[2] = ["scenario fingerprints (SHA-256)", "<br>".join(
+            f"{esc(s)}: <code>{esc(h)}</code>" for s, h in
+            zip(c.full.scenario.values, c.full.scenario_sha256.values, strict=True))]
+        rows[0] = ["scenarios compared", esc(", ".join(map(str, c.full.scenario.values)))]
     if "elapsed_seconds" in a:
         rows.append(["simulation time", f"{float(a['elapsed_seconds']):.1f} s"])
     if int(a.get("failed_draws", 0)):

@@ -53,7 +53,9 @@ def count(x: float) -> str:
 def days(x: float) -> str:
     if not np.isfinite(x):
         return "–"
-    return f"{x:,.0f}{NBSP}days" if x >= 10 or float(x).is_integer() else f"{x:,.1f}{NBSP}days"
+    if x >= 10 or round(x, 1) == round(x):
+        return f"{x:,.0f}{NBSP}days"
+    return f"{x:,.1f}{NBSP}days"
 
 
 def date(d: Any) -> str:
@@ -105,8 +107,11 @@ def format_value(x: float, kind: str, currency: str = "USD", start: str | None =
     if not np.isfinite(x):
         return "–"
     if kind == "money":
-        return money(x, currency) if abs(x) >= 1000 else \
-            money(x, currency).replace(f"{abs(x):.0f}", f"{abs(x):,.2f}".rstrip("0").rstrip("."))
+        if abs(x) >= 100:
+            return amount(x, currency)
+        text = money(x, currency)  # cents matter on a cost per lead, unless there are none
+        cents = f"{abs(x):.0f}" if float(x).is_integer() else f"{abs(x):.2f}"
+        return text.replace(text.lstrip("-$€£").split(" ")[0], cents, 1)
     if kind == "share":
         return pct(x, 1 if x < 0.1 else 0)
     if kind == "days":
@@ -175,7 +180,8 @@ def parameter_label(path: str) -> str:
         if p[0] == "campaigns":
             what = {"cost_per_lead": "cost per lead", "leads": "leads",
                     "response_rate": "response rate", "budget": "budget",
-                    "audience": "audience"}.get(p[-1], " ".join(p[2:]))
+                    "audience": "audience", "quality": "lead quality multiplier"}.get(
+                        p[-1], " ".join(p[2:]).replace("_", " "))
             return f"{p[1]}: {what}"
         if p[0] == "segments":
             what = {"dwell": "time-in-stage multiplier", "advance": "conversion multiplier",
@@ -188,6 +194,9 @@ def parameter_label(path: str) -> str:
                     "happens", "dwell": "time-in-stage multiplier", "lost": "extra loss rate",
                     "no_decision": "extra no-decision rate"}.get(p[-1], p[-1].replace("_", " "))
             return f"{p[1]}: {what}"
+        if p[0].startswith("initial_pipeline["):
+            k = int(p[0].split("[")[1].rstrip("]"))
+            return f"pipeline open at the start, entry {k + 1}: {' '.join(p[1:])}"
         if p[0] == "pools":
             return f"{p[1]} team: {' '.join(p[2:]).replace('_', ' ')}"
     except IndexError:
