@@ -32,10 +32,6 @@ def svg_uri(fig: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _ok(ds: xr.Dataset) -> xr.Dataset:
-    return ds.where(ds.failed == 0, drop=True) if "failed" in ds else ds
-
-
 def _intervals(ax, y, q: np.ndarray, color: str, label: bool = True) -> None:
     """Median dot with P25–P75 and P5–P95 bars; ``q`` has rows P5, P25, P50, P75, P95."""
     ax.hlines(y, q[0], q[4], color=color, lw=2, alpha=0.35, label="P5–P95" if label else None)
