@@ -141,7 +141,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
               f"{len(sc.segments)} segments, {unc} uncertain parameters, about "
               f"{expected_prospects(cs):,.0f} prospects per draw")
     if sc.uses_pools:
-        out.print("note: stages worked by pools need the capacity path, not simulated yet")
+        out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
+                  f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
     return 0
 
 
