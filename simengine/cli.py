@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="draw a figure of a saved result")
     pl.add_argument("result", help="RESULT.nc or RESULT.zarr")
-    pl.add_argument("--kind", default="fan", help="fan | goal | funnel | pipeline | capacity")
+    pl.add_argument("--kind", default="fan",
+                    help="fan | goal | funnel | pipeline | capacity | campaigns")
     pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
     pl.set_defaults(func=cmd_plot)
 

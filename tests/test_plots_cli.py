@@ -20,7 +20,7 @@ def ds():
     return se.simulate("scenarios/baseline.yaml", draws=60, seed=2, progress=False)
 
 
-@pytest.mark.parametrize("kind", ["fan", "goal", "funnel", "pipeline"])
+@pytest.mark.parametrize("kind", ["fan", "goal", "funnel", "pipeline", "capacity"])
 def test_each_plot_returns_a_figure_and_accepts_axes(ds, kind):
     fn = se.plot.KINDS[kind]
     fig = fn(ds)
@@ -47,7 +47,7 @@ def test_run_writes_result_and_plots(tmp_path, capsys):
     assert "bookings" in text and "P(goal $25.0M)" in text
     assert out.exists()
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "fan.png", "funnel.png", "goal.png", "pipeline.png"]
+        "capacity.png", "fan.png", "funnel.png", "goal.png", "pipeline.png"]
     assert main(["plot", str(out), "--kind", "goal", "-o", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 10_000
 

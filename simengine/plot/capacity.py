@@ -43,8 +43,8 @@ def capacity(ds: xr.Dataset, axes=None) -> Figure:
             ax_u.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax_u.set_ylim(0, max(1.05, float(np.nanmax(u[2])) * 1.05))
             peak = int(np.nanargmax(u[1]))
-            month = np.datetime_as_string(ok.period.values[peak], unit="M")
-            ax_u.set_title(f"{pool}: utilisation peaks at {u[1][peak]:.0%} ({month})")
+            month = ok.period.to_index()[peak].strftime("%b %Y")
+            ax_u.set_title(f"{pool}: utilisation peaks at {u[1][peak]:.0%} in {month}")
             ax_u.legend(loc="lower right")
             date_axis(ax_u.xaxis)
 
@@ -56,7 +56,9 @@ def capacity(ds: xr.Dataset, axes=None) -> Figure:
                      alpha=0.6, label="gone cold in the period (mean)")
             wait = float(ok.queue_wait.sel(pool=pool).median())
             total_cold = float(cold.sum("period").median())
-            ax_q.set_title(f"{pool}: median wait {wait:.1f} days; {total_cold:,.0f} went cold")
+            wait_text = "under 0.1 day" if wait < 0.05 else f"{wait:.1f} days"
+            ax_q.set_title(f"{pool}: median wait {wait_text}; {total_cold:,.0f} prospects went "
+                           "cold (median)")
             ax_q.set_ylim(bottom=0)
             count_axis(ax_q.yaxis)
             ax_q.set_ylabel("prospects")
