@@ -74,7 +74,9 @@ def _dwell(fit: F.StageFit, s: int) -> dict:
     return out
 
 
-def _value(vf: F.ValueFit) -> dict:
+def _value(vf: F.ValueFit) -> dict | float:
+    if vf.family == "fixed":
+        return _r(vf.a)
     out: dict[str, Any] = {"dist": vf.family}
     se = vf.param_se()
     for k, val in vf.params().items():
@@ -280,13 +282,13 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             if n < 0.5:
                 continue
             sd = math.sqrt(float((w * (1 - w)).sum()))
-            ages = np.maximum(np.round(age), 0).astype(int)
+            ages = np.maximum(np.round(age * 2) / 2, 0.0)  # half-day resolution
             tab = pd.Series(w).groupby(ages).sum()
             tab = tab[tab > 1e-9]
             entry: dict[str, Any] = {
                 "stage": stage_name,
                 "count": _uncertain(n, sd, low=0.0) if sd > 0.05 else _r(n),
-                "age": {"dist": "empirical", "values": [int(a) for a in tab.index],
+                "age": {"dist": "empirical", "values": [_r(float(a)) for a in tab.index],
                         "weights": [_r(float(x), 3) for x in tab.to_numpy()]},
             }
             if not single:
@@ -322,6 +324,8 @@ def slug_stem(path: str) -> str:
 
 # --- comments ---------------------------------------------------------------------------------
 def _value_comment(vf: F.ValueFit, what: str) -> str:
+    if vf.family == "fixed":
+        return f"{what}: {vf.n:,} won deals, all worth {vf.a:,.0f}: a fixed deal value"
     others = ", ".join(f"{k} {vf.aic[k] - vf.aic[vf.family]:+.0f}" for k in vf.aic
                        if k != vf.family)
     return (f"{what}: {vf.n:,} won deals, sample mean {vf.sample_mean:,.0f} (sd "

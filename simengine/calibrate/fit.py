@@ -27,6 +27,7 @@ the negative log-likelihood) and the delta method.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,9 +84,14 @@ def scipy_censored_start(family: str, events: np.ndarray, censored: np.ndarray
     events = events[events > 0]
     if len(events) < 3:
         return None
+    if np.ptp(events) == 0:
+        return None
     data = stats.CensoredData(uncensored=events, right=censored[censored > 0])
     try:
-        shape, _, scale = SCIPY[family].fit(data, floc=0)
+        # only a starting point: scipy's own warnings about its optimiser do not matter here
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            shape, _, scale = SCIPY[family].fit(data, floc=0)
     except (ValueError, RuntimeError, FloatingPointError):
         return None
     if not (np.isfinite(shape) and np.isfinite(scale) and shape > 0 and scale > 0):
@@ -756,6 +762,14 @@ def fit_stage(ep: Episodes, *, split: bool = True, families: tuple[str, ...] = F
 
     _, st, model, x, f = best
     x, f = _optimize(model, x)
+    if has_nd and ep.n_stale + ep.n_nd == 0 and model.probabilities(x)[1] < 1e-4:
+        # no stale or no-decision visit and a share at its bound: there is no no-decision
+        has_nd = False
+        pi, _ = model.probabilities(x)
+        model = StageModel(ep, st.track_kind, st.track_slot, st.families, st.calendars, False)
+        x0 = np.concatenate([
+            np.log(np.maximum(pi[:-1], 1e-12) / max(pi[-1], 1e-12)), x[len(pi):]])
+        x, f = _optimize(model, x0)
     st, model, x = _order_components(st, model, x, has_nd, ep)
     H = hessian_from_grad(lambda z: model.nll_grad(z)[1], x)
     cov, ok = covariance(H)
@@ -837,15 +851,21 @@ class ValueFit:
     aic: dict[str, float]
 
     def params(self) -> dict[str, float]:
+        if self.family == "fixed":
+            return {"value": self.a}
         return scenario_params(self.family, self.a, self.b)
 
     def param_se(self) -> dict[str, float]:
         p = self.params()
+        if self.family == "fixed":
+            return {"value": 0.0}
         names = list(p)
         return {names[0]: p[names[0]] * math.sqrt(self.cov[0, 0]),
                 names[1]: p[names[1]] * math.sqrt(self.cov[1, 1])}
 
     def mean(self) -> float:
+        if self.family == "fixed":
+            return self.a
         return mean_cv(self.family, self.a, self.b)[0]
 
 
@@ -853,8 +873,11 @@ def fit_values(x: np.ndarray, families: tuple[str, ...] = FAMILIES) -> ValueFit:
     """Deal values (all observed: won deals' close values) by maximum likelihood, AIC choice."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x) & (x > 0)]
-    if len(x) < 3:
-        raise ValueError("too few values")
+    if len(x) == 0:
+        raise ValueError("no values")
+    if len(x) < 3 or np.ptp(x) == 0:  # one value (e.g. a list price): a fixed deal value
+        return ValueFit("fixed", float(np.median(x)), 0.0, np.zeros((2, 2)), len(x),
+                        float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0, {})
     fits = {}
     for fam in families:
         got = scipy_censored_start(fam, x, np.zeros(0)) or start_from_moments(
