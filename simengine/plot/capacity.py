@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
@@ -32,7 +33,7 @@ def capacity(ds: xr.Dataset, axes=None) -> Figure:
             axes = np.atleast_2d(axes)
             fig = axes[0, 0].figure
         ok = ds.where(ds.failed == 0, drop=True) if "failed" in ds else ds
-        x = period_mid(ok)
+        x = mdates.date2num(period_mid(ok))  # day numbers: bars take a width in days
         for k, pool in enumerate(pools):
             color = CYCLE[k % len(CYCLE)]
             ax_u, ax_q = axes[k]
@@ -52,13 +53,12 @@ def capacity(ds: xr.Dataset, axes=None) -> Figure:
             ax_q.fill_between(x, q[0], q[2], color=color, alpha=0.2, lw=0)
             ax_q.plot(x, q[1], color=color, lw=2, marker="o", ms=3, label="waiting (median)")
             cold = ok.abandoned.sel(pool=pool)
-            ax_q.bar(x, cold.mean("draw").values, width=12, color=PALETTE["vermillion"],
+            ax_q.bar(x, cold.mean("draw").values, width=14, color=PALETTE["vermillion"],
                      alpha=0.6, label="gone cold in the period (mean)")
             wait = float(ok.queue_wait.sel(pool=pool).median())
             total_cold = float(cold.sum("period").median())
             wait_text = "under 0.1 day" if wait < 0.05 else f"{wait:.1f} days"
-            ax_q.set_title(f"{pool}: median wait {wait_text}; {total_cold:,.0f} prospects went "
-                           "cold (median)")
+            ax_q.set_title(f"{pool}: median wait {wait_text}; {total_cold:,.0f} went cold")
             ax_q.set_ylim(bottom=0)
             count_axis(ax_q.yaxis)
             ax_q.set_ylabel("prospects")
