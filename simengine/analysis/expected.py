@@ -1,0 +1,339 @@
+"""The funnel in expected values: absorbing-chain routing, reach and bookings of every source.
+
+The deterministic half of goal seek (the reverse waterfall) reads this. Routing follows the
+kernel exactly (segment advance multipliers, campaign quality, friction taken from advance,
+clipping), with every per-draw parameter at its value in ``theta`` (usually its mean) and each
+friction window's no-decision and loss additions averaged over the horizon, weighted by the
+chance that it happens. Timing enters only through the share of a source's wins that close
+inside the horizon, from the expected time to a win of the chain conditioned on winning.
+
+Sales capacity enters as a fluid approximation: a pool's slot-days over the horizon (its mean
+daily capacity, from the engine's own headcount / ramp / attrition / hiring model) serve at
+most that much work; when the worked stages ask for more, the same share of every visit to them
+is served and the rest goes cold (lost). Peaks within the year and waiting before a prospect
+goes cold are ignored, so with pools the model is optimistic where capacity binds part of the
+year.
+
+References: absorption probabilities B = (I - Q)^-1 R and hitting probabilities of an absorbing
+Markov chain (Kemeny & Snell, *Finite Markov Chains*, 1960, ch. 3); expected time to absorption
+conditional on the absorbing state by Doob's h-transform of Q.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simengine import codes
+from simengine.compile import Compiled
+from simengine.engine.prepare import volumes
+from simengine.scenario.distributions import Empirical, Fixed
+
+
+def mean_theta(cs: Compiled) -> np.ndarray:
+    """Every parameter at its mean: one row of the parameter table."""
+    return np.array([d.mean() for d in cs.params.dists], dtype=float)
+
+
+def slot_mean(cs: Compiled, slot: int, theta: np.ndarray) -> float:
+    """Mean of a per-prospect distribution whose parameters take the values in ``theta``."""
+    d = cs.slot_dists[slot]
+    if isinstance(d, Empirical):
+        return d.mean()
+    p = {name: np.array([theta[cs.slot_cols[slot, k]]]) for k, name in enumerate(d.params())}
+    if isinstance(d, Fixed):
+        return float(p["value"][0])
+    nat = d.natural(p)
+    return float(np.asarray(d.frozen(nat[0]).mean()))
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Routing of one segment (and campaign quality) as an absorbing chain over the stages."""
+
+    Q: np.ndarray  # (S, S) stage to stage, recycling included
+    won: np.ndarray  # (S,) one-step probability of a win
+    lost: np.ndarray  # (S,)
+    no_decision: np.ndarray  # (S,)
+    recycle: np.ndarray  # (S,) one-step probability of nurture (part of Q)
+    dwell: np.ndarray  # (S,) mean days per visit
+    delay: np.ndarray  # (S,) mean days in nurture after a recycle from the stage
+    rc_to: np.ndarray  # (S,) stage a recycled prospect comes back to, -1 without recycling
+    served: np.ndarray  # (S,) share of visits that get a rep (1 on stages without a pool)
+
+    @property
+    def fundamental(self) -> np.ndarray:
+        """N = (I - Q)^-1: expected visits to each stage from each stage."""
+        return np.linalg.inv(np.eye(len(self.Q)) - self.Q)
+
+    def p_won(self) -> np.ndarray:
+        """P(eventually won | at stage s), B[:, won]."""
+        return self.fundamental @ self.won
+
+    def reach(self, start: int) -> np.ndarray:
+        """P(ever reaching stage s | starting at ``start``) for every s (1 at ``start``)."""
+        S = len(self.Q)
+        out = np.zeros(S)
+        for s in range(S):
+            if s == start:
+                out[s] = 1.0
+                continue
+            q = self.Q.copy()
+            q[s, :] = 0.0  # s absorbing: visits to it count at most once
+            out[s] = np.linalg.inv(np.eye(S) - q)[start, s]
+        return out
+
+    def time_to_win(self) -> np.ndarray:
+        """Expected days from entering stage s to a win, given that the prospect is won."""
+        w = self.p_won()
+        S = len(w)
+        ok = w > 1e-15
+        qt = np.zeros((S, S))
+        m = np.where(ok, self.dwell, 0.0)
+        for i in np.flatnonzero(ok):
+            qt[i, ok] = self.Q[i, ok] * w[ok] / w[i]
+            # a recycle adds the nurture delay to the path that goes through it
+            m[i] += self.delay[i] * self.recycle[i] * _at(w, self.rc_to[i]) / w[i]
+        t = np.linalg.solve(np.eye(S) - qt, m)
+        return np.where(ok, t, np.nan)
+
+
+def _at(w: np.ndarray, i: int) -> float:
+    return float(w[i]) if i >= 0 else 0.0
+
+
+def friction_adds(cs: Compiled, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S,) expected no-decision and loss added by friction, averaged over the horizon days."""
+    S, D = cs.n_stages, cs.grid.days
+    nd, lost = np.zeros(S), np.zeros(S)
+    for f in range(len(cs.friction_names)):
+        start = max(float(np.floor(theta[cs.fr_start_col[f]])), 0.0)
+        if cs.fr_len_col[f] >= 0:
+            end = start + round(float(theta[cs.fr_len_col[f]]))
+        else:
+            end = float(cs.fr_end_day[f])
+        share = max(min(end, D) - min(start, D), 0.0) / D * float(theta[cs.fr_prob_col[f]])
+        on = cs.fr_stages[f] == 1
+        nd[on] += share * theta[cs.fr_nd_col[f]]
+        lost[on] += share * theta[cs.fr_lost_col[f]]
+    return nd, lost
+
+
+def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
+          friction: tuple[np.ndarray, np.ndarray] | None = None,
+          served: np.ndarray | None = None) -> Chain:
+    """The absorbing chain of segment ``g`` under campaign quality ``quality`` (as the kernel
+    routes a stage exit: advance scaled by segment and quality, friction taken from advance,
+    clipped when the outcomes sum over 1); ``served`` is the share of visits to each stage that
+    get a rep (the rest is lost)."""
+    S = cs.n_stages
+    served = np.ones(S) if served is None else served
+    nd_add, lost_add = friction if friction is not None else (np.zeros(S), np.zeros(S))
+    Q = np.zeros((S, S))
+    won, lost, nd, rc = (np.zeros(S) for _ in range(4))
+    dwell, delay = np.zeros(S), np.zeros(S)
+    for s in range(S):
+        am = theta[cs.adv_col[g, s]] * quality
+        a = np.array([theta[cs.next_col[s, k]] * am for k in range(cs.n_next[s])])
+        a_total = a.sum()
+        take = nd_add[s] + lost_add[s]
+        f = max(a_total - take, 0.0) / a_total if take > 0 and a_total > 0 else 1.0
+        a = a * f
+        a_total *= f
+        q_nd = theta[cs.nd_col[s]] + nd_add[s]
+        q_rc = theta[cs.rc_col[s]] if cs.rc_col[s] >= 0 else 0.0
+        if a_total + q_nd + q_rc > 1.0:
+            if q_nd + q_rc < 1.0:
+                a = a * (1.0 - q_nd - q_rc) / a_total
+            else:
+                a = a * 0.0
+                q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+        for k in range(cs.n_next[s]):
+            tgt = cs.next_target[s, k]
+            if tgt == codes.WON:
+                won[s] += a[k]
+            else:
+                Q[s, tgt] += a[k]
+        if q_rc > 0:
+            Q[s, cs.rc_to[s]] += q_rc
+            delay[s] = slot_mean(cs, cs.delay_slot[s], theta)
+        a, q_nd, q_rc = a * served[s], q_nd * served[s], q_rc * served[s]
+        Q[s] *= served[s]
+        won[s] *= served[s]
+        rc[s] = q_rc
+        nd[s] = q_nd
+        lost[s] = max(1.0 - a.sum() - q_nd - q_rc, 0.0)
+        dwell[s] = slot_mean(cs, cs.dwell_slot[s], theta) * theta[cs.dwell_mult_col[g, s]]
+    return Chain(Q, won, lost, nd, rc, dwell, delay, np.where(cs.rc_col >= 0, cs.rc_to, -1),
+                 np.asarray(served, dtype=float))
+
+
+@dataclass(frozen=True)
+class SourceFunnel:
+    """Expected figures of one source of prospects (a campaign or an initial-pipeline entry).
+
+    ``prospects`` enter at ``stage``; ``reach[s]`` of them reach stage s and make ``visits[s]``
+    visits to it, of which ``worked[s]`` slot-days are served by a pool; ``won`` are won
+    eventually, ``won_in_horizon`` close before the horizon ends, worth ``bookings``.
+    """
+
+    name: str
+    campaign: int  # campaign index, -1 for the initial pipeline
+    stage: int
+    prospects: float
+    reach: np.ndarray
+    visits: np.ndarray
+    worked: np.ndarray
+    won: float
+    won_in_horizon: float
+    bookings: float
+
+    @property
+    def deal_value(self) -> float:
+        """Average value of the source's deals won in the horizon."""
+        return self.bookings / self.won_in_horizon if self.won_in_horizon > 0 else np.nan
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The fluid capacity model of each pool over the horizon (slot-days)."""
+
+    pools: tuple[str, ...]
+    supply: np.ndarray  # (NP,) slot-days available
+    demand: np.ndarray  # (NP,) slot-days the worked stages ask for
+    served: np.ndarray  # (NP,) share of visits served
+    reps: np.ndarray  # (NP,) mean reps on the books
+    slots_per_rep: np.ndarray  # (NP,) slots of one fully productive rep (slots x selling time)
+
+    def reps_needed(self) -> np.ndarray:
+        """Fully productive reps that would serve every visit (Little's law over the year)."""
+        days = self.supply / np.maximum(self.slots_per_rep * self.reps, 1e-300)
+        return self.demand / (self.slots_per_rep * days)
+
+
+def _mix(cum: np.ndarray) -> np.ndarray:
+    return np.diff(np.concatenate([[0.0], cum]))
+
+
+def pool_supply(cs: Compiled, theta: np.ndarray, samples: int = 16
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(slot-days over the horizon, mean reps on the books) of every pool at parameters
+    ``theta``, averaged over ``samples`` attrition histories of the engine's pool model."""
+    from simengine.engine.prepare import pool_draws
+
+    NP = len(getattr(cs, "pool_names", ()))
+    if NP == 0:
+        return np.zeros(0), np.zeros(0)
+    th = np.repeat(np.asarray(theta, dtype=float)[None, :], samples, axis=0)
+    pd_, heads = pool_draws(cs, th, 0, np.arange(samples, dtype=np.int64))
+    return pd_.capacity.sum(axis=2).mean(axis=0).astype(float), heads.mean(axis=(0, 2))
+
+
+def _stage_served(cs: Compiled, served_pool: np.ndarray) -> np.ndarray:
+    sp = getattr(cs, "stage_pool", np.full(cs.n_stages, -1))
+    return np.where(sp >= 0, served_pool[np.maximum(sp, 0)] if len(served_pool) else 1.0, 1.0)
+
+
+def expected_funnel(cs: Compiled, theta: np.ndarray | None = None,
+                    capacity: bool = True) -> list[SourceFunnel]:
+    """Expected prospects, reach, wins and bookings of every source at parameter values
+    ``theta`` (default: every parameter at its mean), with the fluid capacity model."""
+    return expected_model(cs, theta, capacity)[0]
+
+
+def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool = True
+                   ) -> tuple[list[SourceFunnel], Capacity]:
+    """:func:`expected_funnel` and the capacity model it settled on."""
+    theta = mean_theta(cs) if theta is None else np.asarray(theta, dtype=float)
+    pools = tuple(getattr(cs, "pool_names", ()))
+    NP = len(pools)
+    served = np.ones(NP)
+    if NP and capacity:
+        supply, reps = pool_supply(cs, theta)
+    else:
+        supply, reps = np.full(NP, np.inf), np.zeros(NP)
+    sp = getattr(cs, "stage_pool", np.full(cs.n_stages, -1))
+    demand = np.zeros(NP)
+    for _ in range(60 if NP and capacity else 1):
+        fs = _funnel(cs, theta, _stage_served(cs, served))
+        used = np.zeros(NP)
+        for f in fs:
+            for s in range(cs.n_stages):
+                if sp[s] >= 0:
+                    used[sp[s]] += f.worked[s]
+        # demand: what the visits would ask for if all were served
+        with np.errstate(invalid="ignore", divide="ignore"):
+            demand = np.where(served > 0, used / served, used)
+            new = np.where(demand > supply, supply / demand, 1.0)
+        new = np.nan_to_num(new, nan=1.0)
+        if np.allclose(new, served, rtol=1e-6, atol=1e-9):
+            served = new
+            break
+        served = np.clip(0.5 * served + 0.5 * new, 0.0, 1.0)
+    fs = _funnel(cs, theta, _stage_served(cs, served))
+    if NP:
+        slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
+    else:
+        slots = np.zeros(0)
+    return fs, Capacity(pools, supply, demand, served, reps, slots)
+
+
+def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray) -> list[SourceFunnel]:
+    fr = friction_adds(cs, theta)
+    G, D = len(cs.segment_names), cs.grid.days
+    values = np.array([slot_mean(cs, cs.value_slot[g], theta) for g in range(G)])
+    chains: dict[tuple[int, float], Chain] = {}
+
+    def get(g: int, q: float) -> Chain:
+        if (g, q) not in chains:
+            chains[(g, q)] = chain(cs, theta, g, q, fr, served)
+        return chains[(g, q)]
+
+    out: list[SourceFunnel] = []
+    C = cs.n_campaigns
+    vol = volumes(cs, theta[None, :])[0] if C else np.zeros(0)
+    days = np.arange(D) + 0.5
+    for c in range(C):
+        shape = cs.camp_shape[c]
+        prospects = float(vol[c] * shape.sum())
+        e = int(cs.camp_enters[c])
+        q = float(theta[cs.quality_col[c]])
+        out.append(_source(cs.campaign_names[c], c, e, prospects, _mix(cs.camp_mix_cum[c]),
+                           [get(g, q) for g in range(G)], values,
+                           lambda tau, w=shape: float(np.sum(w[days + tau <= D]) / w.sum())
+                           if w.sum() > 0 else 0.0))
+    for i in range(len(cs.init_stage)):
+        e = int(cs.init_stage[i])
+        count = float(np.floor(theta[cs.init_count_col[i]] + 0.5))
+        out.append(_source(f"initial_pipeline[{i}]", -1, e, count, _mix(cs.init_mix_cum[i]),
+                           [get(g, 1.0) for g in range(G)], values,
+                           lambda tau: 1.0 if tau <= D else 0.0))
+    return out
+
+
+def _source(name, c, e, prospects, mix, chains, values, in_horizon) -> SourceFunnel:
+    S = len(chains[0].Q)
+    reach, visits, worked = np.zeros(S), np.zeros(S), np.zeros(S)
+    won = won_h = bookings = 0.0
+    for g, ch in enumerate(chains):
+        if mix[g] <= 0:
+            continue
+        reach += mix[g] * ch.reach(e)
+        n_e = ch.fundamental[e]
+        visits += mix[g] * n_e
+        worked += mix[g] * n_e * ch.served * ch.dwell
+        w = ch.p_won()[e]
+        tau = ch.time_to_win()[e] if w > 0 else np.inf
+        share = in_horizon(tau) if np.isfinite(tau) else 0.0
+        won += mix[g] * w
+        won_h += mix[g] * w * share
+        bookings += mix[g] * w * share * values[g]
+    return SourceFunnel(name, c, e, prospects, prospects * reach, prospects * visits,
+                        prospects * worked, prospects * won, prospects * won_h,
+                        prospects * bookings)
+
+
+def expected_bookings(cs: Compiled, theta: np.ndarray | None = None) -> float:
+    """Expected bookings in the horizon from every source (the waterfall's model)."""
+    return float(sum(s.bookings for s in expected_funnel(cs, theta)))
