@@ -111,7 +111,7 @@ def assemble(raw: RawResult) -> xr.Dataset:
                        "impossible (the draw was not simulated)")
 
     coords = {
-        DRAW: np.arange(n, dtype=np.int64),
+        DRAW: np.arange(raw.first_draw, raw.first_draw + n, dtype=np.int64),
         PERIOD: cs.grid.period_start.astype("datetime64[ns]"),
         STAGE: np.array(cs.stage_names, dtype=object),
         CAMPAIGN: np.array(cs.campaign_names, dtype=object),
@@ -245,13 +245,41 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path) -> xr.Dataset:
-    """Open a result written by :func:`save` (lazily for ``.zarr``)."""
+encodable = _encodable  # the form a result takes in a file (streamed stores too)
+
+
+def load(path: str | Path, *, partial: bool = False) -> xr.Dataset:
+    """Open a result written by :func:`save` or streamed by a run (lazily for ``.zarr``).
+
+    A zarr result is read lazily (dask arrays; only ``failed``, one byte per draw, is read at
+    once so summaries can drop failed draws without computing anything else).
+
+    Parameters
+    ----------
+    partial
+        Open the draws written so far of a streamed run that did not finish (otherwise that is
+        an error: complete it with ``simengine run ... --resume``).
+    """
     path = Path(path)
     if not path.exists():
         raise SimEngineError(f"{path}: no such result file")
     if path.suffix.lower() == ".zarr":
-        return xr.open_zarr(path)
+        from simengine.engine.stream import COMMITTED, INCOMPLETE, quiet_zarr
+
+        with quiet_zarr():
+            ds = xr.open_zarr(path)
+        if INCOMPLETE in ds.attrs:
+            done = int(ds.attrs.get(COMMITTED, 0))
+            if not partial:
+                target = json.loads(ds.attrs[INCOMPLETE]).get("draws")
+                raise SimEngineError(
+                    f"{path}: expected a finished result, found an interrupted run ({done:,} of "
+                    f"{target:,} draws written); complete it with `simengine run SCENARIO -o "
+                    f"{path} --resume`, or read what is there with load(..., partial=True)")
+            ds = ds.isel({DRAW: slice(0, done)})
+        if "failed" in ds:
+            ds["failed"] = ds["failed"].load()
+        return ds
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
 
