@@ -99,25 +99,57 @@ def _write_plots(ds, folder: Path) -> list[Path]:
 
 def cmd_run(a: argparse.Namespace) -> int:
     import simengine as se
+    from simengine import api
 
     sc = se.load_scenario(a.scenario, a.set)
+    stream = False
     if a.output:
         suffix = Path(a.output).suffix.lower()
         if suffix not in (".nc", ".zarr"):
             raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr, found "
                                  f"'{suffix or 'no suffix'}'")
+        stream = suffix == ".zarr"  # a zarr store takes each chunk of draws as it completes
+    if a.resume and not stream:
+        raise SimEngineError(f"--resume: expected -o OUT.zarr, the store of the interrupted run, "
+                             f"found {a.output or 'no -o'}")
     if a.report:
         from simengine.report import check_path
 
         check_path(a.report)
-    ds = se.simulate(sc, draws=a.draws, seed=a.seed, progress=None if a.progress else False,
-                     chunk_draws=a.chunk_draws, threads=a.threads)
+    backend = a.backend or ("dask" if a.scheduler else "threads")
+    progress = None if a.progress else False
+    if a.resume:
+        _check_resume(a)
+        ds = api.resume(a.output, sc, backend=backend, scheduler=a.scheduler,
+                        threads=a.threads, progress=progress)
+    else:
+        ds = se.simulate(sc, draws=1000 if a.draws is None else a.draws,
+                         seed=0 if a.seed is None else a.seed, progress=progress,
+                         chunk_draws=a.chunk_draws, threads=a.threads, backend=backend,
+                         scheduler=a.scheduler, sampling=a.sampling or "random",
+                         until_se=a.until_se, max_draws=a.max_draws,
+                         store=a.output if stream else None)
     print_summary(ds)
+    if "until_se" in ds.attrs:
+        state = "reached" if ds.attrs["converged"] else "not reached (max draws)"
+        out.print(f"precision {ds.attrs['until_se']:g} {state} with {ds.attrs['draws']:,} draws: "
+                  f"s.e. of P(goal) {ds.attrs['prob_goal_se']:.2%}, of P50 bookings "
+                  f"{_money(ds.attrs['bookings_p50_se'], ds.attrs.get('currency', ''))}")
+    if ds.attrs.get("sampling", "random") != "random":
+        prec = api.precision(ds)
+        out.print(f"{ds.attrs['sampling']} sampling: s.e. from {prec.method}"
+                  f"{f' ({prec.blocks} blocks)' if prec.blocks else ''}: P(goal) "
+                  f"± {prec.prob_goal_se:.2%}, P50 bookings ± "
+                  f"{_money(prec.p50_se, ds.attrs.get('currency', ''))}")
     out.print(f"simulated {ds.attrs['prospects']:,.0f} prospects in "
               f"{ds.attrs['elapsed_seconds']:.2f} s")
-    if a.output:
+    if stream:
+        out.print(f"wrote {a.output}")
+    elif a.output:
         path = se.save(ds, a.output)
         out.print(f"wrote {path}")
+    if (a.plots or a.report) and stream and ds.nbytes < 2**30:
+        ds = ds.load()  # figures read every draw; a streamed result that fits is read once
     if a.plots:
         for p in _write_plots(ds, Path(a.plots)):
             out.print(f"wrote {p}")
@@ -127,6 +159,25 @@ def cmd_run(a: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         out.print(f"wrote {se.report(ds, a.report)}")
     return 0
+
+
+def _check_resume(a: argparse.Namespace) -> None:
+    """Options given with --resume must be the interrupted run's (they are read from it)."""
+    from simengine.engine.stream import settings
+
+    if not Path(a.output).exists():
+        raise SimEngineError(f"--resume: expected the store of an interrupted run at "
+                             f"{a.output}, found nothing there")
+    st = settings(a.output)
+    if st is None:
+        raise SimEngineError(f"--resume: {a.output} holds a finished run, nothing to resume")
+    for flag, given, stored in (("-n", a.draws, st["draws"]), ("--seed", a.seed, st["seed"]),
+                                ("--sampling", a.sampling, st["sampling"]),
+                                ("--until-se", a.until_se, st["until_se"]),
+                                ("--max-draws", a.max_draws, st["max_draws"])):
+        if given is not None and given != stored:
+            raise SimEngineError(f"--resume {flag}: expected the interrupted run's value "
+                                 f"{stored} (or none), found {given}")
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
@@ -186,9 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="simulate a scenario and print the forecast summary")
     scenario_args(r)
-    r.add_argument("-n", "--draws", type=int, default=1000, help="draws (default 1000)")
-    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    r.add_argument("-o", "--output", help="write the result to OUT.nc or OUT.zarr")
+    r.add_argument("-n", "--draws", type=int, default=None, help="draws (default 1000)")
+    r.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    r.add_argument("-o", "--output", help="write the result to OUT.nc, or stream it to "
+                   "OUT.zarr chunk by chunk as it is computed (bounded memory)")
     r.add_argument("--plots", metavar="DIR", help="write fan, goal, funnel, pipeline PNGs")
     r.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the result (one self-contained file)")
@@ -196,6 +248,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
     r.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (there is none when stderr is not a terminal)")
+    r.add_argument("--backend", choices=("threads", "dask"), default=None,
+                   help="threads (default) or dask: chunks of draws as tasks on a Dask cluster")
+    r.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="Dask scheduler to use, e.g. tcp://10.0.0.5:8786 (implies --backend "
+                   "dask; without it a local cluster is started)")
+    r.add_argument("--until-se", type=float, default=None, metavar="SE",
+                   help="add draws until the standard error of P(goal) is at most SE (e.g. "
+                   "0.005) and that of the P50 of bookings at most SE relative to it")
+    r.add_argument("--max-draws", type=int, default=None,
+                   help="cap of an --until-se run (default 100000)")
+    r.add_argument("--sampling", choices=("random", "lhs", "sobol"), default=None,
+                   help="per-draw parameter sampling: random (default), lhs (Latin hypercube) "
+                   "or sobol (scrambled Sobol')")
+    r.add_argument("--resume", action="store_true",
+                   help="complete the interrupted run streamed to -o OUT.zarr (same bits as "
+                   "an uninterrupted run)")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file and report every problem")
