@@ -9,6 +9,7 @@ True
 
 from simengine._version import __version__
 from simengine.analysis import GoalProbability, Summary, prob_goal, summarize
+from simengine.analysis import GoalSeekResult, SensitivityResult, compare, goal_seek, sensitivity
 from simengine.api import simulate
 from simengine.calibrate import calibrate
 from simengine.dataset import load, save
@@ -20,3 +21,4 @@ from simengine.report import report  # noqa: E402  (the function; simengine.repo
 __all__ = ["__version__", "load_scenario", "simulate", "summarize", "prob_goal", "save", "load",
            "Scenario", "ScenarioError", "SimEngineError", "RunSizeError", "GoalProbability",
            "Summary", "with_values", "to_yaml", "plot", "report", "calibrate"]
+__all__ += ["compare", "goal_seek", "sensitivity", "GoalSeekResult", "SensitivityResult"]
