@@ -118,8 +118,9 @@ class GoalSeekResult:
                 f"{fmt_money(self.target, self.currency)}) >= {self.confidence:.0%}: simulated "
                 f"{self.probability:.1%} ± {self.probability_se:.1%} on {self.draws:,} draws; "
                 f"{fmt(lo)} to {fmt(hi)} is consistent with {self.confidence:.0%} "
-                f"({self.level:.0%} Monte Carlo interval); search precision "
-                f"±{fmt(self.precision / 2)}")
+                f"({self.level:.0%} Monte Carlo interval); "
+                + (f"search precision ±{fmt(self.precision / 2)}" if self.precision > 0
+                   else "exact on these draws"))
         if np.isfinite(self.deterministic_value):
             text += f"; expected-value waterfall: {fmt(self.deterministic_value)}"
         return text + "."

@@ -1,0 +1,270 @@
+"""``simengine compare``, ``simengine goal-seek`` and ``simengine sensitivity``: the decision
+analyses on the command line (parse, call the API, print with rich)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from rich.table import Table
+
+from simengine.errors import SimEngineError
+
+
+def _money(x: float, cur: str) -> str:
+    from simengine.plot.style import money
+
+    return money(x, cur) if math.isfinite(x) else "–"
+
+
+def _pct(p: float) -> str:
+    return f"{p:.1%}" if math.isfinite(p) else "–"
+
+
+def _save_figure(fig, path: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(p)
+    return p
+
+
+def _agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _check_figure_path(path: str | None) -> None:
+    if path and Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise SimEngineError(f"--plot {path}: expected a path ending in .png, .svg or .pdf")
+
+
+# --- compare ------------------------------------------------------------------------------------
+def cmd_compare(a: argparse.Namespace) -> int:
+    import simengine as se
+    from simengine.analysis.compare import summarize_comparison
+    from simengine.cli import out
+
+    if len(a.scenarios) < 2:
+        raise SimEngineError(f"compare: expected two or more scenario files, found "
+                             f"{len(a.scenarios)}")
+    if a.output and Path(a.output).suffix.lower() not in (".nc", ".zarr"):
+        raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr")
+    _check_figure_path(a.plot)
+    scs = [se.load_scenario(p, a.set) for p in a.scenarios]
+    cmp = se.compare(scs, draws=a.draws, seed=a.seed)
+    s = summarize_comparison(cmp)
+    cur = s.currency
+    t = Table(title=f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers",
+              title_justify="left")
+    for col in ("scenario", "P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
+        t.add_column(col, justify="left" if col == "scenario" else "right")
+    for name, r in s.scenarios.iterrows():
+        t.add_row(str(name), _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur),
+                  f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
+                  f"{_pct(r['p_goal'])} ± {_pct(r['p_goal_se'])}")
+    out.print(t)
+    d = Table(title=f"paired difference against {s.reference}, draw by draw",
+              title_justify="left")
+    for col in ("scenario", "mean ± s.e.", "P5", "P50", "P95", "P(goal) change",
+                "CRN variance ratio"):
+        d.add_column(col, justify="left" if col == "scenario" else "right")
+    for name, r in s.differences.iterrows():
+        change = (f"{r['p_goal_diff'] * 100:+.1f} ± {r['p_goal_diff_se'] * 100:.1f} points"
+                  if math.isfinite(r["p_goal_diff"]) else "–")
+        d.add_row(str(name), f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
+                  _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur), change,
+                  f"{r['crn_variance_ratio']:.1f}x" if math.isfinite(r["crn_variance_ratio"])
+                  else "–")
+    out.print(d)
+    for line in s.sentences():
+        out.print(line)
+    if a.output:
+        out.print(f"wrote {se.save(cmp, a.output)}")
+    if a.plot:
+        _agg()
+        out.print(f"wrote {_save_figure(se.plot.compare(cmp), a.plot)}")
+    return 0
+
+
+# --- goal seek ----------------------------------------------------------------------------------
+def cmd_goal_seek(a: argparse.Namespace) -> int:
+    import simengine as se
+    from simengine.analysis.goal_seek import _formatter
+    from simengine.cli import out
+
+    _check_figure_path(a.plot)
+    sc = se.load_scenario(a.scenario, a.set)
+    r = se.goal_seek(sc, a.lever, confidence=a.confidence, target=a.target, draws=a.draws,
+                     seed=a.seed, bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
+                     max_runs=a.max_runs)
+    cur = r.currency
+    fmt = _formatter(r.lever, cur)
+    t = Table(title=f"reverse waterfall in expected values (parameters at their means)",
+              title_justify="left")
+    for col in ("step", "expected", "conversion", "note"):
+        t.add_column(col, justify="left" if col in ("step", "note") else "right")
+    money_rows = 3 if "gap for" in " ".join(r.waterfall.step) else 1
+    for i, row in r.waterfall.iterrows():
+        v = row["expected"]
+        if i < money_rows:
+            text = _money(v, cur)
+        elif i == len(r.waterfall) - 1:
+            text = fmt(v)
+        else:
+            text = f"{v:,.0f}"
+        conv = row["conversion"]
+        t.add_row(str(row["step"]), text, f"{conv:.1%}" if math.isfinite(conv) else "",
+                  str(row["note"]))
+    out.print(t)
+    out.print(f"[bold]{r.sentence()}[/bold]")
+    if r.note:
+        out.print(r.note)
+    if not r.converged:
+        out.print(f"[yellow]note:[/yellow] the search stopped after {r.runs} runs before "
+                  f"reaching the requested precision (raise --max-runs)")
+    out.print(f"{r.runs} simulations of {r.draws:,} draws in {r.elapsed:.1f} s")
+    if a.plot:
+        _agg()
+        from simengine.plot.decision import goal_seek as goal_seek_plot
+
+        out.print(f"wrote {_save_figure(goal_seek_plot(r), a.plot)}")
+    return 0
+
+
+# --- sensitivity --------------------------------------------------------------------------------
+def _groups(items: list[str]) -> dict[str, list[str]] | None:
+    if not items:
+        return None
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise SimEngineError(f"--group {item}: expected NAME=PATTERN[,PATTERN...], found "
+                                 f"no '='")
+        name, pats = item.split("=", 1)
+        out.setdefault(name.strip(), []).extend(p.strip() for p in pats.split(",") if p.strip())
+    return out
+
+
+def cmd_sensitivity(a: argparse.Namespace) -> int:
+    import simengine as se
+    from simengine.cli import out
+
+    _check_figure_path(a.plot)
+    sc = se.load_scenario(a.scenario, a.set)
+    opts = {}
+    if a.method == "sobol":
+        opts["level"] = a.level
+    elif a.level != "both":
+        raise SimEngineError("--level: only the Sobol method has levels")
+    r = se.sensitivity(sc, a.method, a.params or None, draws=a.draws, seed=a.seed,
+                       groups=_groups(a.group), target=a.target, **opts)
+    cur = r.currency
+    if r.method == "tornado":
+        b = r.base
+        t = Table(title=f"tornado on common random numbers: {r.draws:,} draws per run, base "
+                  f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}",
+                  title_justify="left")
+        for col in ("factor", "low → high", "P50 bookings", "swing ± s.e.", "P(goal)"):
+            t.add_column(col, justify="left" if col == "factor" else "right")
+        for _, row in r.table.iterrows():
+            if row.kind == "event":
+                inputs = "never → always"
+            else:
+                inputs = f"{row.low:.4g} → {row.high:.4g}"
+            t.add_row(row.factor, inputs,
+                      f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
+                      f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
+                      f"{_pct(row.p_goal_low)} → {_pct(row.p_goal_high)}")
+        out.print(t)
+    else:
+        for lv in ("group", "parameter"):
+            sub = r.table[r.table.level == lv]
+            if sub.empty:
+                continue
+            t = Table(title=f"Sobol indices by {lv} ({r.draws:,} base rows, "
+                      f"{r.simulated:,} draws; ± {r.conf_level:.0%} interval)",
+                      title_justify="left")
+            for col in ("factor", "first order", "total", "first order, P(goal)",
+                        "total, P(goal)"):
+                t.add_column(col, justify="left" if col == "factor" else "right")
+            for _, row in sub.iterrows():
+                t.add_row(row.factor, f"{row.S1:.1%} ± {row.S1_conf:.1%}",
+                          f"{row.ST:.1%} ± {row.ST_conf:.1%}",
+                          f"{row.get('S1_goal', float('nan')):.1%} ± "
+                          f"{row.get('S1_conf_goal', float('nan')):.1%}",
+                          f"{row.get('ST_goal', float('nan')):.1%} ± "
+                          f"{row.get('ST_conf_goal', float('nan')):.1%}")
+            out.print(t)
+        for note in r.notes:
+            out.print(f"note: {note}")
+    for line in r.sentences():
+        out.print(line)
+    out.print(f"{r.simulated:,} draws simulated in {r.elapsed:.1f} s")
+    if a.plot:
+        _agg()
+        fig = se.plot.tornado(r) if r.method == "tornado" else se.plot.sobol(r)
+        out.print(f"wrote {_save_figure(fig, a.plot)}")
+    return 0
+
+
+def _set_arg(sp) -> None:
+    sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help="override a parameter of every scenario, e.g. --set goal.revenue=15e6")
+
+
+def register(subparsers) -> None:
+    c = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
+    c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario files; the first is the reference of the differences")
+    c.add_argument("-n", "--draws", type=int, default=1000, help="draws (default 1000)")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("-o", "--output", help="write the comparison to OUT.nc or OUT.zarr")
+    c.add_argument("--plot", metavar="FIG.png", help="draw the comparison")
+    _set_arg(c)
+    c.set_defaults(func=cmd_compare)
+
+    g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
+                              "the requested confidence")
+    g.add_argument("scenario", help="scenario YAML file")
+    g.add_argument("--lever", required=True, metavar="PATH",
+                   help="parameter path, e.g. campaigns.webinar-series.volume.budget")
+    g.add_argument("--confidence", type=float, default=0.8, help="required P(goal) (0.8)")
+    g.add_argument("--target", type=float, default=None,
+                   help="bookings target (default the scenario's goal.revenue)")
+    g.add_argument("--bounds", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="lever values searched (default [0, 1] for a probability, "
+                   "[0, 10 x current] otherwise)")
+    g.add_argument("--rtol", type=float, default=0.005,
+                   help="search precision relative to the answer (0.005)")
+    g.add_argument("--max-runs", type=int, default=30, help="at most this many simulations")
+    g.add_argument("-n", "--draws", type=int, default=1000, help="draws per simulation (1000)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--plot", metavar="FIG.png", help="draw P(goal) against the lever")
+    _set_arg(g)
+    g.set_defaults(func=cmd_goal_seek)
+
+    s = subparsers.add_parser("sensitivity", help="tornado or Sobol indices of bookings")
+    s.add_argument("scenario", help="scenario YAML file")
+    s.add_argument("--method", choices=("tornado", "sobol"), default="tornado")
+    s.add_argument("--params", nargs="+", metavar="PATH",
+                   help="parameters and risk events (friction.NAME.occurs); default every "
+                   "uncertain parameter and risk event")
+    s.add_argument("--group", action="append", default=[], metavar="NAME=PATTERN,...",
+                   help="Sobol group of parameter paths (fnmatch patterns), repeatable")
+    s.add_argument("--level", choices=("both", "parameter", "group"), default="both",
+                   help="Sobol: indices of single factors, of groups or both")
+    s.add_argument("--target", type=float, default=None,
+                   help="bookings goal for P(goal) (default the scenario's goal.revenue)")
+    s.add_argument("-n", "--draws", type=int, default=None,
+                   help="tornado: draws per run (1000); Sobol: base rows (1024)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--plot", metavar="FIG.png", help="draw the tornado or the Sobol indices")
+    _set_arg(s)
+    s.set_defaults(func=cmd_sensitivity)
