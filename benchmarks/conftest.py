@@ -1,0 +1,72 @@
+"""Shared fixtures of the benchmarks and the figures printed at the end of a run.
+
+Each benchmark records what it measured in :data:`FIGURES`; ``pytest_terminal_summary`` turns
+them into rates and ratios (engine vs NumPy vs SimPy, 2 threads vs 1), so the comparisons come
+from one run on one machine. JIT compilation happens in the fixtures, outside every timed region.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peers, bench_common (importlib mode)
+
+from bench_common import FIGURES, SCENARIO  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def compiled():
+    """The compiled reference scenario, with the kernel compiled (or loaded from the numba
+    cache) by a small warm-up run on 1 and on 2 threads."""
+    import simengine as se
+    from simengine.compile import compile_scenario
+    from simengine.engine.run import run
+
+    cs = compile_scenario(se.load_scenario(SCENARIO))
+    run(cs, 2, 0, threads=1)
+    run(cs, 2, 0, threads=2)
+    return cs
+
+
+@pytest.fixture(scope="session")
+def engine_reference(compiled):
+    """The engine's tally over 4 draws (4 million prospects): the reference the peers must
+    match within Monte Carlo error. The scenario has no per-draw uncertainty, so the draws
+    pool into one sample of independent prospects."""
+    import peers
+    from simengine.engine.run import run
+
+    return peers.engine_tally(run(compiled, 4, 2024).out)
+
+
+def _fmt_rate(x: float) -> str:
+    return f"{x / 1e6:.2f} M" if x >= 1e6 else f"{x / 1e3:.1f} k"
+
+
+def pytest_terminal_summary(terminalreporter):
+    f = FIGURES
+    if not f:
+        return
+    w = terminalreporter.write_line
+    w("")
+    w(f"simengine figures ({SCENARIO.name}, best round of each benchmark)")
+    if "engine_s" in f:
+        p, v = f["engine_prospects"] / f["engine_s"], f["engine_visits"] / f["engine_s"]
+        w(f"  engine, 1 thread   : {_fmt_rate(p)} prospects/s, {_fmt_rate(v)} stage visits/s "
+          f"per core ({f['engine_visits'] / f['engine_prospects']:.2f} visits per prospect)")
+    if "threads_1_s" in f and "threads_2_s" in f:
+        w(f"  thread scaling     : 1 -> 2 threads {f['threads_1_s'] / f['threads_2_s']:.2f}x "
+          f"({_fmt_rate(f['threads_2_visits'] / f['threads_2_s'])} visits/s on 2 threads)")
+    peer_engine = f.get("peer_engine_prospects", 0) / f.get("peer_engine_s", float("inf"))
+    for name in ("numpy", "simpy"):
+        if f"peer_{name}_s" in f:
+            rate = f[f"peer_{name}_prospects"] / f[f"peer_{name}_s"]
+            ratio = f" -> engine {peer_engine / rate:.1f}x faster" if peer_engine else ""
+            w(f"  {name:<6} peer        : {_fmt_rate(rate)} prospects/s{ratio}")
+    sizes = sorted(int(k.split("_")[1]) for k in f if k.startswith("rss_"))
+    if sizes:
+        parts = [f"{n:.0e} prospects {f[f'rss_{n}'] / 2**20:.0f} MB" for n in sizes]
+        w("  peak memory (RSS)  : " + ", ".join(parts))

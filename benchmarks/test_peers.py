@@ -1,0 +1,47 @@
+"""The same funnel in the engine, in vectorised NumPy and in SimPy, in one benchmark group.
+
+Each peer must agree with the engine within Monte Carlo error (won fraction, fraction reaching
+and open at the end in each stage, mean deal value; 4 standard errors) before its speed counts.
+SimPy simulates 5 % of the arrivals (a million prospects would take minutes); rates are per
+prospect, so the ratio is unaffected.
+"""
+
+from __future__ import annotations
+
+import peers
+import pytest
+from bench_common import FIGURES, best_seconds, prospects
+
+from simengine.engine.run import run
+
+SIMPY_SHARE = 0.05
+
+
+@pytest.fixture(scope="module")
+def spec(compiled):
+    return peers.funnel_spec(compiled)
+
+
+def test_engine(benchmark, compiled):
+    benchmark.group = "peers: bench_funnel, one draw"
+    raw = benchmark.pedantic(run, args=(compiled, 1, 3), kwargs={"threads": 1},
+                             rounds=5, iterations=1)
+    if (s := best_seconds(benchmark)) is not None:
+        FIGURES.update(peer_engine_s=s, peer_engine_prospects=prospects(raw.out))
+
+
+def test_numpy(benchmark, spec, engine_reference):
+    benchmark.group = "peers: bench_funnel, one draw"
+    tally = benchmark.pedantic(peers.numpy_funnel, args=(spec, 3), rounds=5, iterations=1)
+    assert peers.agreement(engine_reference, tally) == []
+    if (s := best_seconds(benchmark)) is not None:
+        FIGURES.update(peer_numpy_s=s, peer_numpy_prospects=tally["prospects"])
+
+
+def test_simpy(benchmark, spec, engine_reference):
+    benchmark.group = "peers: bench_funnel, one draw"
+    tally = benchmark.pedantic(peers.simpy_funnel, args=(spec.scaled(SIMPY_SHARE), 3),
+                               rounds=2, iterations=1)
+    assert peers.agreement(engine_reference, tally) == []
+    if (s := best_seconds(benchmark)) is not None:
+        FIGURES.update(peer_simpy_s=s, peer_simpy_prospects=tally["prospects"])
