@@ -16,7 +16,7 @@ from numba import njit, prange, uint64
 
 from simengine import codes
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
-from simengine.kernels.samplers import empirical, poisson, sample
+from simengine.kernels.samplers import empirical, ndtri, poisson, sample
 
 MAX_VISITS = 10_000  # a prospect still cycling after this many visits stays open (and is counted)
 
@@ -96,6 +96,60 @@ def _exit_time(s, t, dwell, speed, cum, D):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
+    """Per-draw routing thresholds of each (source, segment, stage).
+
+    ``route[c, g, s, :n_next[s] + 2]`` are the cumulative probabilities of the next targets,
+    then no decision, then recycle; a visit goes to ``r_out[s, j]`` for the first j whose
+    threshold exceeds its uniform, and is lost if there is none. ``r_clip`` marks the
+    combinations whose probabilities had to be clipped to 1. Computed with exactly the
+    operations of the general routing code in :func:`_draw`, so a visit routes identically
+    either way. Valid for the stages whose outcome probabilities no friction window changes in
+    this draw (``fr_route[s] == 0``); the others are routed by the general code, which reads
+    the friction of the exit day. Walking a table needs no arithmetic and, above all, does not
+    wait for the visit's exit time, which lets the CPU start the next visit's work early.
+    """
+    S, D = nd_add.shape
+    n_next, next_target = st.n_next, st.next_target
+    p_next, p_nd, p_rc, adv, quality = dr.p_next, dr.p_nd, dr.p_rc, dr.adv, dr.quality
+    for s in range(S):
+        fr_route[s] = 0
+        for d in range(D):
+            if nd_add[s, d] != 0.0 or lost_add[s, d] != 0.0:
+                fr_route[s] = 1
+        nn = n_next[s]
+        for kk in range(nn):
+            r_out[s, kk] = next_target[s, kk]
+        r_out[s, nn] = codes.NO_DECISION
+        r_out[s, nn + 1] = codes.RECYCLE
+        for c in range(route.shape[0]):
+            for g in range(route.shape[1]):
+                am = adv[i, g, s] * quality[i, c]
+                a_total = 0.0
+                for kk in range(nn):
+                    a_total += p_next[i, s, kk] * am
+                f = 1.0
+                q_nd = p_nd[i, s]
+                q_rc = p_rc[i, s]
+                r_clip[c, g, s] = 0
+                if a_total + q_nd + q_rc > 1.0:
+                    r_clip[c, g, s] = 1
+                    if q_nd + q_rc < 1.0:
+                        f *= (1.0 - q_nd - q_rc) / a_total
+                        a_total = 1.0 - q_nd - q_rc
+                    else:
+                        f = 0.0
+                        a_total = 0.0
+                        q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                acc = 0.0
+                for kk in range(nn):
+                    acc += p_next[i, s, kk] * am * f
+                    route[c, g, s, kk] = acc
+                route[c, g, s, nn] = a_total + q_nd
+                route[c, g, s, nn + 1] = a_total + q_nd + q_rc
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, dr, out, i, root):
     """One draw: the open pipeline on day 0, then every campaign's arrivals, each prospect
     followed from arrival to exit in a single loop (no function call per prospect: calls that
@@ -128,6 +182,12 @@ def _draw(st, dr, out, i, root):
     pv_diff = np.zeros(P + 1)
     nur_diff = np.zeros(P + 1)
     _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    K = dr.p_next.shape[2]
+    route = np.empty((C + 1, G, S, K + 2))
+    r_out = np.empty((S, K + 2), np.int64)
+    r_clip = np.zeros((C + 1, G, S), np.int64)
+    fr_route = np.zeros(S, np.int64)
+    _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
     dk = draw_key(root, dr.draw_ids[i])
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day)
@@ -166,10 +226,11 @@ def _draw(st, dr, out, i, root):
                     arrival = -1.0
                     first_dwell = dr.init_residual[i, j]
                 else:
-                    u = uniform(key, counter(0, codes.P_SEGMENT, 0))
                     g = 0
-                    while g < G - 1 and u >= st.camp_mix_cum[c, g]:
-                        g += 1
+                    if G > 1:
+                        u = uniform(key, counter(0, codes.P_SEGMENT, 0))
+                        while g < G - 1 and u >= st.camp_mix_cum[c, g]:
+                            g += 1
                     t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
                     arrival = t
                     first_dwell = -1.0
@@ -196,7 +257,10 @@ def _draw(st, dr, out, i, root):
                         dwell = first_dwell
                     else:
                         ds = dwell_slot[s]
-                        if slot_kind[ds] == codes.EMPIRICAL:
+                        if slot_kind[ds] == codes.LOGNORMAL:
+                            dwell = math.exp(nat[i, ds, 0] + nat[i, ds, 1] * ndtri(
+                                uniform(key, counter(visit, codes.P_DWELL, 0))))
+                        elif slot_kind[ds] == codes.EMPIRICAL:
                             dwell = empirical(emp_values, emp_cum, slot_emp[ds, 0], slot_emp[ds, 1],
                                                uniform(key, counter(visit, codes.P_DWELL, 0)))
                         else:
@@ -225,41 +289,51 @@ def _draw(st, dr, out, i, root):
                     xday = int(t_out)
                     period = day_period[xday]
 
-                    # outcome probabilities at the exit (segment, campaign quality, friction)
-                    am = adv[i, g, s] * quality[i, c]
-                    nn = n_next[s]
-                    a_total = 0.0
-                    for kk in range(nn):
-                        a_total += p_next[i, s, kk] * am
-                    take = nd_add[s, xday] + lost_add[s, xday]
-                    f = 1.0
-                    if take > 0.0 and a_total > 0.0:
-                        f = max(a_total - take, 0.0) / a_total
-                    a_total *= f
-                    q_nd = p_nd[i, s] + nd_add[s, xday]
-                    q_rc = p_rc[i, s]
-                    if a_total + q_nd + q_rc > 1.0:
-                        out.clipped[i, s] += 1.0
-                        if q_nd + q_rc < 1.0:
-                            f *= (1.0 - q_nd - q_rc) / a_total
-                            a_total = 1.0 - q_nd - q_rc
-                        else:
-                            f = 0.0
-                            a_total = 0.0
-                            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
-                    u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                    outcome = codes.LOST
-                    acc = 0.0
-                    for kk in range(nn):
-                        acc += p_next[i, s, kk] * am * f
-                        if u < acc:
-                            outcome = next_target[s, kk]
-                            break
-                    if outcome == codes.LOST:
-                        if u < a_total + q_nd:
-                            outcome = codes.NO_DECISION
-                        elif u < a_total + q_nd + q_rc:
-                            outcome = codes.RECYCLE
+                    if fr_route[s] == 0:  # no friction on this stage's outcomes: the table
+                        if r_clip[c, g, s] != 0:
+                            out.clipped[i, s] += 1.0
+                        u = uniform(key, counter(visit, codes.P_ROUTE, 0))
+                        outcome = codes.LOST
+                        for kk in range(n_next[s] + 2):
+                            if u < route[c, g, s, kk]:
+                                outcome = r_out[s, kk]
+                                break
+                    else:
+                        # outcome probabilities at the exit (segment, campaign quality, friction)
+                        am = adv[i, g, s] * quality[i, c]
+                        nn = n_next[s]
+                        a_total = 0.0
+                        for kk in range(nn):
+                            a_total += p_next[i, s, kk] * am
+                        take = nd_add[s, xday] + lost_add[s, xday]
+                        f = 1.0
+                        if take > 0.0 and a_total > 0.0:
+                            f = max(a_total - take, 0.0) / a_total
+                        a_total *= f
+                        q_nd = p_nd[i, s] + nd_add[s, xday]
+                        q_rc = p_rc[i, s]
+                        if a_total + q_nd + q_rc > 1.0:
+                            out.clipped[i, s] += 1.0
+                            if q_nd + q_rc < 1.0:
+                                f *= (1.0 - q_nd - q_rc) / a_total
+                                a_total = 1.0 - q_nd - q_rc
+                            else:
+                                f = 0.0
+                                a_total = 0.0
+                                q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                        u = uniform(key, counter(visit, codes.P_ROUTE, 0))
+                        outcome = codes.LOST
+                        acc = 0.0
+                        for kk in range(nn):
+                            acc += p_next[i, s, kk] * am * f
+                            if u < acc:
+                                outcome = next_target[s, kk]
+                                break
+                        if outcome == codes.LOST:
+                            if u < a_total + q_nd:
+                                outcome = codes.NO_DECISION
+                            elif u < a_total + q_nd + q_rc:
+                                outcome = codes.RECYCLE
 
                     if outcome >= 0:
                         s = outcome
