@@ -72,25 +72,34 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 
 
 def print_backtest(res) -> None:
+    from rich import box
+
     from simengine.cli import out
     from simengine.plot.style import money
 
     t = Table(title=f"Back-test: {res.draws:,} draws, seed {res.seed}; naive = average of the "
-              f"last {res.naive_months} complete months", title_justify="left")
-    for col in ("as of", "variable", "months", "in P5–P95", "in P25–P75", "P50 error",
-                "CRPS", "CRPS naive", "skill"):
-        t.add_column(col, justify="left" if col in ("as of", "variable") else "right")
+              f"last {res.naive_months} complete months", title_justify="left",
+              box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+    widths = {"as of": 10, "": 8, "mo.": 3, "P5–P95": 6, "P25–P75": 7, "P50 err": 7,
+              "CRPS": 6, "naive": 6, "skill": 5}
+    for col in ("as of", "", "mo.", "P5–P95", "P25–P75", "P50 err", "CRPS", "naive",
+                "skill"):
+        t.add_column(col, justify="left" if col in ("as of", "") else "right",
+                     min_width=widths.get(col), no_wrap=True)
     for r in res.summary.itertuples(index=False):
         cur = r.variable == "revenue"
 
         def f(x, cur=cur):
             return money(x) if cur else f"{x:,.1f}"
 
-        t.add_row(r.as_of, "bookings" if cur else "won deals", f"{r.months}",
-                  f"{r.cover90:.0%}", f"{r.cover50:.0%}",
-                  f"{f(r.p50_abs_error)} ({r.p50_pct_error:.0%})", f(r.crps), f(r.crps_naive),
+        t.add_row(r.as_of, "bookings" if cur else "won", f"{r.months}", f"{r.cover90:.0%}",
+                  f"{r.cover50:.0%}", f"{r.p50_pct_error:.0%}", f(r.crps), f(r.crps_naive),
                   f"{r.skill:+.0%}")
     out.print(t)
+    out.print("in P5–P95 / P25–P75: share of months whose actual fell inside the band; P50 err: "
+              "mean |P50 - actual| / actual; CRPS: mean continuous ranked probability score "
+              "(lower is better), naive: the same for the naive forecast; skill: 1 - CRPS / "
+              "naive", highlight=False, soft_wrap=True)
     out.print(res.coverage_line(), highlight=False)
 
 

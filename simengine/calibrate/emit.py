@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -444,7 +445,11 @@ def write_yaml(raw: dict[str, Any], com: dict[tuple, list[str]], header: list[st
 
     def comments(path: tuple, ind: str) -> None:
         for line in com.get(path, []):
-            out.append(f"{ind}# {line}")
+            lead = len(line) - len(line.lstrip(" "))
+            out.extend(textwrap.wrap(line.strip(), width=max(60, 99 - len(ind)),
+                                 initial_indent=f"{ind}# {' ' * lead}",
+                                 subsequent_indent=f"{ind}# {' ' * (lead + 2)}",
+                                 break_on_hyphens=False) or [f"{ind}#"])
 
     def emit(node: dict, path: tuple, ind: str, first_prefix: str | None = None) -> None:
         for i, (k, v) in enumerate(node.items()):
@@ -537,8 +542,6 @@ def build(f: Fitted, horizon_days: int = 365, name: str | None = None
 
 
 def _wrap(line: str, width: int = 98) -> list[str]:
-    import textwrap
-
     if len(line) <= width:
         return [line]
     ind = " " * (len(line) - len(line.lstrip(" -!")) )
