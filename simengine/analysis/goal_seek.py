@@ -94,6 +94,11 @@ class GoalSeekResult:
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
     note: str = ""
 
+    def scenario(self, scenario: Scenario | str | Path) -> Scenario:
+        """``scenario`` with the lever at the value found (an uncertain lever: its centre)."""
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        return resolve_lever(compile_scenario(sc), self.lever).apply(sc, self.value)
+
     def curve(self) -> pd.DataFrame:
         """P(goal) against the lever as bounded by the search: for each lever value where some
         draw's threshold is known, the share of draws known to reach the target
@@ -118,7 +123,7 @@ class GoalSeekResult:
                 f"{fmt_money(self.target, self.currency)}) >= {self.confidence:.0%}: simulated "
                 f"{self.probability:.1%} ± {self.probability_se:.1%} on {self.draws:,} draws; "
                 f"{fmt(lo)} to {fmt(hi)} is consistent with {self.confidence:.0%} "
-                f"({self.level:.0%} Monte Carlo interval); "
+                f"({self.level:.{0 if self.level <= 0.99 else 2}%} Monte Carlo interval); "
                 + (f"search precision ±{fmt(self.precision / 2)}" if self.precision > 0
                    else "exact on these draws"))
         if np.isfinite(self.deterministic_value):

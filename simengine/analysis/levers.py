@@ -66,7 +66,7 @@ def suggest(cs: Compiled, path: str, n: int = 4) -> str:
 
 
 def column(cs: Compiled, path: str, what: str = "lever") -> int:
-    """The parameter-table column of ``path``, or a clear error."""
+    """The parameter-table column of ``path``, or an error that says what the path is."""
     try:
         return cs.params.col(path)
     except KeyError:
@@ -76,10 +76,18 @@ def column(cs: Compiled, path: str, what: str = "lever") -> int:
     except KeyError as exc:
         raise SimEngineError(f"{what} {path}: expected a parameter path of the scenario, found "
                              f"none ({exc.args[0]}){suggest(cs, path)}") from None
-    kind = "a distribution (set one of its parameters)" if isinstance(node, dict) else \
-        f"{node!r}, which is not a numeric parameter"
-    raise SimEngineError(f"{what} {path}: expected a numeric parameter, found {kind}"
-                         f"{suggest(cs, path)}")
+    inner = [p for p in cs.params.paths if p.startswith(path + ".") or
+             p.endswith("." + path + ".value") or p.endswith("." + path)]
+    if isinstance(node, dict) and "dist" in node:
+        found = f"a {node['dist']} distribution; name one of its parameters"
+    elif isinstance(node, dict):
+        found = "a section, not a number"
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        found = f"{node:g}, a per-prospect quantity the engine reads under another path"
+    else:
+        found = f"{node!r}, which is not a number"
+    hint = f": {', '.join(inner[:6])}" if inner else suggest(cs, path)
+    raise SimEngineError(f"{what} {path}: expected a numeric parameter, found {found}{hint}")
 
 
 def centre(d: Dist) -> float:
@@ -187,7 +195,12 @@ class Lever:
 
     def apply(self, sc: Scenario, x: float) -> Scenario:
         """The scenario with the lever at ``x`` (an uncertain lever: centre ``x``)."""
-        return with_values(sc, {self.path: centred_raw(self.dist, x)})
+        path = self.path
+        if path.endswith(".value") and not self.uncertain:
+            # a fixed per-prospect quantity (``stages.a.dwell: 3``, a top-level deal value):
+            # the table names it PATH.value, the file PATH
+            path = path[: -len(".value")]
+        return with_values(sc, {path: centred_raw(self.dist, x)})
 
 
 def lever(cs: Compiled, path: str, bounds: tuple[float, float] | None = None) -> Lever:
