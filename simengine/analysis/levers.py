@@ -384,6 +384,7 @@ def factors(cs: Compiled, params: list[str] | None = None, *, correlated_togethe
     out: list[Factor] = []
     params_t = cs.params
     for comp in comps:
+        comp = sorted(comp)  # scenario order
         dists = []
         for c in comp:
             d = params_t.dists[c]

@@ -283,6 +283,9 @@ def sobol_design(units: Sequence[tuple[str, int]], n: int, seed: int) -> SobolDe
 
     if n < 2:
         raise SimEngineError(f"draws: expected at least 2 base rows for a Sobol design, found {n}")
+    if len(units) < 2:  # (SALib would silently drop a single group)
+        raise SimEngineError("sobol: expected at least two factors (the process noise counts "
+                             f"as one), found {len(units)}")
     n = 1 << (int(n) - 1).bit_length()
     names, groups, columns = [], [], []
     for name, width in units:
