@@ -183,3 +183,26 @@ def test_sample_export_reads_as_expected():
     closed = v[v.outcome != ""]
     assert (closed.exited - closed.entered).dt.days.max() == 138
     assert closed.exited.min() == pd.Timestamp("2017-03-01")
+
+
+def test_stage_history_with_exit_and_outcome_columns():
+    df = pd.DataFrame({"id": ["x", "x", "y", "y"],
+                       "stage": ["Qualify", "Propose", "Qualify", "Propose"],
+                       "entered_at": ["2017-01-01", "2017-01-10", "2017-01-02", "2017-01-05"],
+                       "exited_at": [None, "2017-02-01", None, None],
+                       "outcome": [None, "Won", None, None], "amount": [None, 500, None, None]})
+    v = read(df).visits.set_index(["id", "stage"])
+    assert v.loc[("x", "propose"), "outcome"] == "won"
+    assert v.loc[("x", "propose"), "exited"] == pd.Timestamp("2017-02-01")
+    assert v.loc[("x", "propose"), "value"] == 500
+    assert v.loc[("y", "propose"), "outcome"] == ""
+    bad = df.copy()
+    bad.loc[3, "outcome"] = "Lost"
+    with pytest.raises(CalibrationError, match=r"row 4: column 'exited_at': expected the date "
+                       r"the deal was lost, found nothing"):
+        read(bad)
+    bad = df.copy()
+    bad.loc[1, "outcome"] = "Maybe"
+    with pytest.raises(CalibrationError, match=r"row 2: column 'outcome': expected won, lost, "
+                       r"no decision or an empty cell, found 'Maybe'"):
+        read(bad)

@@ -377,8 +377,8 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
     Examples
     --------
     >>> import simengine as se
-    >>> res = se.calibrate("../shared/data/crm_opportunities.csv", as_of="2017-06-30")
-    ... # doctest: +SKIP
+    >>> res = se.calibrate("../shared/data/crm_opportunities.csv",
+    ...                    as_of="2017-06-30")  # doctest: +SKIP
     >>> res.scenario.horizon.start  # doctest: +SKIP
     datetime.date(2017, 7, 1)
     """
