@@ -7,8 +7,8 @@ column through its distribution's inverse CDF.
 
 Quasi-random sampling (``sampling="lhs"`` or ``"sobol"``) replaces the uniforms of the uncertain
 columns, before the copula, by a design made of independent blocks of :data:`BLOCK` draws: draw
-``d`` takes row ``d % BLOCK`` of block ``d // BLOCK``, a Latin hypercube or an Owen-type
-(linear matrix) scrambled Sobol' point set of ``BLOCK`` points (``scipy.stats.qmc``) whose
+``d`` takes row ``d % BLOCK`` of block ``d // BLOCK``, a Latin hypercube or a scrambled Sobol'
+point set (linear matrix scramble and digital shift) of ``BLOCK`` points (``scipy.stats.qmc``) whose
 randomisation is seeded by (seed, block). So a draw's row is still a function of (seed, draw)
 alone: chunking, backends and the number of draws cannot change it, and a run extended by more
 draws keeps its first draws. The blocks are independent randomisations of the same design, which
@@ -33,8 +33,8 @@ from simengine.scenario.distributions import Fixed
 
 SAMPLINGS = ("random", "lhs", "sobol")
 # Draws per independent design block: a power of two (Sobol' balance), large enough for the
-# stratification to pay off, small enough that runs of a few thousand draws have enough blocks
-# for a standard error (docs/running-big.md has the measurements behind the choice).
+# stratification to pay off (an LHS of n points removes the additive part of the variance up to
+# O(1/n^2)), small enough that a run of 1,000 draws has 8 blocks to estimate its error from.
 BLOCK = 128
 _TAG = {"lhs": 0x4C4853, "sobol": 0x534F42}  # keeps the two designs' seeds apart
 _TINY = 2.0**-53

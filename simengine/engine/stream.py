@@ -187,7 +187,8 @@ class StoreWriter:
                     COMMITTED: self.committed}
         with quiet_zarr():
             ds = ds.drop_vars([k for k, v in ds.variables.items() if DRAW not in v.dims])
-            ds.to_zarr(self.path, mode="a", append_dim=DRAW, consolidated=True)
+            # consolidated metadata moves with the commit below, not with the data
+            ds.to_zarr(self.path, mode="a", append_dim=DRAW, consolidated=False)
             # the commit: totals and the committed draws move together, after the data
             self.committed += n
             self.totals = totals
