@@ -182,8 +182,8 @@ ERRORS = [
      r"expected a numeric parameter, found a section, not a number: "
      r"campaigns.leads.volume.leads"),
     ({"lever": "campaigns.leads.volume.leads", "bounds": (0, 1000)},
-     r"the goal is out of reach within the lever's bounds: even at 1,000 P\(bookings >= "
-     r"\$400k\) is at most 0.0% on 50 draws, below the required 80%"),
+     r"the goal is out of reach within the lever's bounds: at 1,000 P\(bookings >= "
+     r"\$400k\) is 0.0% ± 0.0% on 50 draws, below the required 80%"),
     ({"lever": "campaigns.leads.volume.leads", "bounds": (10, 5)},
      r"bounds: expected low < high, found 10 and 5"),
     ({"lever": "campaigns.leads.volume.leads", "confidence": 1.2},

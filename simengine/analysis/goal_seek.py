@@ -397,7 +397,9 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         # out of runs before any evaluation at the bound: settle reachability there
         y = np.where(np.isfinite(search.H), search.H, yhi)
         search.update(y, bookings_at(direction * y))
-    search.check_reach(lv, direction, cs.scenario.currency, target)
+    if search.out_of_reach():  # say what the bound gives: one run with every draw there
+        at_bound = bookings_at(np.full(draws, direction * yhi))
+        search.refuse(lv, direction, cs.scenario.currency, target, at_bound)
     ans_y, (int_lo, int_hi), prec = search.answer()
     value = direction * ans_y
     interval = tuple(sorted((direction * int_lo, direction * int_hi)))
@@ -578,19 +580,18 @@ class _Search:
         lo, hi = self.order_stats()[1]
         return hi <= self.ylo
 
-    def check_reach(self, lv: Lever, direction: int, currency: str, target: float) -> None:
-        lb, ub = self.bounds()
-        k = _ranks(self.n, self.c, self.level)[1]
-        beyond = int(np.sum(lb >= self.yhi))  # draws that miss the target even at the bound
-        if beyond > self.n - k:
-            end = direction * self.yhi
-            p = 1 - beyond / self.n
-            fmt = _formatter(lv.path, currency)
-            raise SimEngineError(
-                f"lever {lv.path}: the goal is out of reach within the lever's bounds: even at "
-                f"{fmt(end)} P(bookings >= {fmt_money(target, currency)}) is at most {p:.1%} "
-                f"on {self.n:,} draws, below the required {self.c:.0%} (widen bounds=, lower "
-                f"the target or the confidence, or choose another lever)")
+    def refuse(self, lv: Lever, direction: int, currency: str, target: float,
+               at_bound: np.ndarray) -> None:
+        ok = self.valid & np.isfinite(at_bound)
+        n = int(ok.sum())
+        p = float(np.mean(at_bound[ok] >= target)) if n else 0.0
+        se = math.sqrt(p * (1 - p) / n) if n else 0.0
+        fmt = _formatter(lv.path, currency)
+        raise SimEngineError(
+            f"lever {lv.path}: the goal is out of reach within the lever's bounds: at "
+            f"{fmt(direction * self.yhi)} P(bookings >= {fmt_money(target, currency)}) is "
+            f"{p:.1%} ± {se:.1%} on {n:,} draws, below the required {self.c:.0%} (widen "
+            f"bounds=, lower the target or the confidence, or choose another lever)")
 
     def answer(self) -> tuple[float, tuple[float, float], float]:
         (rl, rh), (kl, kh), (sl, sh) = self.order_stats()
