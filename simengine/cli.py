@@ -97,11 +97,25 @@ def _write_plots(ds, folder: Path) -> list[Path]:
     return written
 
 
+def load_checked(path: str, overrides: list[str]):
+    """Load a scenario and compile it once, so that problems found only when the parameters are
+    laid out (correlations) are reported against the file too. Returns (scenario, compiled)."""
+    import simengine as se
+    from simengine.compile import compile_scenario
+    from simengine.errors import ScenarioError
+
+    sc = se.load_scenario(path, overrides)
+    try:
+        return sc, compile_scenario(sc)
+    except ScenarioError as exc:
+        raise ScenarioError([f"{path}: {p}" for p in exc.problems]) from None
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine import api
 
-    sc = se.load_scenario(a.scenario, a.set)
+    sc, _ = load_checked(a.scenario, a.set)
     stream = False
     if a.output:
         suffix = Path(a.output).suffix.lower()
@@ -181,12 +195,9 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    import simengine as se
-    from simengine.compile import compile_scenario
     from simengine.engine import expected_prospects
 
-    sc = se.load_scenario(a.scenario, a.set)
-    cs = compile_scenario(sc)
+    sc, cs = load_checked(a.scenario, a.set)
     unc = len(cs.params.uncertain)
     out.print(f"{a.scenario}: valid — {len(sc.stages)} stages, {len(sc.campaigns)} campaigns, "
               f"{len(sc.segments)} segments, {unc} uncertain parameters, about "

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -231,7 +232,10 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
             enc.to_netcdf(tmp, engine="h5netcdf")
             os.replace(tmp, path)
         else:
-            enc.to_zarr(tmp, mode="w", consolidated=True)
+            with warnings.catch_warnings():  # zarr 3 on fixed-width text coordinates: harmless
+                warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 spec")
+                warnings.filterwarnings("ignore", message="Consolidated metadata is currently")
+                enc.to_zarr(tmp, mode="w", consolidated=True)
             if path.exists():
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)

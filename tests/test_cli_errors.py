@@ -54,7 +54,7 @@ CASES = [
      "    volume: {leads: 1000}\n    segment_mix: {smb: 1.0}",
      r"campaigns\[0\]\.segment_mix\.smb: expected a segment defined in the scenario \(all\)"),
     ("unknown pool", "    no_decision: 0.1", "    no_decision: 0.1\n    worked_by: ae",
-     r"stages\[1\]\.worked_by: expected a pool defined in the scenario \(\(none defined\)\), "
+     r"stages\[1\]\.worked_by: expected a pool defined in the scenario \(none defined\), "
      r"found 'ae'"),
     ("not a number", "volume: {leads: 1000}", "volume: {leads: many}",
      r"campaigns\[0\]\.volume\.leads: expected a number or a distribution \{dist: NAME, \.\.\.\}"
@@ -137,7 +137,22 @@ def test_set_with_an_unknown_path(tmp_path, capsys):
 def test_set_with_a_bad_value(tmp_path, capsys):
     path = _write(tmp_path, GOOD)
     err = _run_bad(tmp_path, capsys, ["run", str(path), "--set", "stages.a.next.b=2"])
-    assert "stages[0].next.b: expected a probability in [0, 1], found 2" in err
+    assert ("--set stages.a.next.b: stages[0].next.b: expected a probability in [0, 1], "
+            "found 2") in err
+    assert "bad.yaml" not in err  # the file is not to blame
+
+
+def test_unknown_key_inside_a_distribution_lists_its_parameters(tmp_path, capsys):
+    path = _write(tmp_path, GOOD.replace("mean: 4, cv: 0.8", "mean: 4, sd: 0.8"))
+    err = _run_bad(tmp_path, capsys, ["run", str(path)])
+    assert "stages[0].dwell.sd: expected one of the keys dist, mean, cv, found unknown key 'sd'" \
+        in err
+
+
+def test_an_invalid_correlation_names_the_file(tmp_path, capsys):
+    text = GOOD + "correlations:\n  - {between: [stages.b.next.won, stages.a.next.b], rho: 0.5}\n"
+    err = _run_bad(tmp_path, capsys, ["run", str(_write(tmp_path, text))])
+    assert "bad.yaml: correlations[0].between[1]: expected an uncertain parameter" in err
 
 
 def test_a_run_too_large_for_memory(tmp_path, capsys):

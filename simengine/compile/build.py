@@ -14,6 +14,7 @@ import numpy as np
 from simengine import codes
 from simengine.compile.grid import Grid, build_grid, calendar_speed, schedule_shape
 from simengine.compile.params import ParamTable, TableBuilder, path_key
+from simengine.errors import ScenarioError
 from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
 from simengine.scenario.model import (
     AudienceVolume,
@@ -189,12 +190,15 @@ def compile_scenario(sc: Scenario) -> Compiled:
     value_slot = np.zeros(G, np.int64)
     adv_col = np.zeros((G, S), np.int64)
     dwell_mult_col = np.zeros((G, S), np.int64)
+    shared_value = -1  # the top-level deal_value: one slot (one draw) for every segment using it
     for g, (name, seg) in enumerate(sc.segments.items()):
         base = f"segments.{name}"
         if seg.deal_value is not None:
             value_slot[g] = slot(f"{base}.deal_value", seg.deal_value)
         else:
-            value_slot[g] = slot(f"{base}.deal_value", sc.deal_value)
+            if shared_value < 0:
+                shared_value = slot("deal_value", sc.deal_value)
+            value_slot[g] = shared_value
         for key, out in (("advance", adv_col), ("dwell", dwell_mult_col)):
             mult = getattr(seg, key)
             if isinstance(mult, dict):
@@ -283,7 +287,10 @@ def compile_scenario(sc: Scenario) -> Compiled:
     # --- goal trajectory ---
     P = grid.periods
     if sc.goal is not None and sc.goal.phasing is not None:
-        w = np.resize(np.asarray(sc.goal.phasing, float), P)
+        if len(sc.goal.phasing) != P:
+            raise ScenarioError(f"goal.phasing: expected {P} weights (one per {sc.horizon.period}"
+                                f" of the horizon), found {len(sc.goal.phasing)}")
+        w = np.asarray(sc.goal.phasing, float)
     else:
         w = np.diff(np.concatenate([[0], grid.period_end_day])).astype(float)
     goal_cum = np.cumsum(w) / w.sum()

@@ -76,11 +76,12 @@ def uses_capacity(cs: Compiled) -> bool:
     return bool(len(cs.stage_pool) and cs.stage_pool.max() >= 0)
 
 
-def expected_prospects(cs: Compiled) -> float:
-    """Expected prospects per draw (campaign volumes in the horizon plus the open pipeline)."""
-    mean_theta = np.array([[d.mean() for d in cs.params.dists]])
-    vol = volumes(cs, mean_theta)[0] * cs.camp_shape.sum(axis=1)
-    initial = mean_theta[0, cs.init_count_col].sum() if len(cs.init_count_col) else 0.0
+def expected_prospects(cs: Compiled, draws: int = 256) -> float:
+    """Expected prospects per draw (campaign volumes in the horizon plus the open pipeline),
+    averaged over sampled parameters: budget / cost per lead is not budget / mean cost."""
+    theta = sample_params(cs.params, 0, np.arange(draws, dtype=np.int64))
+    vol = volumes(cs, theta).mean(axis=0) * cs.camp_shape.sum(axis=1)
+    initial = theta[:, cs.init_count_col].sum(axis=1).mean() if len(cs.init_count_col) else 0.0
     return float(vol.sum() + initial)
 
 

@@ -50,7 +50,8 @@ def pool_capacity(seed, draw_ids, pool_key, headcount, slots, selling, ramp_days
     Every rep (initial or hired) leaves after an exponential time at the yearly ``attrition``
     rate and is replaced ``lag`` days later by a new rep who ramps linearly from ``ramp_start``
     to full productivity over ``ramp_days`` (and may leave in turn). Initial reps are fully
-    ramped. Capacity on day d is floor(slots * selling * sum of productivities at d + 1/2).
+    ramped. Capacity on day d is slots * selling * (sum of the reps' productivities at mid-day,
+    d + 1/2), rounded down to whole slots.
     """
     root = seed_key(seed)
     n, NP, D = cap_out.shape

@@ -98,8 +98,11 @@ def merge(base: Any, over: Any, key: str | None = None) -> Any:
 
     Mappings merge recursively (a ``null`` removes the key); the named lists (stages, campaigns,
     friction) merge item by item by ``name`` (new names are appended); other lists and scalars
-    are replaced.
+    are replaced, and so are values written as mappings: a distribution (``{dist: ...}``) and a
+    campaign's ``volume`` form.
     """
+    if isinstance(over, dict) and ("dist" in over or key == "volume"):
+        return copy.deepcopy(over)
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
@@ -163,17 +166,24 @@ def parse_set(item: str) -> tuple[str, Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any] | list[str] | None,
-                    origin: str = "--set") -> dict[str, Any]:
-    """Apply ``{path: value}`` (or ``["path=value", ...]``) to a raw scenario mapping."""
+                    origin: str = "--set", applied: dict[str, str] | None = None
+                    ) -> dict[str, Any]:
+    """Apply ``{path: value}`` (or ``["path=value", ...]``) to a raw scenario mapping.
+
+    ``applied``, when given, receives ``{dotted path: "--set PATH"}`` so that a problem with an
+    overridden value is reported against the override, not the file.
+    """
     raw = copy.deepcopy(raw)
     if not overrides:
         return raw
     items = overrides.items() if isinstance(overrides, dict) else map(parse_set, overrides)
     for path, value in items:
         try:
-            paths.set_raw(raw, path, value)
+            dotted_path = paths.set_raw(raw, path, value)
         except KeyError as exc:
             raise ScenarioError(f"{origin} {path}: {exc.args[0]}") from None
+        if applied is not None:
+            applied[dotted_path] = f"{origin} {path}"
     return raw
 
 
@@ -237,6 +247,12 @@ def _unwrap_model(tp: Any) -> Any:
 def _step(tp: Any, x: Any) -> Any:
     if isinstance(x, str) and x.startswith("dist:"):
         return DIST_CLASSES.get(x[5:])
+    if isinstance(x, str) and x.startswith("volume:"):
+        from simengine.scenario.model import AudienceVolume, BudgetVolume, LeadsVolume
+
+        return {"leads": LeadsVolume, "budget": BudgetVolume, "audience": AudienceVolume}[x[7:]]
+    if isinstance(x, str) and x.startswith(("per:", "date:")):
+        return tp
     tp = _unwrap_model(tp)
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -252,13 +268,13 @@ def _step(tp: Any, x: Any) -> Any:
 
 
 def _expectation(err: dict[str, Any], loc: tuple) -> tuple[str, str]:
-    """(expected, found) phrases for one pydantic error."""
+    """(expected, found) phrases for one pydantic error (``loc`` without union tags)."""
     typ, ctx, inp = err["type"], err.get("ctx") or {}, err.get("input")
     found = _found(inp)
     if typ == "missing":
         return f"a value for the required key '{loc[-1]}'", "nothing"
     if typ == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1]) or []
+        allowed = _allowed_keys(tuple(err["loc"])[:-1]) or []
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         did = f" (did you mean '{hint[0]}'?)" if hint else ""
         return (f"one of the keys {', '.join(allowed)}{did}" if allowed else "no such key",
@@ -299,8 +315,10 @@ def _expectation(err: dict[str, Any], loc: tuple) -> tuple[str, str]:
     return err["msg"][0].lower() + err["msg"][1:], found
 
 
-def format_errors(exc: ValidationError, chain: list[_Source], origin: str) -> list[str]:
-    """One line per problem: ``file:line: path: expected ..., found ...``."""
+def format_errors(exc: ValidationError, chain: list[_Source], origin: str,
+                  applied: dict[str, str] | None = None) -> list[str]:
+    """One line per problem: ``file:line: path: expected ..., found ...`` (or ``--set PATH: ...``
+    when the value came from an override)."""
     lines: list[str] = []
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
@@ -311,6 +329,11 @@ def format_errors(exc: ValidationError, chain: list[_Source], origin: str) -> li
             exp, fnd = _expectation(err, loc)
             items = [(dotted(loc), exp, fnd)]
         for where, exp, fnd in items:
+            over = next((v for k, v in (applied or {}).items()
+                         if where == k or where.startswith((k + ".", k + "["))), None)
+            if over is not None:
+                lines.append(f"{over}: {where}: expected {exp}, found {fnd}")
+                continue
             where_loc = tuple(paths.split(where)) if where else ()
             src, line = _locate_line(chain, where_loc)
             file = src.path if src else origin
@@ -362,17 +385,18 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | list[str] | None
     """
     path = Path(path)
     raw, chain = _resolve(path)
-    raw = apply_overrides(raw, overrides)
-    return validate(raw, chain=chain, origin=str(path))
+    applied: dict[str, str] = {}
+    raw = apply_overrides(raw, overrides, applied=applied)
+    return validate(raw, chain=chain, origin=str(path), applied=applied)
 
 
 def validate(raw: dict[str, Any], chain: list[_Source] | None = None,
-             origin: str = "<scenario>") -> Scenario:
+             origin: str = "<scenario>", applied: dict[str, str] | None = None) -> Scenario:
     """Validate a raw scenario mapping (what YAML gives) into a :class:`Scenario`."""
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError(format_errors(exc, chain or [], origin)) from None
+        raise ScenarioError(format_errors(exc, chain or [], origin, applied)) from None
 
 
 def to_raw(sc: Scenario) -> dict[str, Any]:

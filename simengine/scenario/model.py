@@ -443,7 +443,7 @@ def _hi_mean(v: Dist) -> float:
 
 
 def _one_of(what: str, names: list[str]) -> str:
-    shown = ", ".join(names) if names else "(none defined)"
+    shown = ", ".join(names) if names else "none defined"
     return f"{what} defined in the scenario ({shown})"
 
 
