@@ -177,7 +177,7 @@ ERRORS = [
      r"none \(campaigns.nope: expected one of leads"),
     ({"lever": "deal_value"},
      r"lever deal_value: expected a numeric parameter, found 1000, a per-prospect quantity .*"
-     r"segments.all.deal_value.value"),
+     r"deal_value.value"),
     ({"lever": "campaigns.leads.volume"},
      r"expected a numeric parameter, found a section, not a number: "
      r"campaigns.leads.volume.leads"),

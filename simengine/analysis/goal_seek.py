@@ -191,8 +191,8 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     fmt = _formatter(lv.path, cur)
     rows: list[dict] = []
 
-    def row(step: str, value: float, note: str = "") -> None:
-        rows.append({"step": step, "expected": float(value), "note": note})
+    def row(step: str, value: float, note: str = "", funnel: bool = False) -> None:
+        rows.append({"step": step, "expected": float(value), "note": note, "funnel": funnel})
 
     row("bookings goal", target)
     c = _campaign_of(cs, lv.path)
@@ -211,9 +211,9 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     won = sum(s.won for s in sources)
     book = sum(s.bookings for s in sources)
     row("won deals closing in the horizon", won_h,
-        f"average deal {fmt_money(book / won_h, cur)}" if won_h > 0 else "")
+        f"average deal {fmt_money(book / won_h, cur)}" if won_h > 0 else "", funnel=True)
     row("won deals (some close after the horizon)", won,
-        f"{won_h / won:.0%} close within the horizon" if won > 0 else "")
+        f"{won_h / won:.0%} close within the horizon" if won > 0 else "", funnel=True)
     reach = sum(s.reach for s in sources)
     entry = min(s.stage for s in sources)
     for s in range(len(stages) - 1, entry - 1, -1):
@@ -222,7 +222,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
         label = f"reach {stages[s]}"
         if c is not None and s == entry:
             label = f"leads entering {stages[s]}"
-        row(label, reach[s])
+        row(label, reach[s], funnel=True)
     if c is None:
         leads = sum(s.prospects for s in fs if s.campaign >= 0)
         init = sum(s.prospects for s in fs if s.campaign < 0)
@@ -254,9 +254,10 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     table = pd.DataFrame(rows)
     conv = np.full(len(table), np.nan)
     vals = table["expected"].to_numpy()
-    first_count = 3 if c is not None else 1  # rows after the money rows hold counts
-    for i in range(first_count + 1, len(table) - 1):
+    funnel_rows = [i for i, r in enumerate(rows) if r.get("funnel")]
+    for i in funnel_rows[1:]:  # share of this row that becomes the row above
         conv[i] = vals[i - 1] / vals[i] if vals[i] > 0 else np.nan
+    table = table.drop(columns="funnel")
     table.insert(2, "conversion", conv)
     return table, x_det
 
@@ -401,23 +402,53 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         at_bound = bookings_at(np.full(draws, direction * yhi))
         search.refuse(lv, direction, cs.scenario.currency, target, at_bound)
     ans_y, (int_lo, int_hi), prec = search.answer()
-    value = direction * ans_y
-    interval = tuple(sorted((direction * int_lo, direction * int_hi)))
+    converged = search.done()
     n = search.n
+    note = ""
     if verify:
-        f = bookings_at(np.full(draws, value))
-        ok = np.isfinite(f)
-        ok &= search.valid
-        p = float(np.mean(f[ok] >= target))
+        # simulate every draw at the answer; where bookings are not monotone in the lever (a
+        # capacity limit: more leads crowd out others in the queue) the share can fall short of
+        # the per-draw count, then step up to the next thresholds until it is reached
+        tried: dict[float, float] = {}
+        y = ans_y
+        while True:
+            f = bookings_at(np.full(draws, direction * y))
+            ok = np.isfinite(f) & search.valid
+            tried[y] = float(np.mean(f[ok] >= target))
+            if tried[y] >= confidence or y >= yhi or runs >= max_runs:
+                break
+            short = int(math.ceil((confidence - tried[y]) * n))
+            _, ub = search.bounds()
+            ub = np.sort(ub[np.isfinite(ub)])
+            k = _ranks(n, confidence, level)[1]
+            nxt = ub[min(k - 1 + short, len(ub) - 1)] if len(ub) else yhi
+            y = float(min(max(nxt, y + search.tol()), yhi))
+        good = [v for v, pv in tried.items() if pv >= confidence]
+        if good:
+            ans_y = min(good)
+            below = [v for v, pv in tried.items() if pv < confidence and v < ans_y]
+            if below:
+                prec = max(prec, ans_y - max(below))
+                note = ("bookings are not monotone in this lever on every draw (capacity "
+                        "limits); the value was raised until the simulated P(goal) reached the "
+                        "confidence")
+        else:
+            converged = False
+            note = (f"the simulated P(goal) at the value found is below {confidence:.0%}; "
+                    "raise max_runs")
+        p = tried[ans_y]
     else:
         p = search.known_share(ans_y)
-    note = ""
+    value = direction * ans_y
+    interval = tuple(sorted((direction * int_lo, direction * int_hi)))
+    if not interval[0] <= value <= interval[1]:
+        interval = (min(interval[0], value), max(interval[1], value))
     if ans_y <= ylo and search.meets_at_low():
         note = "the goal is met with this confidence already at the lever's lower bound"
     return GoalSeekResult(
         lever=lv.path, target=target, confidence=confidence, value=float(value),
         probability=p, probability_se=math.sqrt(p * (1 - p) / n), interval=interval,
-        level=level, precision=float(prec), converged=bool(search.done()),
+        level=level, precision=float(prec), converged=bool(converged),
         direction=direction, deterministic_value=float(x_det), waterfall=table,
         current=lv.current, bounds=lv.bounds, draws=n, seed=seed, runs=runs,
         elapsed=time.perf_counter() - t0, currency=cs.scenario.currency,
