@@ -93,6 +93,7 @@ class GoalSeekResult:
     currency: str = "USD"
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
     note: str = ""
+    checks: tuple[tuple[float, float], ...] = ()
 
     def scenario(self, scenario: Scenario | str | Path) -> Scenario:
         """``scenario`` with the lever at the value found (an uncertain lever: its centre)."""
@@ -102,16 +103,17 @@ class GoalSeekResult:
     def curve(self) -> pd.DataFrame:
         """P(goal) against the lever as bounded by the search: for each lever value where some
         draw's threshold is known, the share of draws known to reach the target
-        (``p_low``) and the share that may (``p_high``)."""
+        (``p_low``) and the share that may (``p_high``), assuming each draw's bookings grow
+        with the lever (``checks`` holds what simulating every draw at one value gave)."""
         lo, hi = self.thresholds[:, 0], self.thresholds[:, 1]
         xs = np.unique(np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]]))
         n = len(lo)
         if self.direction > 0:
             p_low = np.array([np.sum(hi <= x) for x in xs]) / n
-            p_high = np.array([np.sum(lo <= x) for x in xs]) / n
+            p_high = np.array([np.sum(lo < x) for x in xs]) / n
         else:
             p_low = np.array([np.sum(lo >= x) for x in xs]) / n
-            p_high = np.array([np.sum(hi >= x) for x in xs]) / n
+            p_high = np.array([np.sum(hi > x) for x in xs]) / n
         return pd.DataFrame({"value": xs, "p_low": p_low, "p_high": p_high})
 
     def sentence(self) -> str:
@@ -452,7 +454,8 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         direction=direction, deterministic_value=float(x_det), waterfall=table,
         current=lv.current, bounds=lv.bounds, draws=n, seed=seed, runs=runs,
         elapsed=time.perf_counter() - t0, currency=cs.scenario.currency,
-        thresholds=search.thresholds(direction), note=note)
+        thresholds=search.thresholds(direction), note=note,
+        checks=tuple(sorted((direction * y, pv) for y, pv in tried.items())) if verify else ())
 
 
 class _Search:

@@ -272,8 +272,12 @@ def goal_seek(res, ax=None) -> Figure:
         else:
             fig = ax.figure
         ax.fill_between(c.value, c.p_low, c.p_high, step="post", color=PALETTE["blue"],
-                        alpha=0.25, lw=0, label="P(goal) bracketed by the search")
+                        alpha=0.25, lw=0, label="P(goal) from the draws' thresholds")
         ax.step(c.value, (c.p_low + c.p_high) / 2, where="post", color=PALETTE["blue"], lw=1.5)
+        if res.checks:
+            cx, cp = zip(*res.checks, strict=True)
+            ax.plot(cx, cp, "o", color=PALETTE["black"], ms=5, zorder=5,
+                    label="simulated with every draw at this value")
         ax.axhline(res.confidence, color=GOAL, lw=1.5, ls="--",
                    label=f"required confidence {res.confidence:.0%}")
         lo, hi = res.interval
