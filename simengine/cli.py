@@ -232,7 +232,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 # Feature modules that add subcommands: each has ``register(subparsers)`` and handlers that
 # call the API. Listed here so the CLI's shape stays visible in one place.
 COMMAND_MODULES: tuple[str, ...] = ("simengine.cli_report", "simengine.cli_calibrate",
-                                     "simengine.cli_analysis")
+                                     "simengine.cli_analysis", "simengine.cli_explore")
 
 
 def build_parser() -> argparse.ArgumentParser:

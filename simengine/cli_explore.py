@@ -1,0 +1,56 @@
+"""``simengine explore SCENARIO [--port N] [--draws N] [--host H]``: the what-if explorer, a local
+web page where moving a lever re-runs the forecast on common random numbers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_explore(a: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the report export draws figures in the server's threads
+    from simengine.cli import out
+    from simengine.errors import SimEngineError
+
+    try:
+        import panel  # noqa: F401
+    except ImportError:
+        raise SimEngineError("explore: expected the app extra (pip install 'simengine[app]'), "
+                             "found no panel package") from None
+    from simengine.explore import Explorer
+    from simengine.explore.server import access, serve
+
+    acc = access(a.host, a.port)
+    ex = Explorer(a.scenario, draws=a.draws, seed=a.seed, threads=a.threads)
+    out.print(f"{a.scenario}: {len(ex.levers)} levers; simulating the scenario as loaded "
+              f"({ex.draws:,} draws, seed {ex.seed})…", soft_wrap=True)
+    ref = ex.reference()
+    out.print(f"done in {ref.seconds:.1f} s")
+    if acc.token:
+        out.print(f"listening on {acc.host}: requests need the token (in the address below)")
+    out.print(f"simengine explore: open {acc.url}", soft_wrap=True, highlight=False)
+    out.print("press Ctrl+C to stop")
+    sys.stdout.flush()
+    serve(ex, acc)
+    return 0
+
+
+def register(subparsers) -> None:
+    from simengine.explore.session import DEFAULT_DRAWS
+
+    e = subparsers.add_parser(
+        "explore", help="open a scenario in the what-if explorer (a local web page)")
+    e.add_argument("scenario", help="scenario YAML file (read once; never written)")
+    e.add_argument("--port", type=int, default=5006,
+                   help="port to listen on (default 5006; 0 picks a free one)")
+    e.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, this machine only; any other "
+                   "address requires the token printed at start)")
+    e.add_argument("-n", "--draws", type=int, default=DEFAULT_DRAWS,
+                   help=f"draws per update (default {DEFAULT_DRAWS}: the standard error of "
+                   "P(goal) is at most 2 points)")
+    e.add_argument("--seed", type=int, default=0, help="random seed shared by every update")
+    e.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    e.set_defaults(func=cmd_explore)
