@@ -66,6 +66,16 @@ return s + SYM + t + SUF;
 """
 
 
+def _labelled(**kw):
+    """Widget keywords in the spelling of the installed Panel: ``label`` and a button's
+    ``color`` since Panel 1.9, ``name`` and ``button_type`` before."""
+    if "label" not in pn.widgets.TextInput.param:
+        kw["name"] = kw.pop("label")
+    if "color" in kw and "color" not in pn.widgets.Button.param:
+        kw["button_type"] = kw.pop("color")
+    return kw
+
+
 def _money_formatter(currency: str) -> CustomJSTickFormatter:
     sym = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
     suf = "" if sym else f" {currency}"
@@ -147,11 +157,10 @@ class Page:
     def _slider(self, s: LeverSpec) -> pn.widgets.EditableFloatSlider:
         fmt = {"money": "$0,0" if self.cur == "USD" else "0,0", "probability": "0.0%",
                "count": "0,0", "multiplier": "0.00"}.get(s.kind, "0,0.[000]")
-        w = pn.widgets.EditableFloatSlider(
-            name=f"{s.label} (centre)" if s.uncertain else s.label, start=s.start, end=s.end,
-            step=s.step, value=s.value,
-            fixed_start=s.start, fixed_end=s.end, format=fmt, sizing_mode="stretch_width",
-            css_classes=["lever"])
+        w = pn.widgets.EditableFloatSlider(**_labelled(
+            label=f"{s.label} (centre)" if s.uncertain else s.label, start=s.start, end=s.end,
+            step=s.step, value=s.value, fixed_start=s.start, fixed_end=s.end, format=fmt,
+            sizing_mode="stretch_width", css_classes=["lever"]))
         w.param.watch(partial(self._moved, s.path), "value_throttled")
         self.sliders[s.path] = w
         return w
@@ -164,28 +173,28 @@ class Page:
                            collapsed=g not in OPEN_GROUPS, sizing_mode="stretch_width",
                            visible=bool(specs))
             self.cards[g] = card
-        self.search = pn.widgets.AutocompleteInput(
-            name="Add any parameter as a lever", options=ex.searchable(),
+        self.search = pn.widgets.AutocompleteInput(**_labelled(
+            label="Add any parameter as a lever", options=ex.searchable(),
             placeholder="type part of a path, e.g. patience", case_sensitive=False,
             search_strategy="includes", min_characters=2, restrict=False,
-            sizing_mode="stretch_width")
+            sizing_mode="stretch_width"))
         self.search.param.watch(self._add, "value")
         self.search_msg = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
-        self.reset = pn.widgets.Button(name="Reset to the scenario as loaded",
-                                       button_type="light", sizing_mode="stretch_width")
+        self.reset = pn.widgets.Button(**_labelled(label="Reset to the scenario as loaded",
+                                       color="light", sizing_mode="stretch_width"))
         self.reset.on_click(self._reset)
         stem = ex.path.stem
-        self.save_path = pn.widgets.TextInput(
-            name="Save as scenario (YAML that extends the loaded file)",
-            value=str(ex.path.with_name(f"{stem}-whatif.yaml")), sizing_mode="stretch_width")
-        self.save_btn = pn.widgets.Button(name="Save as scenario", button_type="primary",
-                                          sizing_mode="stretch_width")
+        self.save_path = pn.widgets.TextInput(**_labelled(
+            label="Save as scenario (YAML that extends the loaded file)",
+            value=str(ex.path.with_name(f"{stem}-whatif.yaml")), sizing_mode="stretch_width"))
+        self.save_btn = pn.widgets.Button(**_labelled(
+            label="Save as scenario", color="primary", sizing_mode="stretch_width"))
         self.save_btn.on_click(self._save)
-        self.export_path = pn.widgets.TextInput(
-            name="Export the report (HTML)", value=f"{stem}-whatif.html",
-            sizing_mode="stretch_width")
-        self.export_btn = pn.widgets.Button(name="Export report", button_type="default",
-                                            sizing_mode="stretch_width")
+        self.export_path = pn.widgets.TextInput(**_labelled(
+            label="Export the report (HTML)", value=f"{stem}-whatif.html",
+            sizing_mode="stretch_width"))
+        self.export_btn = pn.widgets.Button(**_labelled(
+            label="Export report", color="default", sizing_mode="stretch_width"))
         self.export_btn.on_click(self._export)
         self.file_msg = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
 
@@ -271,10 +280,10 @@ class Page:
         return gen
 
     def _reset(self, _event=None) -> None:
-        for path, w in self.sliders.items():
-            v = self.ex.specs[path].value
-            self.values[path] = v
-            with pn.io.hold():
+        with pn.io.hold():
+            for path, w in self.sliders.items():
+                v = self.ex.specs[path].value
+                self.values[path] = v
                 w.value = v
         self._submit()
 
