@@ -9,6 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -427,6 +428,13 @@ def test_page_marks_results_stale_and_shows_only_the_newest(ex):
         page._reset()
         assert page.runner.wait_idle(60)
         assert "No lever moved" in page.changes.object
+        assert page.sliders[BUDGET].value == 50_000
+        # the search box adds a lever under "Added", and says why it cannot add another
+        page._add(SimpleNamespace(new="stages.lead.dwell.mean"))
+        assert "stages.lead.dwell.mean" in page.sliders and page.cards["Added"].visible
+        assert page.values["stages.lead.dwell.mean"] == 10
+        page._add(SimpleNamespace(new="stages.lead.dwel.mean"))
+        assert "did you mean" in page.search_msg.object
     finally:
         page.runner.close(5)
 

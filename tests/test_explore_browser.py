@@ -156,3 +156,36 @@ def test_move_budget_lever_and_see_p_goal_change(chromium, app, tmp_path):
     assert outside == []
     assert errors == []
     assert shot.stat().st_size > 50_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_token_guards_the_page_and_its_websocket(chromium):
+    """Off loopback the explorer needs its token: the page refuses a visit without it; with
+    it the page loads and its websocket (which carries no token in its address) connects."""
+    from playwright.sync_api import sync_playwright
+
+    from simengine.explore import Explorer
+    from simengine.explore.server import Access, free_port, serve
+
+    ex = Explorer(ROOT / "scenarios" / "baseline.yaml", draws=24, seed=0)
+    acc = Access("127.0.0.1", free_port(), "t0ken-for-the-test")  # as --host would require
+    server = serve(ex, acc, threaded=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+            try:
+                page = browser.new_page()
+                for _ in range(100):  # the server thread starts listening
+                    try:
+                        refused = page.goto(f"http://127.0.0.1:{acc.port}/", wait_until="load")
+                        break
+                    except Exception:  # noqa: BLE001 - connection refused while starting
+                        time.sleep(0.1)
+                assert refused.status == 403
+                assert "needs the token" in page.inner_text("body")
+                assert page.goto(acc.url, wait_until="load").status == 200
+                page.wait_for_selector("#status[data-state=final]", timeout=120_000)
+                assert page.locator("#p-goal").inner_text().endswith("%")
+            finally:
+                browser.close()
+    finally:
+        server.stop()

@@ -215,7 +215,7 @@ class Page:
         empty = {k: [] for k in ("x", "p5", "p25", "p50", "p75", "p95", "ref")}
         self.src_cum = ColumnDataSource(dict(empty, goal=[]))
         self.src_mon = ColumnDataSource(dict(empty))
-        self.src_hist = ColumnDataSource({"left": [], "right": [], "top": [], "color": []})
+        self.src_hist = ColumnDataSource({"left": [], "right": [], "hit": [], "miss": []})
         self.src_ref = ColumnDataSource({"x": [], "y": []})
 
         p = _fig("Cumulative bookings against the goal", cur)
@@ -227,9 +227,13 @@ class Page:
         self.fig_cum = p
 
         h = _fig("Bookings over the horizon, draw by draw", cur, x_dates=False)
-        h.quad(left="left", right="right", top="top", bottom=0, source=self.src_hist,
-               fill_color="color", line_color="white", fill_alpha=0.85,
-               legend_label="what-if")
+        h.quad(left="left", right="right", top="miss", bottom=0, source=self.src_hist,
+               fill_color=GREY, line_color="white", fill_alpha=0.6,
+               legend_label="misses the goal" if math.isfinite(self.ex.goal) else "what-if")
+        if math.isfinite(self.ex.goal):
+            h.quad(left="left", right="right", top="hit", bottom=0, source=self.src_hist,
+                   fill_color=BAND, line_color="white", fill_alpha=0.85,
+                   legend_label="reaches the goal")
         h.step("x", "y", source=self.src_ref, mode="after", color=PALETTE["black"],
                line_width=1.3, line_dash="dashed", legend_label="as loaded")
         h.yaxis.formatter = CustomJSTickFormatter(code="return tick.toFixed(0);")
@@ -434,9 +438,9 @@ class Page:
             edges = _hist_edges(o.bookings, o.reference, o.goal)
             top, _ = np.histogram(o.bookings, edges)
             ref, _ = np.histogram(o.reference, edges)
-            hit = edges[:-1] >= o.goal if math.isfinite(o.goal) else np.ones(len(top), bool)
-            self.src_hist.data = {"left": edges[:-1], "right": edges[1:], "top": top,
-                                  "color": np.where(hit, BAND, GREY)}
+            hit = edges[:-1] >= o.goal if math.isfinite(o.goal) else np.zeros(len(top), bool)
+            self.src_hist.data = {"left": edges[:-1], "right": edges[1:],
+                                  "hit": np.where(hit, top, 0), "miss": np.where(hit, 0, top)}
             self.src_ref.data = {"x": edges, "y": np.append(ref, ref[-1])}
 
 
