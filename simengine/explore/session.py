@@ -358,10 +358,10 @@ class Explorer:
             "description": f"What-if of {self.scenario.name}: "
                            f"{'; '.join(moved) if moved else 'no lever moved'}",
             "extends": Path(rel).as_posix(),
-            **diff,
+            **_tidy(diff),
         }
-        head = [f"# Saved by `simengine explore {self.path.name}` on "
-                f"{dt.date.today().isoformat()}: the scenario as loaded, with these levers:"]
+        head = [f"# Saved by `simengine explore {self.path.name}` on {dt.date.today()}:",
+                "# the scenario as loaded, with these levers moved:"]
         head += [f"#   {p}: {a:g} -> {b:g}" for p, a, b in changes] or ["#   (none moved)"]
         text = "\n".join(head) + "\n" + yaml.safe_dump(doc, sort_keys=False,
                                                         default_flow_style=None, width=100,
@@ -433,6 +433,17 @@ def overlay(base: Any, new: Any, key: str | None = None) -> Any:
             return [{"name": n["name"], **overlay(b, n)} for b, n in zip(base, new, strict=False)
                     if b != n] + new[len(base):]
     return new
+
+
+def _tidy(x: Any) -> Any:
+    """Whole numbers written as integers (``count: 7``, not ``7.0``)."""
+    if isinstance(x, dict):
+        return {k: _tidy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_tidy(v) for v in x]
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
+        return int(x)
+    return x
 
 
 def _atomic_write(path: Path, text: str, check: Callable[[Path], None] | None = None) -> None:
