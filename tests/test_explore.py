@@ -336,6 +336,7 @@ def test_export_writes_the_report_of_the_what_if(ex, tmp_path):
     path = ex.export({BUDGET: 80_000}, tmp_path / "whatif.html")
     text = path.read_text()
     assert text.startswith("<!DOCTYPE html>") and "what-if" in text and "as loaded" in text
+    assert '<section id="comparison"' in text  # the what-if against the scenario as loaded
     with pytest.raises(SimEngineError, match=".html"):
         ex.export({}, tmp_path / "whatif.pdf")
 
