@@ -24,7 +24,7 @@ from simengine.plot.style import (
 LOW, HIGH = PALETTE["blue"], PALETTE["orange"]
 
 
-def _short(name: str, width: int = 44) -> str:
+def _short(name: str, width: int = 52) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
@@ -161,8 +161,7 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
         ax1.set_xlim(lo_x - pad, hi_x + pad)
         ax1.set_xlabel(f"P50 bookings ({cur}); base {money(base, cur)}")
         top_row = res.table.iloc[0]
-        ax1.set_title(f"{_short(top_row.factor, 40)} moves P50 bookings most: "
-                      f"{money(abs(top_row.p50_swing), cur)}")
+        ax1.set_title("P50 bookings")
         fig.legend(handles=[Patch(color=LOW, label="factor at its low value (P10, −20 %, or "
                                   "event never)"),
                             Patch(color=HIGH, label="factor at its high value (P90, +20 %, "
@@ -173,11 +172,13 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
             ax2.set_xlim(-0.02, 1.02)
             ax2.set_xlabel(f"P(goal {money(res.base['goal'], cur)}); base "
                            f"{pct(res.base['p_goal'])}")
-            ax2.set_title("… and P(goal)")
+            ax2.set_title("P(goal)")
         else:
             ax2.set_visible(False)
-        fig.suptitle(f"{res.scenario} — tornado, {res.draws:,} draws per run on common random "
-                     "numbers", x=0.01, ha="left", fontsize=10, color=PALETTE["grey"])
+        fig.suptitle(f"{_short(top_row.factor, 60)} moves P50 bookings most "
+                     f"({money(abs(top_row.p50_swing), cur)})\n{res.scenario}, "
+                     f"{res.draws:,} draws per run on common random numbers", x=0.01,
+                     ha="left", fontsize=11)
         fig.tight_layout()
     return fig
 
@@ -221,7 +222,8 @@ def sobol(res, axes=None, output: str = "bookings", top: int = 12) -> Figure:
             axes = np.atleast_1d(axes)
             fig = axes[0].figure
         for ax, lv in zip(axes, levels, strict=True):
-            t = res.table[res.table.level == lv].head(top).iloc[::-1]
+            t = res.table[res.table.level == lv]
+            t = t.sort_values(f"ST{sfx}", ascending=False, kind="stable").head(top).iloc[::-1]
             y = np.arange(len(t))
             s1, s1c = t[f"S1{sfx}"].to_numpy(), t[f"S1_conf{sfx}"].to_numpy()
             st, stc = t[f"ST{sfx}"].to_numpy(), t[f"ST_conf{sfx}"].to_numpy()
@@ -243,11 +245,12 @@ def sobol(res, axes=None, output: str = "bookings", top: int = 12) -> Figure:
             pct_axis(ax.xaxis)
             ax.set_xlim(0, max(1.0, float(np.nanmax(st + stc)) * 1.08 if len(st) else 1.0))
             lead = t.iloc[-1]
-            ax.set_title(f"{'Groups' if lv == 'group' else 'Factors'} — {_short(lead.factor, 36)}"
-                         f" explains {lead[f'S1{sfx}']:.0%} alone, {lead[f'ST{sfx}']:.0%} with "
+            who = lead.factor if len(lead.factor) <= 28 else "the first"
+            ax.set_title(f"{'Groups' if lv == 'group' else 'Factors'}: {who} explains "
+                         f"{lead[f'S1{sfx}']:.0%} alone, {lead[f'ST{sfx}']:.0%} with "
                          "interactions", fontsize=11)
             ax.legend(loc="lower right", fontsize=8)
-        what = "bookings" if output == "bookings" else "reaching the goal (0/1)"
+        what = "bookings" if output == "bookings" else "reaching the goal"
         axes[-1].set_xlabel(f"share of the variance of {what} (bars: estimate; whiskers: "
                             f"{res.conf_level:.0%} bootstrap interval)")
         fig.suptitle(f"{res.scenario} — Sobol indices, {res.draws:,} base rows, "
