@@ -322,10 +322,10 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
 
     Examples
     --------
-    >>> r = goal_seek("scenarios/baseline.yaml", "campaigns.webinar-series.volume.budget",
-    ...               confidence=0.5, draws=100, seed=1)   # doctest: +SKIP
-    >>> r.value > 0
-    True
+    >>> r = goal_seek("scenarios/baseline.yaml", "stages.proposal.next.won",
+    ...               confidence=0.5, draws=200, seed=1)   # doctest: +SKIP
+    >>> print(r.sentence())                                # doctest: +SKIP
+    stages.proposal.next.won = 0.50 is the smallest value with P(bookings >= $26.0M) >= 50%: ...
     """
     path = lever
     if not path:

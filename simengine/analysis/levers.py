@@ -370,8 +370,8 @@ def factors(cs: Compiled, params: list[str] | None = None, *, correlated_togethe
             if p in events:
                 chosen_events.append(p)
             elif p.endswith(".occurs"):
-                raise SimEngineError(f"params {p}: expected a risk event, one of "
-                                     f"{', '.join(events) or '(none: every window surely happens)'}")
+                known = ", ".join(events) or "(none: every window surely happens)"
+                raise SimEngineError(f"params {p}: expected a risk event, one of {known}")
             else:
                 cols.append(column(cs, p, what="params"))
         if len(set(cols)) != len(cols):
