@@ -96,33 +96,21 @@ def cmd_compare(a: argparse.Namespace) -> int:
 # --- goal seek ----------------------------------------------------------------------------------
 def cmd_goal_seek(a: argparse.Namespace) -> int:
     import simengine as se
-    from simengine.analysis.goal_seek import _formatter
+    from simengine.analysis.goal_seek import GoalOutOfReach
     from simengine.cli import out
 
     _check_figure_path(a.plot)
     sc = se.load_scenario(a.scenario, a.set)
-    r = se.goal_seek(sc, a.lever, confidence=a.confidence, target=a.target, draws=a.draws,
-                     seed=a.seed, bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
-                     max_runs=a.max_runs)
-    cur = r.currency
-    fmt = _formatter(r.lever, cur)
-    t = Table(title=f"reverse waterfall in expected values (parameters at their means)",
-              title_justify="left")
-    for col in ("step", "expected", "conversion", "note"):
-        t.add_column(col, justify="left" if col in ("step", "note") else "right")
-    money_rows = 3 if "gap for" in " ".join(r.waterfall.step) else 1
-    for i, row in r.waterfall.iterrows():
-        v = row["expected"]
-        if i < money_rows:
-            text = _money(v, cur)
-        elif i == len(r.waterfall) - 1:
-            text = fmt(v)
-        else:
-            text = f"{v:,.0f}"
-        conv = row["conversion"]
-        t.add_row(str(row["step"]), text, f"{conv:.1%}" if math.isfinite(conv) else "",
-                  str(row["note"]))
-    out.print(t)
+    try:
+        r = se.goal_seek(sc, a.lever, confidence=a.confidence, target=a.target,
+                         draws=a.draws, seed=a.seed,
+                         bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
+                         max_runs=a.max_runs)
+    except GoalOutOfReach as exc:  # the worksheet is still worth reading
+        if exc.waterfall is not None:
+            out.print(_waterfall(exc.waterfall, a.lever, sc.currency))
+        raise
+    out.print(_waterfall(r.waterfall, r.lever, r.currency))
     out.print(f"[bold]{r.sentence()}[/bold]")
     if r.note:
         out.print(r.note)
@@ -136,6 +124,29 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
 
         out.print(f"wrote {_save_figure(goal_seek_plot(r), a.plot)}")
     return 0
+
+
+def _waterfall(w, lever: str, cur: str) -> Table:
+    from simengine.analysis.goal_seek import _formatter
+
+    fmt = _formatter(lever, cur)
+    t = Table(title="reverse waterfall in expected values (parameters at their means)",
+              title_justify="left")
+    for col in ("step", "expected", "conversion", "note"):
+        t.add_column(col, justify="left" if col in ("step", "note") else "right")
+    money_rows = 3 if "gap for" in " ".join(w.step) else 1
+    for i, row in w.reset_index(drop=True).iterrows():
+        v = row["expected"]
+        if i < money_rows:
+            text = _money(v, cur)
+        elif i == len(w) - 1:
+            text = fmt(v)
+        else:
+            text = f"{v:,.0f}"
+        conv = row["conversion"]
+        t.add_row(str(row["step"]), text, f"{conv:.1%}" if math.isfinite(conv) else "",
+                  str(row["note"]))
+    return t
 
 
 # --- sensitivity --------------------------------------------------------------------------------

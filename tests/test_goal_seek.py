@@ -225,3 +225,8 @@ def test_plot_and_cli(sc, leads_result, tmp_path, capsys):
     assert "is the smallest value with P(bookings >= $400k) >= 80%" in flat
     assert (tmp_path / "g.png").stat().st_size > 10_000
     assert main(["goal-seek", str(path), "--lever", "nope.x", "-n", "10"]) == 2
+    capsys.readouterr()
+    code = main(["goal-seek", str(path), "--lever", "campaigns.leads.volume.leads", "-n", "20",
+                 "--bounds", "10", "100"])
+    text = capsys.readouterr()
+    assert code == 2 and "reverse waterfall" in text.out and "out of reach" in text.err

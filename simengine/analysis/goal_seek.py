@@ -47,6 +47,18 @@ from simengine.scenario import Scenario, load_scenario
 _VOLUME_KEYS = ("budget", "leads", "audience", "response_rate", "cost_per_lead")
 
 
+class GoalOutOfReach(SimEngineError):
+    """The goal cannot be reached with the confidence within the lever's bounds.
+
+    ``waterfall`` is the reverse waterfall computed before the search (the planning worksheet
+    is still worth showing).
+    """
+
+    def __init__(self, message: str, waterfall: pd.DataFrame | None = None):
+        super().__init__(message)
+        self.waterfall = waterfall
+
+
 @dataclass(frozen=True)
 class GoalSeekResult:
     """What it takes to reach the target with the requested confidence.
@@ -315,10 +327,12 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
 
     Raises
     ------
+    GoalOutOfReach
+        The goal is out of reach within the lever's bounds (a :class:`SimEngineError` that
+        carries the reverse waterfall).
     SimEngineError
-        The lever path does not exist or is not numeric; the goal is out of reach within the
-        lever's bounds; confidence or bounds are invalid; the scenario has no goal and no target
-        is given.
+        The lever path does not exist or is not numeric; confidence or bounds are invalid; the
+        scenario has no goal and no target is given.
 
     Examples
     --------
@@ -402,7 +416,10 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         search.update(y, bookings_at(direction * y))
     if search.out_of_reach():  # say what the bound gives: one run with every draw there
         at_bound = bookings_at(np.full(draws, direction * yhi))
-        search.refuse(lv, direction, cs.scenario.currency, target, at_bound)
+        try:
+            search.refuse(lv, direction, cs.scenario.currency, target, at_bound)
+        except SimEngineError as exc:
+            raise GoalOutOfReach(str(exc), table) from None
     ans_y, (int_lo, int_hi), prec = search.answer()
     converged = search.done()
     n = search.n
