@@ -12,8 +12,9 @@ compares rates measured under the same load of a shared machine.
 Each benchmark round is one independent year (its own seed; the engine's rounds are many draws,
 each a year), so the rounds are also the replications of the correctness check: the share of
 ``qualify`` arrivals that renege, the mean waits at ``qualify`` and ``deal`` and the entries into
-``deal`` per prospect must agree between the three within 4 standard errors (from the spread
-between replications). Rates are the best round: the engine's from
+``deal`` per prospect must agree between the three within 4 standard errors (two-sample, from
+the pooled spread between replications; 4 widened to the t quantile of the same tail probability
+when the replications are few). Rates are the best round: the engine's from
 ``ds.attrs["elapsed_seconds"]`` (the kernel; the whole ``simulate`` call is shown too), the
 peers' from the whole call. The figures and the load average are printed at the end of the run::
 
@@ -293,7 +294,7 @@ class _Summary:
                   f"({e['wall_rate'] / p['rate']:.0f}x whole call, "
                   f"{e['cpu_rate'] / p['cpu_rate']:.0f}x per CPU-s)")
         for name, (lines, n1, n2) in r.get("agreement", {}).items():
-            w(f"  agreement, {name} ({n1} vs {n2} years; mean +- s.e., |diff| in s.e.):")
+            w(f"  agreement, {name} ({n1} vs {n2} years; mean +- s.e.; |diff| in pooled s.e.):")
             for line in lines:
                 w(f"    {line}")
 
