@@ -337,28 +337,33 @@ class _TruncNormal:
         return self.m + self.s * (stats.norm.pdf(a) - stats.norm.pdf(b)) / (self.pb - self.pa)
 
 
-class Lognormal(Dist):
-    """Lognormal given by its mean and coefficient of variation on the natural scale."""
+class _MeanCV(Dist):
+    """A positive distribution given by its mean and coefficient of variation."""
 
-    dist: Literal["lognormal"]
+    dist: str
     mean_: Value = Field(alias="mean")
     cv: Value
-    kind: ClassVar[int] = codes.LOGNORMAL
     param_names: ClassVar[tuple[str, ...]] = ("mean", "cv")
-
-
 
     def params(self):
         return {"mean": self.mean_, "cv": self.cv}
 
     def _check(self, probs):
-        _check_mean_cv(self, probs)
+        self._need(probs, "mean_", lo=0, lo_open=True, what="a mean > 0")
+        self._need(probs, "cv", lo=0, lo_open=True, what="a coefficient of variation > 0")
 
     def support(self):
         return (0.0, INF)
 
     def mean(self):
         return _mean(self.mean_)
+
+
+class Lognormal(_MeanCV):
+    """Lognormal given by its mean and coefficient of variation on the natural scale."""
+
+    dist: Literal["lognormal"]
+    kind: ClassVar[int] = codes.LOGNORMAL
 
     def natural(self, p):
         m, cv = p["mean"], p["cv"]
@@ -375,28 +380,11 @@ class Lognormal(Dist):
         return stats.lognorm(s=nat[..., 1], scale=np.exp(nat[..., 0]))
 
 
-class Gamma(Dist):
+class Gamma(_MeanCV):
     """Gamma given by its mean and coefficient of variation."""
 
     dist: Literal["gamma"]
-    mean_: Value = Field(alias="mean")
-    cv: Value
     kind: ClassVar[int] = codes.GAMMA
-    param_names: ClassVar[tuple[str, ...]] = ("mean", "cv")
-
-
-
-    def params(self):
-        return {"mean": self.mean_, "cv": self.cv}
-
-    def _check(self, probs):
-        _check_mean_cv(self, probs)
-
-    def support(self):
-        return (0.0, INF)
-
-    def mean(self):
-        return _mean(self.mean_)
 
     def natural(self, p):
         m, cv = p["mean"], p["cv"]
@@ -410,11 +398,6 @@ class Gamma(Dist):
     @staticmethod
     def frozen(nat):
         return stats.gamma(nat[..., 0], scale=nat[..., 1])
-
-
-def _check_mean_cv(d: Lognormal | Gamma, probs: Problems) -> None:
-    d._need(probs, "mean_", lo=0, lo_open=True, what="a mean > 0")
-    d._need(probs, "cv", lo=0, lo_open=True, what="a coefficient of variation > 0")
 
 
 class Weibull(Dist):
