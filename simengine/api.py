@@ -324,16 +324,30 @@ class _Tracker:
     """Bookings and success of every draw so far, gathered from parts in any order."""
 
     def __init__(self, annual: np.ndarray | None = None, ok: np.ndarray | None = None):
-        self.annual = np.zeros(0) if annual is None else annual
-        self.ok = np.zeros(0, bool) if ok is None else ok
+        self._annual = [np.zeros(0) if annual is None else annual]
+        self._ok = [np.zeros(0, bool) if ok is None else ok]
+        self._n = len(self._annual[0])
         self._parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def add(self, raw: RawResult) -> None:
         self._parts[raw.first_draw] = (_annual(raw), ~raw.failed)
-        while len(self.annual) in self._parts:
-            a, o = self._parts.pop(len(self.annual))
-            self.annual = np.concatenate([self.annual, a])
-            self.ok = np.concatenate([self.ok, o])
+        while self._n in self._parts:
+            a, o = self._parts.pop(self._n)
+            self._annual.append(a)
+            self._ok.append(o)
+            self._n += len(a)
+
+    @property
+    def annual(self) -> np.ndarray:
+        if len(self._annual) > 1:
+            self._annual = [np.concatenate(self._annual)]
+        return self._annual[0]
+
+    @property
+    def ok(self) -> np.ndarray:
+        if len(self._ok) > 1:
+            self._ok = [np.concatenate(self._ok)]
+        return self._ok[0]
 
 
 def _precision(annual: np.ndarray, ok: np.ndarray, goal: float, sampling: str,

@@ -155,9 +155,6 @@ class StoreWriter:
         """Write the draws that continue the store, however few (on an interruption)."""
         self._flush(final=True)
 
-    def buffered(self) -> int:
-        return sum(p.sizes[DRAW] for p in self._parts.values())
-
     def _contiguous(self) -> list[xr.Dataset]:
         out, nxt = [], self.committed
         while nxt in self._parts:
