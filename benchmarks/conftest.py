@@ -52,21 +52,28 @@ def pytest_terminal_summary(terminalreporter):
         return
     w = terminalreporter.write_line
     w("")
-    w(f"simengine figures ({SCENARIO.name}, best round of each benchmark)")
+    w(f"simengine figures ({SCENARIO.name}; best round; wall clock, and in brackets per second "
+      "of process CPU time, which a busy machine does not inflate)")
     if "engine_s" in f:
-        p, v = f["engine_prospects"] / f["engine_s"], f["engine_visits"] / f["engine_s"]
-        w(f"  engine, 1 thread   : {_fmt_rate(p)} prospects/s, {_fmt_rate(v)} stage visits/s "
-          f"per core ({f['engine_visits'] / f['engine_prospects']:.2f} visits per prospect)")
+        n, v = f["engine_prospects"], f["engine_visits"]
+        w(f"  engine, 1 thread : {_fmt_rate(n / f['engine_s'])} prospects/s "
+          f"({_fmt_rate(n / f['engine_cpu_s'])}), {_fmt_rate(v / f['engine_s'])} stage visits/s "
+          f"({_fmt_rate(v / f['engine_cpu_s'])}) per core; {v / n:.2f} visits per prospect")
     if "threads_1_s" in f and "threads_2_s" in f:
-        w(f"  thread scaling     : 1 -> 2 threads {f['threads_1_s'] / f['threads_2_s']:.2f}x "
-          f"({_fmt_rate(f['threads_2_visits'] / f['threads_2_s'])} visits/s on 2 threads)")
-    peer_engine = f.get("peer_engine_prospects", 0) / f.get("peer_engine_s", float("inf"))
-    for name in ("numpy", "simpy"):
-        if f"peer_{name}_s" in f:
-            rate = f[f"peer_{name}_prospects"] / f[f"peer_{name}_s"]
-            ratio = f" -> engine {peer_engine / rate:.1f}x faster" if peer_engine else ""
-            w(f"  {name:<6} peer        : {_fmt_rate(rate)} prospects/s{ratio}")
+        w(f"  thread scaling   : 1 -> 2 threads {f['threads_1_s'] / f['threads_2_s']:.2f}x "
+          f"({_fmt_rate(f['threads_2_visits'] / f['threads_2_s'])} stage visits/s on 2 threads)")
+    if "peer_engine_s" in f:
+        eng = f["peer_engine_prospects"] / f["peer_engine_s"]
+        eng_cpu = f["peer_engine_prospects"] / f["peer_engine_cpu_s"]
+        w(f"  engine, 1 draw   : {_fmt_rate(eng)} prospects/s ({_fmt_rate(eng_cpu)})")
+        for name in ("numpy", "simpy"):
+            if f"peer_{name}_s" in f:
+                rate = f[f"peer_{name}_prospects"] / f[f"peer_{name}_s"]
+                rate_cpu = f[f"peer_{name}_prospects"] / f[f"peer_{name}_cpu_s"]
+                w(f"  {name + ' peer':<16} : {_fmt_rate(rate)} prospects/s "
+                  f"({_fmt_rate(rate_cpu)}); engine is {eng / rate:.1f}x faster "
+                  f"({eng_cpu / rate_cpu:.1f}x)")
     sizes = sorted(int(k.split("_")[1]) for k in f if k.startswith("rss_"))
     if sizes:
         parts = [f"{n:.0e} prospects {f[f'rss_{n}'] / 2**20:.0f} MB" for n in sizes]
-        w("  peak memory (RSS)  : " + ", ".join(parts))
+        w("  peak memory      : " + ", ".join(parts) + " (whole process, one draw)")

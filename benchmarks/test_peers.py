@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peers
 import pytest
-from bench_common import FIGURES, best_seconds, prospects
+from bench_common import FIGURES, CpuTimed, best_seconds, prospects
 
 from simengine.engine.run import run
 
@@ -24,24 +24,29 @@ def spec(compiled):
 
 def test_engine(benchmark, compiled):
     benchmark.group = "peers: bench_funnel, one draw"
-    raw = benchmark.pedantic(run, args=(compiled, 1, 3), kwargs={"threads": 1},
+    timed = CpuTimed(run)
+    raw = benchmark.pedantic(timed, args=(compiled, 1, 3), kwargs={"threads": 1},
                              rounds=5, iterations=1)
     if (s := best_seconds(benchmark)) is not None:
-        FIGURES.update(peer_engine_s=s, peer_engine_prospects=prospects(raw.out))
+        FIGURES.update(peer_engine_s=s, peer_engine_cpu_s=timed.best,
+                       peer_engine_prospects=prospects(raw.out))
 
 
 def test_numpy(benchmark, spec, engine_reference):
     benchmark.group = "peers: bench_funnel, one draw"
-    tally = benchmark.pedantic(peers.numpy_funnel, args=(spec, 3), rounds=5, iterations=1)
+    timed = CpuTimed(peers.numpy_funnel)
+    tally = benchmark.pedantic(timed, args=(spec, 3), rounds=5, iterations=1)
     assert peers.agreement(engine_reference, tally) == []
     if (s := best_seconds(benchmark)) is not None:
-        FIGURES.update(peer_numpy_s=s, peer_numpy_prospects=tally["prospects"])
+        FIGURES.update(peer_numpy_s=s, peer_numpy_cpu_s=timed.best,
+                       peer_numpy_prospects=tally["prospects"])
 
 
 def test_simpy(benchmark, spec, engine_reference):
     benchmark.group = "peers: bench_funnel, one draw"
-    tally = benchmark.pedantic(peers.simpy_funnel, args=(spec.scaled(SIMPY_SHARE), 3),
-                               rounds=2, iterations=1)
+    timed = CpuTimed(peers.simpy_funnel)
+    tally = benchmark.pedantic(timed, args=(spec.scaled(SIMPY_SHARE), 3), rounds=2, iterations=1)
     assert peers.agreement(engine_reference, tally) == []
     if (s := best_seconds(benchmark)) is not None:
-        FIGURES.update(peer_simpy_s=s, peer_simpy_prospects=tally["prospects"])
+        FIGURES.update(peer_simpy_s=s, peer_simpy_cpu_s=timed.best,
+                       peer_simpy_prospects=tally["prospects"])
