@@ -420,7 +420,7 @@ def _stream(cs: Compiled, path: Path, plan: dict, backend, scheduler, threads,
             chunk = int(plan["chunk_draws"] or default_chunk(be.cores))
             plan = {**plan, "chunk_draws": chunk,
                     "flush_draws": flush_draws_for(_bytes_per_draw(cs, trace), chunk)}
-            writer = StoreWriter.create(path, plan["flush_draws"], plan)
+            writer = StoreWriter.create(path, plan["flush_draws"], plan, schema=encodable)
             track = _Tracker()
         else:
             track = _stored_tracker(path, writer.committed)
@@ -441,7 +441,7 @@ def _stream(cs: Compiled, path: Path, plan: dict, backend, scheduler, threads,
                                             chunk_draws=plan["chunk_draws"], trace=trace,
                                             first_draw=done, sampling=sampling):
                         track.add(part)
-                        writer.add(encodable(assemble(part)))
+                        writer.add(assemble(part))
                         bar.advance(part.draws)
                     done = target
                     if plan["until_se"] is None:

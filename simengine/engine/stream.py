@@ -22,7 +22,7 @@ import json
 import shutil
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import xarray as xr
@@ -79,14 +79,20 @@ class StoreWriter:
         self.attrs = dict(attrs or {})  # the non-additive attributes of the result
         self._parts: dict[int, xr.Dataset] = {}
         self._created = committed > 0 or bool(attrs)
+        self._schema: Callable[[xr.Dataset], xr.Dataset] | None = None
         self._elapsed_before = float(self.attrs.get("elapsed_seconds", 0.0))
         self._t0 = time.perf_counter()
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, flush_draws: int, run_settings: dict) -> StoreWriter:
+    def create(cls, path: str | Path, flush_draws: int, run_settings: dict,
+               schema: Callable[[xr.Dataset], xr.Dataset] | None = None) -> StoreWriter:
         """A new store at ``path`` (an old finished result there is replaced when the first
-        draws are written; an unfinished run is refused: resume it or remove it)."""
+        draws are written; an unfinished run is refused: resume it or remove it).
+
+        ``schema`` turns the first part into the store's form (coordinates without a ``draw``
+        dimension are written once, from it; later parts append their draw variables only).
+        """
         path = Path(path)
         if path.suffix.lower() != ".zarr":
             raise SimEngineError(f"{path}: expected a store ending in .zarr, found "
@@ -99,7 +105,9 @@ class StoreWriter:
                 raise SimEngineError(f"{path}: holds an unfinished run; complete it with "
                                      "--resume (simengine.api.resume) or remove it")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(path, flush_draws, run_settings)
+        writer = cls(path, flush_draws, run_settings)
+        writer._schema = schema
+        return writer
 
     @classmethod
     def reopen(cls, path: str | Path) -> StoreWriter:
@@ -140,7 +148,7 @@ class StoreWriter:
     def _create(self, part: xr.Dataset) -> None:
         """The store with no draws yet: its variables, coordinates and settings."""
         self.attrs = {k: v for k, v in part.attrs.items() if k not in ADDITIVE}
-        empty = part.isel({DRAW: slice(0, 0)})
+        empty = (self._schema(part) if self._schema else part).isel({DRAW: slice(0, 0)})
         empty.attrs = {**self.attrs, **{k: 0 for k in ADDITIVE if k in part.attrs},
                        INCOMPLETE: json.dumps(self.run_settings), COMMITTED: 0}
         enc = {name: {"chunks": (self.flush_draws, *v.shape[1:])}
