@@ -1,4 +1,5 @@
-"""The fast path: prospects are independent, each simulated from arrival to exit in one loop.
+"""The fast path: prospects are independent, so each batch of arrivals is followed from arrival
+to exit without an event queue, a block of prospects at a time, one stage at a time.
 
 Inputs are three namedtuples of arrays: ``Static`` (the compiled scenario), ``Draws`` (per-draw
 parameters of one chunk, first axis = draw in chunk) and ``Out`` (aggregates of the chunk, first
@@ -16,7 +17,16 @@ from numba import njit, prange, uint64
 
 from simengine import codes
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
-from simengine.kernels.samplers import empirical, ndtri, poisson, sample
+from simengine.kernels.samplers import (
+    NDTRI_CENTRAL,
+    empirical,
+    exp_poly,
+    gamma_unit,
+    ndtri,
+    ndtri_central,
+    poisson,
+    sample,
+)
 
 MAX_VISITS = 10_000  # a prospect still cycling after this many visits stays open (and is counted)
 
@@ -101,13 +111,14 @@ def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
 
     ``route[c, g, s, :n_next[s] + 2]`` are the cumulative probabilities of the next targets,
     then no decision, then recycle; a visit goes to ``r_out[s, j]`` for the first j whose
-    threshold exceeds its uniform, and is lost if there is none. ``r_clip`` marks the
-    combinations whose probabilities had to be clipped to 1. Computed with exactly the
-    operations of the general routing code in :func:`_draw`, so a visit routes identically
-    either way. Valid for the stages whose outcome probabilities no friction window changes in
-    this draw (``fr_route[s] == 0``); the others are routed by the general code, which reads
-    the friction of the exit day. Walking a table needs no arithmetic and, above all, does not
-    wait for the visit's exit time, which lets the CPU start the next visit's work early.
+    threshold exceeds its uniform (``r_out[s, n_next[s] + 2]`` is lost: none does).
+    ``r_clip`` marks the combinations whose probabilities had to be clipped to 1. Computed
+    with exactly the operations of :func:`_route_friction`, so a visit routes identically
+    either way, then made non-decreasing (a running maximum, which keeps the first threshold
+    above any u), so that j is simply the number of thresholds at or below u: no branch.
+    Valid for the stages whose outcome probabilities no friction window changes in this draw
+    (``fr_route[s] == 0``); the others are routed by :func:`_route_friction`, which reads the
+    friction of the exit day.
     """
     S, D = nd_add.shape
     n_next, next_target = st.n_next, st.next_target
@@ -122,6 +133,7 @@ def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
             r_out[s, kk] = next_target[s, kk]
         r_out[s, nn] = codes.NO_DECISION
         r_out[s, nn + 1] = codes.RECYCLE
+        r_out[s, nn + 2] = codes.LOST
         for c in range(route.shape[0]):
             for g in range(route.shape[1]):
                 am = adv[i, g, s] * quality[i, c]
@@ -147,13 +159,38 @@ def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
                     route[c, g, s, kk] = acc
                 route[c, g, s, nn] = a_total + q_nd
                 route[c, g, s, nn + 1] = a_total + q_nd + q_rc
+                for kk in range(1, nn + 2):
+                    route[c, g, s, kk] = max(route[c, g, s, kk], route[c, g, s, kk - 1])
+
+
+BLOCK = 256  # prospects of a batch followed together, one stage at a time
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sample_at(kind, p0, p1, p2, p3, key, visit, purpose, emp_values, emp_cum, e0, e1):
+    """One value of a per-prospect distribution slot (empirical ones from their table)."""
+    if kind == codes.EMPIRICAL:
+        return empirical(emp_values, emp_cum, e0, e1, uniform(key, counter(visit, purpose, 0)))
+    return sample(kind, p0, p1, p2, p3, key, visit, purpose)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, dr, out, i, root):
-    """One draw: the open pipeline on day 0, then every campaign's arrivals, each prospect
-    followed from arrival to exit in a single loop (no function call per prospect: calls that
-    take arrays cost reference counting, which would dominate the run time)."""
+    """One draw: the open pipeline on day 0, then every campaign's arrivals.
+
+    Each batch of arrivals (a campaign's day, an initial-pipeline entry) is split into blocks of
+    ``BLOCK`` prospects, and a block is followed stage by stage: the members at stage s make
+    their visits together (dwells, exits, routes), those who move on queue at their next stage,
+    and the stages are swept in order until no member is left (a recycled prospect waits for
+    the next sweep). The work on a stage is a few tight loops with the stage's parameters
+    fixed: lognormal and gamma dwells are drawn in loops that vectorise, a route is a count of
+    thresholds, and moving on or leaving picks its queue and counters by index, so the random
+    outcomes of visits cost no mispredicted branches (only the rare ones, won and recycled,
+    branch). Each prospect draws exactly the numbers it would draw alone (keyed by its key,
+    visit and purpose), so the grouping changes nothing but the order of floating-point sums.
+    Only scalars are passed to the functions called per member: calls that take arrays cost
+    reference counting.
+    """
     D, P = st.days, st.n_periods
     S = st.calendar.shape[0]
     E = st.init_stage.shape[0]
@@ -167,11 +204,12 @@ def _draw(st, dr, out, i, root):
     next_target, n_next, rc_to, in_pv = st.next_target, st.n_next, st.rc_to, st.in_pipeline_value
     p_next, p_nd, p_rc, adv, dwell_mult = dr.p_next, dr.p_nd, dr.p_rc, dr.adv, dr.dwell_mult
     quality = dr.quality
-    # outputs as locals
-    o_rev, o_won, o_arr, o_ent = out.revenue, out.won, out.arrivals, out.entered
-    o_lost, o_nd, o_rc, o_reach = out.exited_lost, out.exited_no_decision, out.recycled, \
-        out.reached
-    o_time, o_exits, o_open = out.stage_time, out.stage_exits, out.open_at_end
+    # this draw's tallies (added to ``out`` at the end)
+    o_ent, o_lost, o_nd, o_rc = (np.zeros((P, S)), np.zeros((P, S)), np.zeros((P, S)),
+                                 np.zeros((P, S)))
+    o_reach = np.zeros((C + 1, S))
+    o_time, o_exits, o_open = np.zeros(S), np.zeros(S), np.zeros(S)
+    n_clip = np.zeros(S)
     # per-draw scratch
     speed = np.empty((S, D))
     cum = np.empty((S, D + 1))
@@ -184,10 +222,26 @@ def _draw(st, dr, out, i, root):
     _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     K = dr.p_next.shape[2]
     route = np.empty((C + 1, G, S, K + 2))
-    r_out = np.empty((S, K + 2), np.int64)
+    r_out = np.empty((S, K + 3), np.int64)
     r_clip = np.zeros((C + 1, G, S), np.int64)
     fr_route = np.zeros(S, np.int64)
     _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
+    # block state, one entry per member
+    b_key = np.empty(BLOCK, np.uint64)
+    b_g = np.empty(BLOCK, np.int64)
+    b_t = np.empty(BLOCK)  # entry time into the current stage
+    b_arrival = np.empty(BLOCK)  # arrival time, -1 for the open pipeline on day 0
+    b_value = np.empty(BLOCK)  # deal value, -1 until sampled
+    b_visit = np.empty(BLOCK, np.int64)
+    b_reached = np.empty(BLOCK, np.int64)  # bit s: has reached stage s
+    queue = np.empty((S, BLOCK + 1), np.int64)  # members waiting at each stage (+1: dummy slot)
+    qn = np.zeros(S, np.int64)
+    w_idx = np.empty(BLOCK, np.int64)  # the members visiting the stage being worked
+    w_dwell = np.empty(BLOCK)
+    w_u = np.empty(BLOCK)
+    w_key = np.empty(BLOCK, np.uint64)
+    w_ctr = np.empty(BLOCK, np.uint64)
+    w_tail = np.empty(BLOCK + 1, np.int64)
     dk = draw_key(root, dr.draw_ids[i])
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day)
@@ -205,8 +259,7 @@ def _draw(st, dr, out, i, root):
                 batch_key = src_key
                 n = dr.init_count[i, src]
                 s0 = st.init_stage[src]
-                o_init = out.initial
-                o_init[i, s0] += n
+                out.initial[i, s0] += n
             else:
                 lam = dr.volume[i, c] * st.camp_shape[c, day]
                 if lam <= 0.0:
@@ -214,176 +267,230 @@ def _draw(st, dr, out, i, root):
                 batch_key = derive(src_key, uint64(day))
                 n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
                 s0 = st.camp_enters[c]
-                period = day_period[day]
-                o_arr[i, period, c] += n
-                o_ent[i, period, s0] += n
-            for k in range(n):
-                key = derive(batch_key, uint64(k))
-                if src < E:
-                    j = dr.init_offset[src] + k
-                    g = dr.init_seg[i, j]
-                    t = 0.0
-                    arrival = -1.0
-                    first_dwell = dr.init_residual[i, j]
-                else:
-                    g = 0
-                    if G > 1:
-                        u = uniform(key, counter(0, codes.P_SEGMENT, 0))
-                        while g < G - 1 and u >= st.camp_mix_cum[c, g]:
-                            g += 1
-                    t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
-                    arrival = t
-                    first_dwell = -1.0
-                s = s0
-                value = -1.0
-                reached_mask = 0
-                visit = 0
-                # --- follow the prospect until it leaves the funnel or the horizon ---
-                while True:
-                    if (reached_mask >> s) & 1 == 0:
-                        reached_mask |= 1 << s
-                        o_reach[i, c, s] += 1.0
-                    pv = in_pv[s] == 1
-                    if pv and value < 0.0:
-                        vs = value_slot[g]
-                        if slot_kind[vs] == codes.EMPIRICAL:
-                            value = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
-                                               uniform(key, counter(0, codes.P_VALUE, 0)))
-                        else:
-                            value = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                                        nat[i, vs, 3], key, 0, codes.P_VALUE)
-                        value = max(value, 0.0)
-                    if visit == 0 and first_dwell >= 0.0:
-                        dwell = first_dwell
+                out.arrivals[i, day_period[day], c] += n
+                o_ent[day_period[day], s0] += n
+            for k0 in range(0, n, BLOCK):
+                m0 = min(BLOCK, n - k0)
+                for b in range(m0):
+                    key = derive(batch_key, uint64(k0 + b))
+                    b_key[b] = key
+                    if src < E:
+                        b_g[b] = dr.init_seg[i, dr.init_offset[src] + k0 + b]
+                        b_t[b] = 0.0
+                        b_arrival[b] = -1.0
                     else:
+                        g = 0
+                        if G > 1:
+                            u = uniform(key, counter(0, codes.P_SEGMENT, 0))
+                            while g < G - 1 and u >= st.camp_mix_cum[c, g]:
+                                g += 1
+                        b_g[b] = g
+                        t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
+                        b_t[b] = t
+                        b_arrival[b] = t
+                    b_value[b] = -1.0
+                    b_visit[b] = 0
+                    b_reached[b] = 0
+                    queue[s0, b] = b
+                qn[s0] = m0
+                # --- sweep the stages until every member has left the funnel or the horizon ---
+                busy = True
+                while busy:
+                    busy = False
+                    for s in range(S):
+                        m = qn[s]
+                        if m == 0:
+                            continue
+                        busy = True
+                        for j in range(m):
+                            w_idx[j] = queue[s, j]
+                        qn[s] = 0
+                        pv = in_pv[s] == 1
+                        # first visits to the stage; deal values from the pipeline stage on
+                        n_new = 0
+                        for j in range(m):
+                            b = w_idx[j]
+                            n_new += 1 - ((b_reached[b] >> s) & 1)
+                            b_reached[b] |= 1 << s
+                        o_reach[c, s] += n_new
+                        if pv:
+                            vs_g0 = value_slot[0]
+                            for j in range(m):
+                                b = w_idx[j]
+                                if b_value[b] < 0.0:
+                                    vs = value_slot[b_g[b]] if G > 1 else vs_g0
+                                    b_value[b] = max(_sample_at(
+                                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                        nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
+                                        emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
+                                        0.0)
+                        # dwells
                         ds = dwell_slot[s]
-                        if slot_kind[ds] == codes.LOGNORMAL:
-                            dwell = math.exp(nat[i, ds, 0] + nat[i, ds, 1] * ndtri(
-                                uniform(key, counter(visit, codes.P_DWELL, 0))))
-                        elif slot_kind[ds] == codes.EMPIRICAL:
-                            dwell = empirical(emp_values, emp_cum, slot_emp[ds, 0], slot_emp[ds, 1],
-                                               uniform(key, counter(visit, codes.P_DWELL, 0)))
+                        kind = slot_kind[ds]
+                        p0, p1, p2, p3 = nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3]
+                        if kind == codes.LOGNORMAL or (kind == codes.GAMMA and p0 >= 1.0):
+                            # a standard normal each, as ndtri(uniform) in ``sample``: the
+                            # uniforms and ndtri's central part in a loop that vectorises, then
+                            # the tails (15 %)
+                            for j in range(m):
+                                b = w_idx[j]
+                                w_key[j] = b_key[b]
+                                w_ctr[j] = counter(b_visit[b], codes.P_DWELL, 0)
+                            for j in range(m):
+                                u = uniform(w_key[j], w_ctr[j])
+                                w_u[j] = u
+                                w_dwell[j] = ndtri_central(u)
+                            nt = 0
+                            for j in range(m):
+                                w_tail[nt] = j
+                                nt += abs(w_u[j] - 0.5) > NDTRI_CENTRAL
+                            for jj in range(nt):
+                                j = w_tail[jj]
+                                w_dwell[j] = ndtri(w_u[j])
+                            if kind == codes.LOGNORMAL:
+                                for j in range(m):
+                                    w_dwell[j] = exp_poly(p0 + p1 * w_dwell[j])
+                            else:
+                                # gamma_unit's first attempt and its squeeze for all, the
+                                # few (2 %) others by gamma_unit itself
+                                d = p0 - 1.0 / 3.0
+                                cc = 1.0 / math.sqrt(9.0 * d)
+                                for j in range(m):
+                                    x = w_dwell[j]
+                                    v = 1.0 + cc * x
+                                    v = v * v * v
+                                    u = uniform(w_key[j], w_ctr[j] + uint64(1))
+                                    x2 = x * x
+                                    w_u[j] = (v > 0.0) & (u < 1.0 - 0.0331 * x2 * x2)
+                                    w_dwell[j] = p1 * (d * v)
+                                nt = 0
+                                for j in range(m):
+                                    w_tail[nt] = j
+                                    nt += w_u[j] == 0.0
+                                for jj in range(nt):
+                                    j = w_tail[jj]
+                                    w_dwell[j] = p1 * gamma_unit(p0, w_key[j], b_visit[w_idx[j]],
+                                                                 codes.P_DWELL, 0)
                         else:
-                            dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
-                                        nat[i, ds, 3], key, visit, codes.P_DWELL)
-                        dwell = max(dwell, 0.0) * dwell_mult[i, g, s]
-                    if has_clock[s] == 0 or t >= D:
-                        t_out = t + dwell
-                    else:
-                        t_out = _exit_time(s, t, dwell, speed, cum, D)
-                    first = first_end_after[int(t)]
-                    pipe[first, s] += 1.0
-                    if pv:
-                        pv_diff[first] += value
-                    if t_out >= D or visit >= MAX_VISITS:
-                        o_open[i, s] += 1.0
-                        if visit >= MAX_VISITS:
-                            out.capped[i] += 1.0
-                        break
-                    last = first_end_after[int(t_out)]
-                    pipe[last, s] -= 1.0
-                    if pv:
-                        pv_diff[last] -= value
-                    o_time[i, s] += t_out - t
-                    o_exits[i, s] += 1.0
-                    xday = int(t_out)
-                    period = day_period[xday]
-
-                    if fr_route[s] == 0:  # no friction on this stage's outcomes: the table
-                        if r_clip[c, g, s] != 0:
-                            out.clipped[i, s] += 1.0
-                        u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                        outcome = codes.LOST
-                        for kk in range(n_next[s] + 2):
-                            if u < route[c, g, s, kk]:
-                                outcome = r_out[s, kk]
-                                break
-                    else:
-                        # outcome probabilities at the exit (segment, campaign quality, friction)
-                        am = adv[i, g, s] * quality[i, c]
+                            e0, e1 = slot_emp[ds, 0], slot_emp[ds, 1]
+                            for j in range(m):
+                                b = w_idx[j]
+                                w_dwell[j] = _sample_at(kind, p0, p1, p2, p3, b_key[b], b_visit[b],
+                                                        codes.P_DWELL, emp_values, emp_cum, e0, e1)
+                        if G > 1:
+                            for j in range(m):
+                                w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, b_g[w_idx[j]], s]
+                        else:
+                            mult = dwell_mult[i, 0, s]
+                            for j in range(m):
+                                w_dwell[j] = max(w_dwell[j], 0.0) * mult
+                        if src < E:  # the open pipeline's first visit: its residual dwell
+                            off = dr.init_offset[src] + k0
+                            for j in range(m):
+                                b = w_idx[j]
+                                if b_visit[b] == 0:
+                                    w_dwell[j] = dr.init_residual[i, off + b]
+                        # exits, routes and the counters they move
                         nn = n_next[s]
-                        a_total = 0.0
-                        for kk in range(nn):
-                            a_total += p_next[i, s, kk] * am
-                        take = nd_add[s, xday] + lost_add[s, xday]
-                        f = 1.0
-                        if take > 0.0 and a_total > 0.0:
-                            f = max(a_total - take, 0.0) / a_total
-                        a_total *= f
-                        q_nd = p_nd[i, s] + nd_add[s, xday]
-                        q_rc = p_rc[i, s]
-                        if a_total + q_nd + q_rc > 1.0:
-                            out.clipped[i, s] += 1.0
-                            if q_nd + q_rc < 1.0:
-                                f *= (1.0 - q_nd - q_rc) / a_total
-                                a_total = 1.0 - q_nd - q_rc
+                        clock = has_clock[s] == 1
+                        table = fr_route[s] == 0
+                        for j in range(m):
+                            b = w_idx[j]
+                            t = b_t[b]
+                            visit = b_visit[b]
+                            g = b_g[b]
+                            value = b_value[b]
+                            if clock and t < D:
+                                t_out = _exit_time(s, t, w_dwell[j], speed, cum, D)
                             else:
-                                f = 0.0
-                                a_total = 0.0
-                                q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
-                        u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                        outcome = codes.LOST
-                        acc = 0.0
-                        for kk in range(nn):
-                            acc += p_next[i, s, kk] * am * f
-                            if u < acc:
-                                outcome = next_target[s, kk]
-                                break
-                        if outcome == codes.LOST:
-                            if u < a_total + q_nd:
-                                outcome = codes.NO_DECISION
-                            elif u < a_total + q_nd + q_rc:
-                                outcome = codes.RECYCLE
+                                t_out = t + w_dwell[j]
+                            first = first_end_after[int(t)]
+                            pipe[first, s] += 1.0
+                            if pv:
+                                pv_diff[first] += value
+                            if t_out >= D or visit >= MAX_VISITS:
+                                o_open[s] += 1.0
+                                if visit >= MAX_VISITS:
+                                    out.capped[i] += 1.0
+                                continue
+                            xday = int(t_out)
+                            last = first_end_after[xday]
+                            pipe[last, s] -= 1.0
+                            if pv:
+                                pv_diff[last] -= value
+                            o_time[s] += t_out - t
+                            o_exits[s] += 1.0
+                            period = day_period[xday]
+                            u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
+                            if table:
+                                # thresholds are non-decreasing: the outcome is how many lie
+                                # at or below u
+                                n_clip[s] += r_clip[c, g, s]
+                                jj = 0
+                                for kk in range(nn + 2):
+                                    jj += u >= route[c, g, s, kk]
+                                outcome = r_out[s, jj]
+                            else:
+                                outcome = _route_friction(st, dr, i, c, g, s, xday, u, nd_add,
+                                                          lost_add, n_clip)
+                            # advance (branch-free): queue at the next stage, or a dummy write
+                            move = outcome >= 0
+                            nxt = outcome if move else s
+                            queue[nxt, qn[nxt]] = b
+                            qn[nxt] += move
+                            b_t[b] = t_out
+                            b_visit[b] = visit + 1
+                            o_ent[period, nxt] += move
+                            o_lost[period, s] += outcome == codes.LOST
+                            o_nd[period, s] += outcome == codes.NO_DECISION
+                            if outcome == codes.WON:
+                                if value < 0.0:
+                                    vs = value_slot[g]
+                                    value = max(_sample_at(
+                                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                        nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
+                                        emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
+                                        0.0)
+                                out.won[i, period] += 1.0
+                                out.revenue[i, period] += value
+                                out.won_by_campaign[i, c] += 1.0
+                                out.revenue_by_campaign[i, c] += value
+                                out.revenue_by_segment[i, g] += value
+                                if b_arrival[b] >= 0.0:
+                                    out.cycle_time_sum[i] += t_out - b_arrival[b]
+                                    out.cycle_time_n[i] += 1.0
+                            elif outcome == codes.RECYCLE:  # nurture for a delay, then back
+                                o_rc[period, s] += 1.0
+                                dl = delay_slot[s]
+                                delay = max(_sample_at(
+                                    slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
+                                    nat[i, dl, 3], b_key[b], visit, codes.P_DELAY, emp_values,
+                                    emp_cum, slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
+                                t_back = t_out + delay
+                                nur_diff[first_end_after[xday]] += 1.0
+                                back = rc_to[s]
+                                if t_back >= D:
+                                    o_open[back] += 1.0  # open at the stage it will come back to
+                                else:
+                                    nur_diff[first_end_after[int(t_back)]] -= 1.0
+                                    b_t[b] = t_back
+                                    o_ent[day_period[int(t_back)], back] += 1.0
+                                    queue[back, qn[back]] = b
+                                    qn[back] += 1
 
-                    if outcome >= 0:
-                        s = outcome
-                        t = t_out
-                        o_ent[i, period, s] += 1.0
-                    elif outcome == codes.WON:
-                        if value < 0.0:
-                            vs = value_slot[g]
-                            if slot_kind[vs] == codes.EMPIRICAL:
-                                value = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
-                                                   uniform(key, counter(0, codes.P_VALUE, 0)))
-                            else:
-                                value = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                                            nat[i, vs, 3], key, 0, codes.P_VALUE)
-                            value = max(value, 0.0)
-                        o_won[i, period] += 1.0
-                        o_rev[i, period] += value
-                        out.won_by_campaign[i, c] += 1.0
-                        out.revenue_by_campaign[i, c] += value
-                        out.revenue_by_segment[i, g] += value
-                        if arrival >= 0.0:
-                            out.cycle_time_sum[i] += t_out - arrival
-                            out.cycle_time_n[i] += 1.0
-                        break
-                    elif outcome == codes.LOST:
-                        o_lost[i, period, s] += 1.0
-                        break
-                    elif outcome == codes.NO_DECISION:
-                        o_nd[i, period, s] += 1.0
-                        break
-                    else:  # recycle: nurture for a delay, then back into a stage
-                        o_rc[i, period, s] += 1.0
-                        dl = delay_slot[s]
-                        if slot_kind[dl] == codes.EMPIRICAL:
-                            delay = empirical(emp_values, emp_cum, slot_emp[dl, 0], slot_emp[dl, 1],
-                                               uniform(key, counter(visit, codes.P_DELAY, 0)))
-                        else:
-                            delay = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                                        nat[i, dl, 3], key, visit, codes.P_DELAY)
-                        delay = max(delay, 0.0)
-                        t_back = t_out + delay
-                        nur_diff[first_end_after[xday]] += 1.0
-                        s = rc_to[s]
-                        if t_back >= D:
-                            o_open[i, s] += 1.0  # open at the stage it will come back to
-                            break
-                        nur_diff[first_end_after[int(t_back)]] -= 1.0
-                        t = t_back
-                        o_ent[i, day_period[int(t)], s] += 1.0
-                    visit += 1
+    for p in range(P):
+        for s in range(S):
+            out.entered[i, p, s] += o_ent[p, s]
+            out.exited_lost[i, p, s] += o_lost[p, s]
+            out.exited_no_decision[i, p, s] += o_nd[p, s]
+            out.recycled[i, p, s] += o_rc[p, s]
+    for s in range(S):
+        out.stage_time[i, s] += o_time[s]
+        out.stage_exits[i, s] += o_exits[s]
+        out.open_at_end[i, s] += o_open[s]
+        out.clipped[i, s] += n_clip[s]
+        for c in range(C + 1):
+            out.reached[i, c, s] += o_reach[c, s]
 
     # end-of-period snapshots from the difference arrays
     run_pv = 0.0
@@ -395,6 +502,45 @@ def _draw(st, dr, out, i, root):
         out.nurture[i, p] = run_nur
         for s in range(S):
             out.pipeline[i, p, s] = pipe[p, s] + (out.pipeline[i, p - 1, s] if p > 0 else 0.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _route_friction(st, dr, i, c, g, s, xday, u, nd_add, lost_add, n_clip):
+    """The outcome of a visit to a stage whose outcome probabilities a friction window changes:
+    segment, campaign quality and the friction of the exit day ``xday``, clipped to 1."""
+    n_next, next_target = st.n_next, st.next_target
+    p_next = dr.p_next
+    am = dr.adv[i, g, s] * dr.quality[i, c]
+    nn = n_next[s]
+    a_total = 0.0
+    for kk in range(nn):
+        a_total += p_next[i, s, kk] * am
+    take = nd_add[s, xday] + lost_add[s, xday]
+    f = 1.0
+    if take > 0.0 and a_total > 0.0:
+        f = max(a_total - take, 0.0) / a_total
+    a_total *= f
+    q_nd = dr.p_nd[i, s] + nd_add[s, xday]
+    q_rc = dr.p_rc[i, s]
+    if a_total + q_nd + q_rc > 1.0:
+        n_clip[s] += 1.0
+        if q_nd + q_rc < 1.0:
+            f *= (1.0 - q_nd - q_rc) / a_total
+            a_total = 1.0 - q_nd - q_rc
+        else:
+            f = 0.0
+            a_total = 0.0
+            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+    acc = 0.0
+    for kk in range(nn):
+        acc += p_next[i, s, kk] * am * f
+        if u < acc:
+            return next_target[s, kk]
+    if u < a_total + q_nd:
+        return codes.NO_DECISION
+    if u < a_total + q_nd + q_rc:
+        return codes.RECYCLE
+    return codes.LOST
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
