@@ -40,7 +40,7 @@ from simengine.engine.run import (
 from simengine.engine.sampling import BLOCK, block_of, check_sampling
 from simengine.engine.stream import StoreWriter, flush_draws_for
 from simengine.errors import SimEngineError
-from simengine.scenario import Scenario, load_scenario, scenario_sha256, validate
+from simengine.scenario import Scenario, load_scenario, scenario_sha256, to_raw, validate
 
 DEFAULT_MAX_DRAWS = 100_000  # the cap of an until_se run when none is given
 MIN_BLOCKS = 8  # quasi-random runs: blocks needed before their spread gives the standard error
@@ -136,6 +136,7 @@ def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, 
             else seed, "sampling": sampling, "until_se": until_se, "max_draws": max_draws,
             "chunk_draws": chunk_draws, "trace": int(trace)}
     if store is not None:
+        plan["scenario"] = _scenario_text(sc)
         return _stream(cs, Path(store), plan, backend, scheduler, threads, progress, None)
     with _progress(progress, draws) as bar:
         if until_se is None and backend == "threads" and scheduler is None:
@@ -195,15 +196,18 @@ def resume(store: str | Path, scenario: Scenario | str | Path | None = None, *,
     """
     writer = StoreWriter.reopen(store)
     attrs = writer.attrs
-    stored = validate(json.loads(attrs["scenario_json"]), origin=str(store))
+    text = writer.run_settings["scenario"]
     if scenario is not None:
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        if scenario_sha256(sc) != attrs["scenario_sha256"]:
+        if _scenario_text(sc) != text:
             raise SimEngineError(
                 f"{store}: expected the scenario the run was started with (sha256 "
                 f"{attrs['scenario_sha256'][:12]}…, '{attrs.get('scenario')}'), found "
-                f"'{sc.name}' with sha256 {scenario_sha256(sc)[:12]}… (other values or --set)")
-    cs = compile_scenario(stored)
+                f"'{sc.name}' with sha256 {scenario_sha256(sc)[:12]}… (other values, another "
+                "order of entries, or --set)")
+    else:
+        sc = validate(json.loads(text), origin=str(store))
+    cs = compile_scenario(sc)
     if progress is None:
         progress = sys.stderr.isatty()
     return _stream(cs, Path(store), writer.run_settings, backend, scheduler, threads, progress,
@@ -274,6 +278,15 @@ def precision(ds: xr.Dataset) -> Precision:
 
 
 # --- internals ----------------------------------------------------------------------------------
+def _scenario_text(sc: Scenario) -> str:
+    """The resolved scenario as JSON in its own order: what a resumed run is rebuilt from. (The
+    canonical JSON of the attributes sorts keys, and the order of mapping entries such as pools,
+    segments or next stages is part of the model: it orders outputs and routes prospects.)"""
+    raw = to_raw(sc)
+    raw.pop("extends", None)
+    return json.dumps(raw, separators=(",", ":"), default=str)
+
+
 def _given(cs: Compiled, param_values: dict[str, Any] | None, draws: int):
     if not param_values:
         return None

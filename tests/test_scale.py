@@ -190,6 +190,19 @@ def test_resume_cuts_back_an_append_cut_short_and_may_use_another_backend(
     xr.testing.assert_identical(_strip(_as_stored(ref, tmp_path)), _strip(ds.load()))
 
 
+def test_resume_rebuilds_the_scenario_in_its_own_order(tmp_path, monkeypatch):
+    # the baseline lists its pools sdr, ae and its stages' next targets unsorted: a scenario
+    # rebuilt from sorted JSON would order outputs and route prospects differently
+    path = tmp_path / "r.zarr"
+    real = _interrupt_after(monkeypatch, 1)
+    with pytest.raises(_Interrupt):
+        se.simulate(BASE, draws=6, seed=2, progress=False, chunk_draws=3, store=path)
+    monkeypatch.setattr(api, "iter_chunks", real)
+    ds = api.resume(path, progress=False)
+    ref = se.simulate(BASE, draws=6, seed=2, progress=False)
+    xr.testing.assert_identical(_strip(_as_stored(ref, tmp_path)), _strip(ds.load()))
+
+
 def test_resume_refuses_another_scenario(tmp_path, monkeypatch, af_goal):
     path = tmp_path / "r.zarr"
     real = _interrupt_after(monkeypatch, 1)
