@@ -32,14 +32,21 @@ def compiled():
 
 
 @pytest.fixture(scope="session")
-def engine_reference(compiled):
-    """The engine's tally over 4 draws (4 million prospects): the reference the peers must
+def engine_out(compiled):
+    """The engine's raw output of 4 draws (4 million prospects): the reference the peers must
     match within Monte Carlo error. The scenario has no per-draw uncertainty, so the draws
     pool into one sample of independent prospects."""
-    import peers
     from simengine.engine.run import run
 
-    return peers.engine_tally(run(compiled, 4, 2024).out)
+    return run(compiled, 4, 2024).out
+
+
+@pytest.fixture(scope="session")
+def engine_reference(engine_out):
+    """The tally of :func:`engine_out` (see ``peers.engine_tally``)."""
+    import peers
+
+    return peers.engine_tally(engine_out)
 
 
 def _fmt_rate(x: float) -> str:
@@ -66,11 +73,12 @@ def pytest_terminal_summary(terminalreporter):
         eng = f["peer_engine_prospects"] / f["peer_engine_s"]
         eng_cpu = f["peer_engine_prospects"] / f["peer_engine_cpu_s"]
         w(f"  engine, 1 draw   : {_fmt_rate(eng)} prospects/s ({_fmt_rate(eng_cpu)})")
-        for name in ("numpy", "simpy"):
+        for name, label in [("numpy", "NumPy, outputs"), ("numpytally", "NumPy, tally"),
+                            ("simpy", "SimPy")]:
             if f"peer_{name}_s" in f:
                 rate = f[f"peer_{name}_prospects"] / f[f"peer_{name}_s"]
                 rate_cpu = f[f"peer_{name}_prospects"] / f[f"peer_{name}_cpu_s"]
-                w(f"  {name + ' peer':<16} : {_fmt_rate(rate)} prospects/s "
+                w(f"  {label:<16} : {_fmt_rate(rate)} prospects/s "
                   f"({_fmt_rate(rate_cpu)}); engine is {eng / rate:.1f}x faster "
                   f"({eng_cpu / rate_cpu:.1f}x)")
     sizes = sorted(int(k.split("_")[1]) for k in f if k.startswith("rss_"))

@@ -46,7 +46,13 @@ class FunnelSpec:
     p_nd : ndarray (S,)
         No-decision probability; the remainder of a visit is lost.
     value : (kind, p0, p1)
-        Deal value distribution.
+        Deal value distribution; a prospect's value is drawn when it enters the first stage
+        counted in the pipeline value.
+    in_pv : ndarray (S,)
+        1 for the stages whose open prospects count in the pipeline value.
+    day_period, first_end_after : ndarray
+        The reporting grid: the period of each day, and for day d the first period whose
+        end-of-period snapshot counts a prospect present from a time in [d, d + 1).
     """
 
     days: int
@@ -58,6 +64,9 @@ class FunnelSpec:
     n_next: np.ndarray
     p_nd: np.ndarray
     value: tuple[str, float, float]
+    in_pv: np.ndarray
+    day_period: np.ndarray
+    first_end_after: np.ndarray
 
     @property
     def n_stages(self) -> int:
@@ -66,7 +75,8 @@ class FunnelSpec:
     def scaled(self, factor: float) -> FunnelSpec:
         """The same funnel with ``factor`` times the arrivals (for the slow peers)."""
         return FunnelSpec(self.days, self.arrivals * factor, self.enters, self.dwell,
-                          self.targets, self.p_next, self.n_next, self.p_nd, self.value)
+                          self.targets, self.p_next, self.n_next, self.p_nd, self.value,
+                          self.in_pv, self.day_period, self.first_end_after)
 
 
 def funnel_spec(cs: Compiled, seed: int = 0, draw: int = 0) -> FunnelSpec:
@@ -106,7 +116,10 @@ def funnel_spec(cs: Compiled, seed: int = 0, draw: int = 0) -> FunnelSpec:
         days=cs.grid.days, arrivals=vol[:, None] * cs.camp_shape,
         enters=np.asarray(cs.camp_enters, np.int64), dwell=dwell,
         targets=np.asarray(cs.next_target, np.int64), p_next=dr.p_next[0].copy(),
-        n_next=np.asarray(cs.n_next, np.int64), p_nd=dr.p_nd[0].copy(), value=value)
+        n_next=np.asarray(cs.n_next, np.int64), p_nd=dr.p_nd[0].copy(), value=value,
+        in_pv=np.asarray(cs.in_pipeline_value, np.int64),
+        day_period=np.asarray(cs.grid.day_period, np.int64),
+        first_end_after=np.asarray(cs.grid.first_end_after, np.int64))
 
 
 def empty_tally(S: int) -> dict[str, np.ndarray | float]:
@@ -129,29 +142,79 @@ def _np_sample(rng: np.random.Generator, d: tuple[str, float, float], n: int) ->
     return np.full(n, p0)
 
 
-def numpy_funnel(spec: FunnelSpec, seed: int) -> dict:
+def numpy_funnel(spec: FunnelSpec, seed: int, outputs: bool = True) -> dict:
     """Vectorised NumPy: arrivals of every day at once, then the stages in order.
 
     Routing only moves forward, so when stage s is processed every prospect that will ever
     enter it is known: its entry times are collected from the arrivals and earlier stages.
+
+    With ``outputs`` (the default) it also computes what the engine computes for such a funnel
+    (the variables of the Dataset that this model has): entries, losses and no-decisions per
+    period and stage, won deals and bookings per period, the pipeline per period and stage and
+    its value per period (end-of-period snapshots), time in stage, and per campaign the stages
+    reached, won deals and bookings, and the cycle time of won deals; with ``np.bincount`` on
+    whole arrays, the prospects of a stage as rows of one (n, 4) array (entry time, campaign,
+    arrival time, deal value) so that each selection is one pass. Without it, only the tally
+    of :func:`empty_tally`: the least any implementation has to compute.
     """
     rng = np.random.default_rng(seed)
     S, D = spec.n_stages, spec.days
+    C = spec.arrivals.shape[0]
+    P = int(spec.day_period.max()) + 1
+    fea, dper = spec.first_end_after, spec.day_period
     out = empty_tally(S)
-    entries: list[list[np.ndarray]] = [[] for _ in range(S)]
-    for c in range(spec.arrivals.shape[0]):
+    if outputs:
+        out.update(entered=np.zeros((P, S)), lost_p=np.zeros((P, S)), nd_p=np.zeros((P, S)),
+                   won_p=np.zeros(P), revenue_p=np.zeros(P), pipeline=np.zeros((P, S)),
+                   pipeline_value=np.zeros(P), stage_time=np.zeros(S), stage_exits=np.zeros(S),
+                   reached_c=np.zeros((C, S)), won_c=np.zeros(C), revenue_c=np.zeros(C),
+                   cycle_time_sum=0.0)
+        pv_diff = np.zeros(P + 1)
+    entries: list[list[np.ndarray]] = [[] for _ in range(S)]  # per stage: rows (t, c, a, v)
+    for c in range(C):
         n = rng.poisson(spec.arrivals[c])
         day = np.repeat(np.arange(D, dtype=np.float64), n)
-        entries[spec.enters[c]].append(day + rng.random(len(day)))
+        t = day + rng.random(len(day))
         out["prospects"] += len(day)
+        if outputs:
+            out["entered"][:, spec.enters[c]] += np.bincount(dper[day.astype(np.int64)],
+                                                             minlength=P)
+            x = np.empty((len(t), 4))
+            x[:, 0], x[:, 1], x[:, 2], x[:, 3] = t, c, t, np.nan
+            entries[spec.enters[c]].append(x)
+        else:
+            entries[spec.enters[c]].append(t)
     for s in range(S):
-        t = np.concatenate(entries[s]) if entries[s] else np.empty(0)
+        if not entries[s]:
+            continue
+        x = np.concatenate(entries[s])
         entries[s] = []
+        t = x[:, 0] if outputs else x
         out["reached"][s] = len(t)
         t_out = t + np.maximum(_np_sample(rng, spec.dwell[s], len(t)), 0.0)
         done = t_out < D
         out["open"][s] = len(t) - np.count_nonzero(done)
-        t_out = t_out[done]
+        if outputs:
+            out["reached_c"][:, s] = np.bincount(x[:, 1].astype(np.int64), minlength=C)
+            if spec.in_pv[s]:
+                new = np.isnan(x[:, 3])
+                x[new, 3] = np.maximum(_np_sample(rng, spec.value, np.count_nonzero(new)), 0.0)
+            first = fea[t.astype(np.int64)]
+            if spec.in_pv[s]:
+                pv_diff += np.bincount(first, weights=x[:, 3], minlength=P + 1)
+            out["stage_time"][s] = float(np.sum((t_out - t)[done]))
+            x[:, 0] = t_out  # from here on: rows of the prospects leaving the stage, at exit
+            x = x[done]
+            t_out = x[:, 0]
+            last = fea[t_out.astype(np.int64)]
+            if spec.in_pv[s]:
+                pv_diff -= np.bincount(last, weights=x[:, 3], minlength=P + 1)
+            out["pipeline"][:, s] = np.cumsum(np.bincount(first, minlength=P + 1)
+                                              - np.bincount(last, minlength=P + 1))[:P]
+            out["stage_exits"][s] = len(last)
+            period = dper[t_out.astype(np.int64)]
+        else:
+            t_out = t_out[done]
         u = rng.random(len(t_out))
         lo = 0.0
         for k in range(spec.n_next[s]):
@@ -159,16 +222,39 @@ def numpy_funnel(spec: FunnelSpec, seed: int) -> dict:
             go = (u >= lo) & (u < hi)
             target = spec.targets[s, k]
             if target == codes.WON:
-                v = np.maximum(_np_sample(rng, spec.value, np.count_nonzero(go)), 0.0)
+                if outputs:
+                    w = x[go]
+                    v = w[:, 3]
+                    todo = np.isnan(v)
+                    v[todo] = np.maximum(_np_sample(rng, spec.value, np.count_nonzero(todo)),
+                                         0.0)
+                    pw = period[go]
+                    cw = w[:, 1].astype(np.int64)
+                    out["won_p"] += np.bincount(pw, minlength=P)
+                    out["revenue_p"] += np.bincount(pw, weights=v, minlength=P)
+                    out["won_c"] += np.bincount(cw, minlength=C)
+                    out["revenue_c"] += np.bincount(cw, weights=v, minlength=C)
+                    out["cycle_time_sum"] += float(np.sum(w[:, 0] - w[:, 2]))
+                else:
+                    v = np.maximum(_np_sample(rng, spec.value, np.count_nonzero(go)), 0.0)
                 out["won"] += len(v)
                 out["revenue"] += v.sum()
                 out["revenue_sq"] += (v * v).sum()
+            elif outputs:
+                out["entered"][:, target] += np.bincount(period[go], minlength=P)
+                entries[target].append(x[go])
             else:
                 entries[target].append(t_out[go])
             lo = hi
-        nd = np.count_nonzero((u >= lo) & (u < lo + spec.p_nd[s]))
+        is_nd = (u >= lo) & (u < lo + spec.p_nd[s])
+        nd = np.count_nonzero(is_nd)
         out["no_decision"][s] = nd
         out["lost"][s] = len(u) - np.count_nonzero(u < lo) - nd
+        if outputs:
+            out["nd_p"][:, s] = np.bincount(period[is_nd], minlength=P)
+            out["lost_p"][:, s] = np.bincount(period[u >= lo + spec.p_nd[s]], minlength=P)
+    if outputs:
+        out["pipeline_value"] = np.cumsum(pv_diff)[:P]
     return out
 
 
@@ -312,3 +398,29 @@ def agreement(engine: dict, peer: dict, k: float = 4.0) -> list[str]:
             bad.append(f"mean deal value: engine {m1:.0f}, peer {m2:.0f}, "
                        f"|diff| = {abs(m1 - m2) / se:.1f} s.e.")
     return bad
+
+
+def agreement_outputs(out, peer: dict, k: float = 4.0) -> list[str]:
+    """Per-period counts of :func:`numpy_funnel` against the engine's mean over its draws.
+
+    Compared: entries and end-of-period pipeline per period and stage, and won deals per
+    period. Each is a sum of independent indicators (one per prospect), whose variance is at
+    most its mean, so ``sqrt(mean / draws + peer)`` bounds the standard error of the
+    difference; counts below 25 are skipped (too few for the normal approximation).
+    """
+    n = out.won.shape[0]
+    bad = []
+    for name, eng, mine in [("entered", out.entered.sum(axis=0), peer["entered"]),
+                            ("pipeline", out.pipeline.sum(axis=0), peer["pipeline"]),
+                            ("won", out.won.sum(axis=0), peer["won_p"])]:
+        mean = eng / n
+        se = np.sqrt(mean / n + mine)
+        z = np.abs(mean - mine) / np.maximum(se, 1e-300)
+        z[(mean < 25) | (mine < 25)] = 0.0
+        if z.max() > k:
+            at = np.unravel_index(np.argmax(z), z.shape)
+            where = ", ".join(str(int(x)) for x in at)
+            bad.append(f"{name}[{where}]: engine {mean[at]:.1f}, peer {mine[at]:.0f}, "
+                       f"{z[at]:.1f} s.e.")
+    return bad
+
