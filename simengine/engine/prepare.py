@@ -59,7 +59,7 @@ def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
     a = _cols(theta, cs.vol_cols[:, 0])
     b = _cols(theta, cs.vol_cols[:, 1], 1.0)
     kind = cs.vol_kind[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):  # the unused branch of np.where
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unused branch; tiny costs
         return np.where(kind == VOL_BUDGET, a / b, np.where(kind == VOL_AUDIENCE, a * b, a))
 
 

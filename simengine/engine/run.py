@@ -105,6 +105,9 @@ def check_size(cs: Compiled, draws: int, threads: int, memory_bytes: int | None 
             f"{mem / 2**30:.0f} GiB; at most {fit:,} draws fit (or stream them to a store: "
             f"-o OUT.zarr, or use fewer periods)")
     prospects = expected_prospects(cs)
+    if not np.isfinite(prospects):
+        raise RunSizeError("run too long: the expected number of prospects per draw is not "
+                           "finite (a cost per lead or another denominator near 0?)")
     seconds = prospects * draws / (PROSPECTS_PER_SECOND_PER_CORE * max(threads, 1))
     if seconds > max_seconds:
         fit = max(1, int(max_seconds * PROSPECTS_PER_SECOND_PER_CORE * threads / max(prospects,

@@ -21,6 +21,7 @@ def capacity(ds: xr.Dataset, axes=None) -> Figure:
     axes
         A (pools, 2) array of Axes; default a new figure.
     """
+    ds = ds.load() if ds.chunks else ds  # a lazily read zarr result: medians need data
     if "pool" not in ds.dims:
         raise SimEngineError("plot.capacity: expected a result with pools (stages worked_by a "
                              "pool), found none")

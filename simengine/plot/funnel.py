@@ -13,6 +13,7 @@ from simengine.plot.style import (BAND, CYCLE, PALETTE, count_axis, date_axis, m
 
 def funnel(ds: xr.Dataset, ax=None) -> Figure:
     """Median prospects per stage, split by how their visits ended, with stage conversion."""
+    ds = ds.load() if ds.chunks else ds  # a lazily read zarr result: medians need data
     with styled():
         if ax is None:
             fig, ax = plt.subplots(figsize=(10, 0.9 + 0.75 * ds.sizes["stage"]))
@@ -56,6 +57,7 @@ def funnel(ds: xr.Dataset, ax=None) -> Figure:
 
 def pipeline(ds: xr.Dataset, axes=None) -> Figure:
     """Open pipeline per stage at each period end (median and P5–P95), one panel per stage."""
+    ds = ds.load() if ds.chunks else ds  # a lazily read zarr result: medians need data
     with styled():
         stages = [str(s) for s in ds.stage.values]
         n = len(stages)
