@@ -242,6 +242,7 @@ def _draw(st, dr, out, i, root):
     w_key = np.empty(BLOCK, np.uint64)
     w_ctr = np.empty(BLOCK, np.uint64)
     w_tail = np.empty(BLOCK + 1, np.int64)
+    w_new = np.empty(BLOCK + 1, np.int64)
     dk = draw_key(root, dr.draw_ids[i])
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day)
@@ -314,11 +315,33 @@ def _draw(st, dr, out, i, root):
                             b_reached[b] |= 1 << s
                         o_reach[c, s] += n_new
                         if pv:
-                            vs_g0 = value_slot[0]
+                            nv = 0  # the members without a deal value yet
                             for j in range(m):
                                 b = w_idx[j]
-                                if b_value[b] < 0.0:
-                                    vs = value_slot[b_g[b]] if G > 1 else vs_g0
+                                w_new[nv] = b
+                                nv += b_value[b] < 0.0
+                            vs = value_slot[0]
+                            if G == 1 and slot_kind[vs] == codes.LOGNORMAL:
+                                # as ``sample`` draws it, in loops that vectorise
+                                ctr_v = counter(0, codes.P_VALUE, 0)
+                                for jj in range(nv):
+                                    u = uniform(b_key[w_new[jj]], ctr_v)
+                                    w_u[jj] = u
+                                    w_dwell[jj] = ndtri_central(u)
+                                nt = 0
+                                for jj in range(nv):
+                                    w_tail[nt] = jj
+                                    nt += abs(w_u[jj] - 0.5) > NDTRI_CENTRAL
+                                for jt in range(nt):
+                                    jj = w_tail[jt]
+                                    w_dwell[jj] = ndtri(w_u[jj])
+                                mu, sg = nat[i, vs, 0], nat[i, vs, 1]
+                                for jj in range(nv):
+                                    b_value[w_new[jj]] = max(exp_poly(mu + sg * w_dwell[jj]), 0.0)
+                            else:
+                                for jj in range(nv):
+                                    b = w_new[jj]
+                                    vs = value_slot[b_g[b]]
                                     b_value[b] = max(_sample_at(
                                         slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
                                         nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
