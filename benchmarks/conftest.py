@@ -7,6 +7,7 @@ from one run on one machine. JIT compilation happens in the fixtures, outside ev
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -53,14 +54,21 @@ def _fmt_rate(x: float) -> str:
     return f"{x / 1e6:.2f} M" if x >= 1e6 else f"{x / 1e3:.1f} k"
 
 
+def pytest_sessionstart(session):
+    FIGURES["load_start"] = os.getloadavg()[0]
+
+
 def pytest_terminal_summary(terminalreporter):
     f = FIGURES
-    if not f:
-        return
+    if not any(k.startswith(("engine_", "threads_", "peer_", "rss_")) for k in f):
+        return  # none of the bench_funnel benchmarks ran
     w = terminalreporter.write_line
     w("")
     w(f"simengine figures ({SCENARIO.name}; best round; wall clock, and in brackets per second "
       "of process CPU time, which a busy machine does not inflate)")
+    w(f"  load average     : {f.get('load_start', float('nan')):.1f} at the start, "
+      f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores (above the core count, "
+      "wall-clock rates and thread scaling are not this code's)")
     if "engine_s" in f:
         n, v = f["engine_prospects"], f["engine_visits"]
         w(f"  engine, 1 thread : {_fmt_rate(n / f['engine_s'])} prospects/s "
