@@ -15,17 +15,14 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from simengine.analysis.summary import prob_goal, quantile_se
 from simengine.compile import Compiled, compile_scenario
 from simengine.dataset import assemble, encodable, load
-from simengine.engine import run
 from simengine.engine.backends import open_backend
 from simengine.engine.run import (
     RawResult,
@@ -35,12 +32,14 @@ from simengine.engine.run import (
     iter_chunks,
     out_shapes,
     pool_shapes,
+    run,
     uses_capacity,
 )
 from simengine.engine.sampling import BLOCK, block_of, check_sampling
 from simengine.engine.stream import StoreWriter, flush_draws_for
 from simengine.errors import SimEngineError
 from simengine.scenario import Scenario, load_scenario, scenario_sha256, to_raw, validate
+from simengine.stats import Precision, goal_probability, quantile_se
 
 DEFAULT_MAX_DRAWS = 100_000  # the cap of an until_se run when none is given
 MIN_BLOCKS = 8  # quasi-random runs: blocks needed before their spread gives the standard error
@@ -214,48 +213,6 @@ def resume(store: str | Path, scenario: Scenario | str | Path | None = None, *,
                    writer)
 
 
-@dataclass(frozen=True)
-class Precision:
-    """Monte Carlo standard errors of the two headline numbers of a result.
-
-    Attributes
-    ----------
-    draws : int
-        Successful draws.
-    prob_goal, prob_goal_se : float
-        P(bookings >= goal) and its standard error (NaN without a goal).
-    p50, p50_se : float
-        Median of bookings over the horizon and its standard error (currency).
-    method : str
-        ``"binomial"`` (independent draws: ``sqrt(p (1 - p) / n)`` and the order-statistic
-        interval of :func:`quantile_se`) or ``"blocks"`` (quasi-random sampling: the spread of
-        the estimates of the independent design blocks, scaled to the whole run).
-    blocks : int
-        Blocks behind a ``"blocks"`` estimate.
-    """
-
-    draws: int
-    prob_goal: float
-    prob_goal_se: float
-    p50: float
-    p50_se: float
-    method: str
-    blocks: int = 0
-
-    @property
-    def p50_relative_se(self) -> float:
-        return self.p50_se / abs(self.p50) if self.p50 else (0.0 if self.p50_se == 0 else
-                                                              math.inf)
-
-    def met(self, target: float) -> bool:
-        """Both standard errors at most ``target`` (P(goal) absolute, P50 relative). A P(goal)
-        of 0 or 1 counts as having a standard error of at least 1 / draws."""
-        if math.isfinite(self.prob_goal):
-            if max(self.prob_goal_se, 1.0 / max(self.draws, 1)) > target:
-                return False
-        return self.p50_relative_se <= target
-
-
 def precision(ds: xr.Dataset) -> Precision:
     """Standard errors of P(goal) and of the P50 of bookings, honest for every ``sampling``.
 
@@ -371,8 +328,7 @@ def _precision(annual: np.ndarray, ok: np.ndarray, goal: float, sampling: str,
         raise SimEngineError("precision: expected at least one successful draw, found none")
     p = se_p = math.nan
     if math.isfinite(goal):
-        g = prob_goal(xr.Dataset({"revenue": (("draw", "period"), x[:, None])},
-                                 attrs={"goal": goal}))
+        g = goal_probability(x, goal)
         p, se_p = g.p, g.se
     q = float(np.quantile(x, 0.5))
     se_q = quantile_se(x, 0.5)

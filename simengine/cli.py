@@ -14,15 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from simengine.errors import SimEngineError
+from simengine.fmt import money as _money
 
 out = Console()
 err = Console(stderr=True)
-
-
-def _money(x: float, cur: str) -> str:
-    from simengine.plot.style import money
-
-    return money(x, cur)
 
 
 def print_summary(ds) -> None:
@@ -56,7 +51,7 @@ def print_summary(ds) -> None:
     out.print(t)
     if s.goal is not None:
         g = s.goal
-        out.print(f"P(goal {_money(g.goal, cur)}) = [bold]{g.p:.1%}[/bold] ± {g.se:.1%} "
+        out.print(f"P(goal {_money(g.target, cur)}) = [bold]{g.p:.1%}[/bold] ± {g.se:.1%} "
                   f"(95 % interval {g.low:.1%}–{g.high:.1%}; {g.draws_for(0.01):,} draws give "
                   f"± 1 point)")
     failed = int(ds.attrs.get("failed_draws", 0))

@@ -10,16 +10,12 @@ from pathlib import Path
 from rich.table import Table
 
 from simengine.errors import SimEngineError
-
-
-def _money(x: float, cur: str) -> str:
-    from simengine.plot.style import money
-
-    return money(x, cur) if math.isfinite(x) else "–"
+from simengine.fmt import money as _money
+from simengine.fmt import pct
 
 
 def _pct(p: float) -> str:
-    return f"{p:.1%}" if math.isfinite(p) else "–"
+    return pct(p, 1)
 
 
 def _save_figure(fig, path: str) -> Path:
@@ -127,9 +123,9 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
 
 
 def _waterfall(w, lever: str, cur: str) -> Table:
-    from simengine.analysis.goal_seek import _formatter
+    from simengine.fmt import lever_formatter
 
-    fmt = _formatter(lever, cur)
+    fmt = lever_formatter(lever, cur)
     t = Table(title="reverse waterfall in expected values (parameters at their means)",
               title_justify="left")
     for col in ("step", "expected", "conversion", "note"):

@@ -75,7 +75,7 @@ def print_backtest(res) -> None:
     from rich import box
 
     from simengine.cli import out
-    from simengine.plot.style import money
+    from simengine.fmt import money
 
     t = Table(title=f"Back-test: {res.draws:,} draws, seed {res.seed}; naive = average of the "
               f"last {res.naive_months} complete months", title_justify="left",

@@ -67,7 +67,7 @@ def test_summary_and_goal_probability(ds):
     s = se.summarize(ds)
     annual = ds.revenue.sum("period").values
     assert s.bookings["P50"] == np.quantile(annual, 0.5)
-    g = se.prob_goal(ds, goal=float(np.median(annual)))
+    g = se.prob_goal(ds, target=float(np.median(annual)))
     assert g.p == np.mean(annual >= np.median(annual))
     assert g.se == pytest.approx(np.sqrt(g.p * (1 - g.p) / 12))
     assert g.low <= g.p <= g.high

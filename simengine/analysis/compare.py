@@ -225,7 +225,7 @@ class ComparisonSummary:
 
     def sentences(self) -> list[str]:
         """The differences in words, e.g. 'stress costs $1.1M against baseline (...)'."""
-        from simengine.plot.style import money
+        from simengine.fmt import money
 
         cur = self.currency
         out = []

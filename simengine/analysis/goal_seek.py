@@ -42,6 +42,7 @@ from simengine.analysis.levers import lever as resolve_lever
 from simengine.api import simulate
 from simengine.compile import Compiled, compile_scenario
 from simengine.errors import SimEngineError
+from simengine.fmt import lever_formatter, money
 from simengine.scenario import Scenario, load_scenario
 
 _VOLUME_KEYS = ("budget", "leads", "audience", "response_rate", "cost_per_lead")
@@ -130,11 +131,11 @@ class GoalSeekResult:
 
     def sentence(self) -> str:
         """The answer in words, e.g. 'budget $310k–$325k gives P(goal) >= 80 %'."""
-        fmt = _formatter(self.lever, self.currency)
+        fmt = lever_formatter(self.lever, self.currency)
         word = "smallest" if self.direction > 0 else "largest"
         lo, hi = self.interval
         text = (f"{self.lever} = {fmt(self.value)} is the {word} value with P(bookings >= "
-                f"{fmt_money(self.target, self.currency)}) >= {self.confidence:.0%}: simulated "
+                f"{money(self.target, self.currency)}) >= {self.confidence:.0%}: simulated "
                 f"{self.probability:.1%} ± {self.probability_se:.1%} on {self.draws:,} draws; "
                 f"{fmt(lo)} to {fmt(hi)} is consistent with {self.confidence:.0%} "
                 f"({self.level:.{0 if self.level <= 0.99 else 2}%} Monte Carlo interval); "
@@ -146,22 +147,6 @@ class GoalSeekResult:
 
     def __str__(self) -> str:
         return self.sentence()
-
-
-def fmt_money(x: float, currency: str) -> str:
-    from simengine.plot.style import money
-
-    return money(x, currency)
-
-
-def _formatter(path: str, currency: str):
-    last = path.split(".")[-1]
-    if last in ("budget", "cost_per_lead", "fixed", "per_lead", "cost_per_rep_year", "cost") \
-            or "deal_value" in path:
-        return lambda x: fmt_money(x, currency) if abs(x) >= 1000 else f"{x:,.2f} {currency}"
-    if last in ("leads", "audience", "count", "headcount"):
-        return lambda x: f"{x:,.0f}"
-    return lambda x: f"{x:.4g}"
 
 
 # --- the deterministic reverse waterfall --------------------------------------------------------
@@ -202,7 +187,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     fs = expected_funnel(cs, lv.theta(th0, at))
     stages = cs.stage_names
     cur = cs.scenario.currency
-    fmt = _formatter(lv.path, cur)
+    fmt = lever_formatter(lv.path, cur)
     rows: list[dict] = []
 
     def row(step: str, value: float, note: str = "", funnel: bool = False) -> None:
@@ -216,7 +201,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
         other = sum(s.bookings for s in others)
         top = sorted(others, key=lambda s: -s.bookings)[:3]
         row("expected from other sources", other,
-            "; ".join(f"{s.name} {fmt_money(s.bookings, cur)}" for s in top))
+            "; ".join(f"{s.name} {money(s.bookings, cur)}" for s in top))
         row(f"gap for {own.name}", own.bookings, "what the lever's campaign must book")
         sources = [own]
     else:
@@ -225,7 +210,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     won = sum(s.won for s in sources)
     book = sum(s.bookings for s in sources)
     row("won deals closing in the horizon", won_h,
-        f"average deal {fmt_money(book / won_h, cur)}" if won_h > 0 else "", funnel=True)
+        f"average deal {money(book / won_h, cur)}" if won_h > 0 else "", funnel=True)
     row("won deals (some close after the horizon)", won,
         f"{won_h / won:.0%} close within the horizon" if won > 0 else "", funnel=True)
     reach = sum(s.reach for s in sources)
@@ -249,7 +234,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
         note = ""
         if last == "budget":
             cpl = th0[cs.vol_cols[c, 1]]
-            note = f"leads x cost per lead {fmt_money(cpl, cur) if cpl >= 1000 else f'{cpl:,.2f}'}"
+            note = f"leads x cost per lead {money(cpl, cur) if cpl >= 1000 else f'{cpl:,.2f}'}"
         elif last == "audience":
             note = f"leads / response rate {th0[cs.vol_cols[c, 1]]:.2%}"
         if share < 1 - 1e-9:
@@ -262,8 +247,8 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
                             "lever")
     elif not np.isfinite(x_det):
         rows[-1]["note"] = (f"the goal is out of reach in expected values: "
-                            f"{fmt_money(min(e_lo, e_hi), cur)} to "
-                            f"{fmt_money(max(e_lo, e_hi), cur)} over the bounds "
+                            f"{money(min(e_lo, e_hi), cur)} to "
+                            f"{money(max(e_lo, e_hi), cur)} over the bounds "
                             f"{fmt(lo)} to {fmt(hi)}")
     table = pd.DataFrame(rows)
     conv = np.full(len(table), np.nan)
@@ -637,10 +622,10 @@ class _Search:
         n = int(ok.sum())
         p = float(np.mean(at_bound[ok] >= target)) if n else 0.0
         se = math.sqrt(p * (1 - p) / n) if n else 0.0
-        fmt = _formatter(lv.path, currency)
+        fmt = lever_formatter(lv.path, currency)
         raise SimEngineError(
             f"lever {lv.path}: the goal is out of reach within the lever's bounds: at "
-            f"{fmt(direction * self.yhi)} P(bookings >= {fmt_money(target, currency)}) is "
+            f"{fmt(direction * self.yhi)} P(bookings >= {money(target, currency)}) is "
             f"{p:.1%} ± {se:.1%} on {n:,} draws, below the required {self.c:.0%} (widen "
             f"bounds=, lower the target or the confidence, or choose another lever)")
 

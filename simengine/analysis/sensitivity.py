@@ -90,7 +90,7 @@ class SensitivityResult:
 
     def sentences(self) -> list[str]:
         """The result in words."""
-        from simengine.plot.style import money
+        from simengine.fmt import money
 
         out = []
         if self.method == "tornado":

@@ -10,40 +10,9 @@ import pandas as pd
 import xarray as xr
 
 from simengine.errors import SimEngineError
+from simengine.stats import GoalProbability, goal_probability
 
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
-
-
-@dataclass(frozen=True)
-class GoalProbability:
-    """P(annual bookings >= goal) estimated from the draws.
-
-    Attributes
-    ----------
-    p : float
-        Share of draws that reach the goal.
-    se : float
-        Monte Carlo standard error, sqrt(p (1 - p) / n).
-    n : int
-        Draws used (failed draws excluded).
-    low, high : float
-        95 % Wilson score interval, honest also when p is 0 or 1.
-    """
-
-    p: float
-    se: float
-    n: int
-    low: float
-    high: float
-    goal: float
-
-    def draws_for(self, se: float) -> int:
-        """Draws needed for a standard error of ``se`` at this p (at least p = 0.5 if unknown)."""
-        p = self.p if 0 < self.p < 1 else 0.5
-        return int(math.ceil(p * (1 - p) / se**2))
-
-    def __str__(self) -> str:
-        return f"{self.p:.1%} ± {self.se:.1%}"
 
 
 def annual(ds: xr.Dataset, var: str = "revenue") -> xr.DataArray:
@@ -52,41 +21,22 @@ def annual(ds: xr.Dataset, var: str = "revenue") -> xr.DataArray:
     return total.where(ds["failed"] == 0, drop=True) if "failed" in ds else total
 
 
-def prob_goal(ds: xr.Dataset, goal: float | None = None) -> GoalProbability:
-    """P(bookings over the horizon >= goal) with its Monte Carlo standard error.
+def prob_goal(ds: xr.Dataset, target: float | None = None) -> GoalProbability:
+    """P(bookings over the horizon >= target) with its Monte Carlo standard error.
 
     Parameters
     ----------
-    goal
+    target
         Target bookings; default the scenario's ``goal.revenue``.
     """
-    goal = ds.attrs.get("goal") if goal is None else goal
-    if goal is None or not np.isfinite(goal):
-        raise SimEngineError("goal: expected goal.revenue in the scenario (or a goal argument), "
-                             "found none")
+    target = ds.attrs.get("goal") if target is None else target
+    if target is None or not np.isfinite(target):
+        raise SimEngineError("goal: expected goal.revenue in the scenario (or a target "
+                             "argument), found none")
     x = np.asarray(annual(ds))
-    n = len(x)
-    if n == 0:
+    if len(x) == 0:
         raise SimEngineError("prob_goal: expected at least one successful draw, found none")
-    k = int(np.sum(x >= goal))
-    p = k / n
-    z = 1.959963984540054
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return GoalProbability(p, math.sqrt(p * (1 - p) / n), n, max(0.0, centre - half),
-                           min(1.0, centre + half), float(goal))
-
-
-def quantile_se(x: np.ndarray, q: float) -> float:
-    """Monte Carlo standard error of the q-quantile from the order-statistic (binomial) interval."""
-    x = np.sort(np.asarray(x, dtype=float))
-    n = len(x)
-    if n < 10:
-        return float("nan")
-    lo = int(max(0, math.floor(n * q - math.sqrt(n * q * (1 - q)))))
-    hi = int(min(n - 1, math.ceil(n * q + math.sqrt(n * q * (1 - q)))))
-    return float((x[hi] - x[lo]) / 2)
+    return goal_probability(x, target)
 
 
 @dataclass(frozen=True)

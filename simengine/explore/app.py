@@ -28,7 +28,8 @@ from simengine.errors import SimEngineError
 from simengine.explore.levers import GROUPS, LeverSpec
 from simengine.explore.runner import Failure, Runner
 from simengine.explore.session import Explorer, Outcome
-from simengine.plot.style import BAND, GOAL, PALETTE, money
+from simengine.fmt import SYMBOLS, money
+from simengine.plot.style import BAND, GOAL, PALETTE
 
 GREY = PALETTE["grey"]
 HEIGHT = 290
@@ -77,7 +78,7 @@ def _labelled(**kw):
 
 
 def _money_formatter(currency: str) -> CustomJSTickFormatter:
-    sym = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
+    sym = SYMBOLS.get(currency, "")
     suf = "" if sym else f" {currency}"
     return CustomJSTickFormatter(code=_MONEY_JS.replace("SYM", repr(sym))
                                  .replace("SUF", repr(suf)))

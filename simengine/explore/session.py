@@ -31,6 +31,7 @@ from simengine.dataset import assemble
 from simengine.engine.run import concat_raw, run
 from simengine.errors import SimEngineError
 from simengine.explore import levers as lv
+from simengine.fmt import lever_value
 from simengine.scenario import Scenario, canonical_json, load_scenario, to_raw
 from simengine.scenario.paths import NAMED_LISTS
 
@@ -189,7 +190,7 @@ class Explorer:
 
     def format(self, path: str, x: float) -> str:
         """A lever's value as the page writes it ($240k, 45.0 %, 28, x1.15)."""
-        return format_value(self.specs[path].kind, x, self.scenario.currency)
+        return lever_value(self.specs[path].kind, x, self.scenario.currency)
 
     def loaded_values(self) -> dict[str, float]:
         return {p: s.value for p, s in self.specs.items()}
@@ -397,23 +398,6 @@ class Explorer:
         out = report(ds, path)
         self._written.add(Path(out).resolve())
         return Path(out)
-
-
-def format_value(kind: str, x: float, currency: str) -> str:
-    """A lever value in words: money as $240k, probabilities in %, counts whole."""
-    from simengine.plot.style import money
-
-    if not math.isfinite(x):
-        return "n/a"
-    if kind == "money":
-        return money(x, currency)
-    if kind == "probability":
-        return f"{100 * x:.1f} %" if x >= 0.01 or x == 0 else f"{100 * x:.2f} %"
-    if kind == "count":
-        return f"{x:,.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 100 else f"{x:,.1f}"
-    if kind == "multiplier":
-        return f"×{x:.2f}"
-    return f"{x:g}"
 
 
 def overlay(base: Any, new: Any, key: str | None = None) -> Any:

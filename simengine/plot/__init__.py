@@ -1,12 +1,13 @@
 """Figures. Each function returns a matplotlib Figure and takes optional Axes to draw on."""
 
+from simengine.fmt import money
 from simengine.plot.backtest import backtest
 from simengine.plot.campaigns import campaigns
 from simengine.plot.capacity import capacity
 from simengine.plot.decision import compare, sobol, tornado
 from simengine.plot.forecast import fan, goal
 from simengine.plot.funnel import funnel, pipeline
-from simengine.plot.style import money, styled
+from simengine.plot.style import styled
 
 KINDS = {"fan": fan, "goal": goal, "funnel": funnel, "pipeline": pipeline, "capacity": capacity,
          "campaigns": campaigns}

@@ -9,7 +9,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simengine.plot.style import CYCLE, PALETTE, count_axis, date_axis, money, money_axis, styled
+from simengine.fmt import money
+from simengine.plot.style import CYCLE, PALETTE, count_axis, date_axis, money_axis, styled
 
 LABELS = {"revenue": "bookings", "won": "won deals"}
 

@@ -8,7 +8,8 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from simengine.plot.style import BAND, PALETTE, money, money_axis, styled
+from simengine.fmt import money
+from simengine.plot.style import BAND, PALETTE, money_axis, styled
 
 #: The pseudo-campaign that carries the pipeline already open on the first day.
 INITIAL = "initial_pipeline"

@@ -10,13 +10,12 @@ from matplotlib.patches import Patch
 
 from simengine.analysis.compare import bookings, summarize_comparison
 from simengine.errors import SimEngineError
+from simengine.fmt import money, pct
 from simengine.plot.style import (
     CYCLE,
     GOAL,
     PALETTE,
-    money,
     money_axis,
-    pct,
     pct_axis,
     styled,
 )
@@ -263,12 +262,12 @@ def sobol(res, axes=None, output: str = "bookings", top: int = 12) -> Figure:
 def goal_seek(res, ax=None) -> Figure:
     """P(goal) against the lever, as bracketed by a goal seek, with the answer and its Monte
     Carlo interval."""
-    from simengine.analysis.goal_seek import _formatter
+    from simengine.fmt import lever_formatter
 
     c = res.curve()
     if c.empty:
         raise SimEngineError("plot.goal_seek: the result holds no thresholds")
-    fmt = _formatter(res.lever, res.currency)
+    fmt = lever_formatter(res.lever, res.currency)
     with styled():
         if ax is None:
             fig, ax = plt.subplots(figsize=(9, 4.6))

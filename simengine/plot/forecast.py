@@ -8,8 +8,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from simengine.analysis.summary import annual, prob_goal
-from simengine.plot.style import BAND, GOAL, PALETTE, date_axis, money, money_axis, pct, styled
-
+from simengine.fmt import money, pct
+from simengine.plot.style import BAND, GOAL, PALETTE, date_axis, money_axis, styled
 
 _EVERY = {"week": "Weekly", "month": "Monthly", "quarter": "Quarterly"}
 

@@ -7,8 +7,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from simengine.plot.style import (BAND, CYCLE, PALETTE, count_axis, date_axis, money, period_mid,
-                                  styled)
+from simengine.fmt import money
+from simengine.plot.style import BAND, CYCLE, PALETTE, count_axis, date_axis, period_mid, styled
 
 
 def funnel(ds: xr.Dataset, ax=None) -> Figure:

@@ -12,6 +12,8 @@ import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 
+from simengine.fmt import money
+
 PALETTE = {
     "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
     "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000",
@@ -39,23 +41,6 @@ def styled():
         yield
 
 
-def money(x: float, currency: str = "USD") -> str:
-    """$1.2M, $350k, $900 (other currencies keep their code)."""
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    sym = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
-    suffix = "" if sym else f" {currency}"
-    if x >= 1e9:
-        text = f"{x / 1e9:.1f}B"
-    elif x >= 1e6:
-        text = f"{x / 1e6:.1f}M"
-    elif x >= 1e3:
-        text = f"{x / 1e3:.0f}k"
-    else:
-        text = f"{x:.0f}"
-    return f"{sign}{sym}{text}{suffix}"
-
-
 def money_axis(axis, currency: str = "USD") -> None:
     axis.set_major_formatter(mticker.FuncFormatter(lambda x, _: money(x, currency)))
 
@@ -74,10 +59,6 @@ def date_axis(axis, maxticks: int = 14) -> None:
     fmt = mdates.ConciseDateFormatter(loc, formats=["%Y", "%b", "%d", "%H:%M", "%H:%M", "%S.%f"])
     axis.set_major_locator(loc)
     axis.set_major_formatter(fmt)
-
-
-def pct(p: float) -> str:
-    return f"{p:.0%}" if p >= 0.1 or p == 0 else f"{p:.1%}"
 
 
 def pct_axis(axis, decimals: int = 0) -> None:

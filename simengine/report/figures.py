@@ -17,7 +17,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from simengine.analysis.summary import annual
-from simengine.plot.style import BAND, GOAL, PALETTE, money, money_axis, styled
+from simengine.fmt import money
+from simengine.plot.style import BAND, GOAL, PALETTE, money_axis, styled
 
 
 def svg_uri(fig: Figure) -> str:

@@ -11,14 +11,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from simengine.analysis.summary import annual, prob_goal, quantile_se
+from simengine.analysis.summary import annual, prob_goal
 from simengine.plot.campaigns import INITIAL, campaign_table, campaigns, ratio
 from simengine.plot.forecast import fan, goal
 from simengine.plot.funnel import funnel, pipeline
 from simengine.report import figures
-from simengine.report.words import (amount, count, date, days, describe_dist, esc,
-                                    format_value, kind_of, lookup, nice_thresholds,
-                                    parameter_label, pct, points)
+from simengine.report.words import (
+    amount,
+    count,
+    date,
+    days,
+    describe_dist,
+    esc,
+    format_value,
+    kind_of,
+    lookup,
+    nice_thresholds,
+    parameter_label,
+    pct,
+    points,
+)
+from simengine.stats import quantile_se
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from html import escape
 from typing import Any
 
 import numpy as np
 
-from simengine.plot.style import money
-
-NBSP = "\u00a0"
+from simengine.fmt import NBSP, amount, date, days, money
+from simengine.fmt import param_value as format_value
+from simengine.fmt import pct as _pct
 
 __all__ = ["money", "amount", "pct", "points", "count", "days", "date", "odds", "describe_dist",
            "parameter_label", "format_value", "esc"]
@@ -22,23 +21,9 @@ def esc(x: Any) -> str:
     return escape(str(x), quote=True)
 
 
-def amount(x: float, currency: str = "USD") -> str:
-    """Money with the precision a reader wants: $1,304 below ten thousand, $912k, $25.1M."""
-    if not np.isfinite(x):
-        return "–"
-    if abs(x) >= 10_000:
-        return money(x, currency)
-    text = money(x, currency)
-    return text.replace(text.lstrip("-$€£").split(" ")[0], f"{abs(x):,.0f}", 1)
-
-
 def pct(p: float, decimals: int | None = None) -> str:
     """47 %, 3.5 %, 0.4 % (a non-breaking space before the sign, as in the brief)."""
-    if not np.isfinite(p):
-        return "–"
-    if decimals is None:
-        decimals = 0 if abs(p) >= 0.095 or p == 0 else 1
-    return f"{100 * p:.{decimals}f}{NBSP}%"
+    return _pct(p, decimals, NBSP)
 
 
 def points(se: float) -> str:
@@ -48,23 +33,6 @@ def points(se: float) -> str:
 
 def count(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{x:,.0f}"
-
-
-def days(x: float) -> str:
-    if not np.isfinite(x):
-        return "–"
-    if x >= 10 or round(x, 1) == round(x):
-        return f"{x:,.0f}{NBSP}days"
-    return f"{x:,.1f}{NBSP}days"
-
-
-def date(d: Any) -> str:
-    """31 Mar 2027."""
-    if isinstance(d, str):
-        d = dt.date.fromisoformat(d[:10])
-    elif isinstance(d, np.datetime64):
-        d = d.astype("datetime64[D]").astype(object)
-    return f"{d.day} {d:%b %Y}"
 
 
 def odds(p: float) -> str:
@@ -100,25 +68,6 @@ def _kind(path: str) -> str:
     if keys & _DAY_KEYS and (parts[0] in ("stages", "initial_pipeline") or last == "days"):
         return "days"
     return "number"
-
-
-def format_value(x: float, kind: str, currency: str = "USD", start: str | None = None) -> str:
-    """A sampled parameter value in the unit its path implies."""
-    if not np.isfinite(x):
-        return "–"
-    if kind == "money":
-        if abs(x) >= 100:
-            return amount(x, currency)
-        text = money(x, currency)  # cents matter on a cost per lead, unless there are none
-        cents = f"{abs(x):.0f}" if float(x).is_integer() else f"{abs(x):.2f}"
-        return text.replace(text.lstrip("-$€£").split(" ")[0], cents, 1)
-    if kind == "share":
-        return pct(x, 1 if x < 0.1 else 0)
-    if kind == "days":
-        return days(x)
-    if kind == "date" and start:
-        return date(dt.date.fromisoformat(start) + dt.timedelta(days=float(x)))
-    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def _num(v: Any, kind: str, currency: str) -> str:
