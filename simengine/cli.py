@@ -10,14 +10,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from simengine.cli_common import err, out
 from simengine.errors import SimEngineError
 from simengine.fmt import money as _money
-
-out = Console()
-err = Console(stderr=True)
 
 
 def print_summary(ds) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from simengine.cli_common import save_figure
 from simengine.errors import SimEngineError
 from simengine.fmt import money as _money
 from simengine.fmt import pct
@@ -16,18 +17,6 @@ from simengine.fmt import pct
 
 def _pct(p: float) -> str:
     return pct(p, 1)
-
-
-def _save_figure(fig, path: str) -> Path:
-    import matplotlib.pyplot as plt
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(p)
-    return p
 
 
 def _agg() -> None:
@@ -45,7 +34,7 @@ def _check_figure_path(path: str | None) -> None:
 def cmd_compare(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.compare import summarize_comparison
-    from simengine.cli import out
+    from simengine.cli_common import out
 
     if len(a.scenarios) < 2:
         raise SimEngineError(f"compare: expected two or more scenario files, found "
@@ -85,7 +74,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
         out.print(f"wrote {se.save(cmp, a.output)}")
     if a.plot:
         _agg()
-        out.print(f"wrote {_save_figure(se.plot.compare(cmp), a.plot)}")
+        out.print(f"wrote {save_figure(se.plot.compare(cmp), a.plot)}")
     return 0
 
 
@@ -93,7 +82,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 def cmd_goal_seek(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.goal_seek import GoalOutOfReach
-    from simengine.cli import out
+    from simengine.cli_common import out
 
     _check_figure_path(a.plot)
     sc = se.load_scenario(a.scenario, a.set)
@@ -118,7 +107,7 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
         _agg()
         from simengine.plot.decision import goal_seek as goal_seek_plot
 
-        out.print(f"wrote {_save_figure(goal_seek_plot(r), a.plot)}")
+        out.print(f"wrote {save_figure(goal_seek_plot(r), a.plot)}")
     return 0
 
 
@@ -161,7 +150,7 @@ def _groups(items: list[str]) -> dict[str, list[str]] | None:
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
     import simengine as se
-    from simengine.cli import out
+    from simengine.cli_common import out
 
     _check_figure_path(a.plot)
     sc = se.load_scenario(a.scenario, a.set)
@@ -217,7 +206,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     if a.plot:
         _agg()
         fig = se.plot.tornado(r) if r.method == "tornado" else se.plot.sobol(r)
-        out.print(f"wrote {_save_figure(fig, a.plot)}")
+        out.print(f"wrote {save_figure(fig, a.plot)}")
     return 0
 
 

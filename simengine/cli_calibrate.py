@@ -56,7 +56,7 @@ def _kw(a: argparse.Namespace) -> dict:
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
     from simengine.calibrate import calibrate
-    from simengine.cli import err, out
+    from simengine.cli_common import err, out
 
     out_path = Path(a.output)
     if out_path.suffix.lower() not in (".yaml", ".yml"):
@@ -74,7 +74,7 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 def print_backtest(res) -> None:
     from rich import box
 
-    from simengine.cli import out
+    from simengine.cli_common import out
     from simengine.fmt import money
 
     t = Table(title=f"Back-test: {res.draws:,} draws, seed {res.seed}; naive = average of the "
@@ -105,7 +105,7 @@ def print_backtest(res) -> None:
 
 def cmd_backtest(a: argparse.Namespace) -> int:
     from simengine.calibrate import backtest
-    from simengine.cli import out
+    from simengine.cli_common import out
 
     if a.draws < 10:
         raise SimEngineError(f"-n {a.draws}: expected at least 10 draws, found {a.draws}")
@@ -125,14 +125,10 @@ def cmd_backtest(a: argparse.Namespace) -> int:
 
         matplotlib.use("Agg")
         from simengine import plot
+        from simengine.cli_common import save_figure
 
         fig = plot.backtest(res)
-        path = Path(a.plot)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp)
-        tmp.replace(path)
-        out.print(f"wrote {path}")
+        out.print(f"wrote {save_figure(fig, a.plot)}")
     return 0
 
 

@@ -11,7 +11,7 @@ def cmd_explore(a: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # the report export draws figures in the server's threads
-    from simengine.cli import out
+    from simengine.cli_common import out
     from simengine.errors import SimEngineError
 
     try:

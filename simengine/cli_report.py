@@ -10,7 +10,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import simengine as se
-    from simengine.cli import out
+    from simengine.cli_common import out
     from simengine.report import check_path
 
     check_path(a.output)
