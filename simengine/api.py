@@ -1,7 +1,7 @@
 """The Python entry point of a run: scenario in, Dataset out.
 
 Besides the plain run this module drives the three ways a run can grow beyond one call of the
-engine (DESIGN sections 3 and 5): on a Dask cluster (``backend="dask"``), streamed to a zarr store
+engine: on a Dask cluster (``backend="dask"``), streamed to a zarr store
 chunk by chunk (``store=``, resumable with :func:`resume`), and until a requested precision is
 reached (``until_se=``). All three give the same bits as a plain run of the same draws.
 """
@@ -45,7 +45,7 @@ DEFAULT_MAX_DRAWS = 100_000  # the cap of an until_se run when none is given
 MIN_BLOCKS = 8  # quasi-random runs: blocks needed before their spread gives the standard error
 
 
-def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, *,
+def simulate(scenario: Scenario | str | Path, *, draws: int = 1000, seed: int = 0,
              progress: bool | None = None, chunk_draws: int | None = None,
              threads: int | None = None, backend: str = "threads", scheduler=None,
              param_values: dict[str, Any] | None = None, trace: int = 0,
@@ -105,8 +105,8 @@ def simulate(scenario: Scenario | str | Path, draws: int = 1000, seed: int = 0, 
     Returns
     -------
     xarray.Dataset
-        Dimensions ``draw``, ``period``, ``stage``, ``campaign``, ``segment``; the variables and
-        attributes of DESIGN section 4.
+        Dimensions ``draw``, ``period``, ``stage``, ``campaign``, ``segment``; every variable
+        with ``units`` and ``long_name``, the provenance in the attributes.
 
     Raises
     ------

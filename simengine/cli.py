@@ -18,7 +18,7 @@ from simengine.fmt import money as _money
 
 
 def print_summary(ds) -> None:
-    from simengine.analysis import summarize
+    from simengine.analysis.summary import summarize
 
     s = summarize(ds)
     cur = s.currency
@@ -119,7 +119,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         raise SimEngineError(f"--resume: expected -o OUT.zarr, the store of the interrupted run, "
                              f"found {a.output or 'no -o'}")
     if a.report:
-        from simengine.report import check_path
+        from simengine.report.document import check_path
 
         check_path(a.report)
     backend = a.backend or ("dask" if a.scheduler else "threads")
@@ -163,7 +163,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        out.print(f"wrote {se.report(ds, a.report)}")
+        out.print(f"wrote {se.write_report(ds, a.report)}")
     return 0
 
 
@@ -187,7 +187,7 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    from simengine.engine import expected_prospects
+    from simengine.engine.run import expected_prospects
 
     sc, cs = load_checked(a.scenario, a.set)
     unc = len(cs.params.uncertain)

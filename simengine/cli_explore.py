@@ -19,8 +19,8 @@ def cmd_explore(a: argparse.Namespace) -> int:
     except ImportError:
         raise SimEngineError("explore: expected the app extra (pip install 'simengine[app]'), "
                              "found no panel package") from None
-    from simengine.explore import Explorer
     from simengine.explore.server import access, serve
+    from simengine.explore.session import Explorer
 
     acc = access(a.host, a.port)
     ex = Explorer(a.scenario, draws=a.draws, seed=a.seed, threads=a.threads)
@@ -38,7 +38,7 @@ def cmd_explore(a: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from simengine.explore.session import DEFAULT_DRAWS
+    from simengine.explore import DEFAULT_DRAWS
 
     e = subparsers.add_parser(
         "explore", help="open a scenario in the what-if explorer (a local web page)")

@@ -11,11 +11,11 @@ def cmd_report(a: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import simengine as se
     from simengine.cli_common import out
-    from simengine.report import check_path
+    from simengine.report.document import check_path
 
     check_path(a.output)
     ds = se.load(a.result)
-    path = se.report(ds, a.output)
+    path = se.write_report(ds, a.output)
     out.print(f"wrote {path}")
     return 0
 

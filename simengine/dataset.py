@@ -1,7 +1,8 @@
 """Assemble the engine's arrays into one labelled xarray.Dataset, and save / load it atomically.
 
 Dimension names are defined once here; every dimension has a coordinate, every variable has
-``units`` and ``long_name``, and the global attributes carry the provenance (DESIGN section 4).
+``units`` and ``long_name``, and the global attributes carry the provenance (seed, scenario
+fingerprint, version).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from simengine._version import __version__
-from simengine.engine import RawResult
 from simengine.errors import SimEngineError
-from simengine.scenario import canonical_json, scenario_sha256
+
+if TYPE_CHECKING:  # the engine (numba) is not needed to read or write a saved result
+    from simengine.engine.run import RawResult
 
 DRAW, PERIOD, STAGE, CAMPAIGN, SEGMENT, POOL, PARAMETER, FRICTION = (
     "draw", "period", "stage", "campaign", "segment", "pool", "parameter", "friction")
@@ -34,7 +37,9 @@ def _var(data, dims, units, long_name, **attrs) -> xr.Variable:
 
 
 def assemble(raw: RawResult) -> xr.Dataset:
-    """The Dataset of a run (DESIGN section 4). Failed draws are NaN in every variable."""
+    """The Dataset of a run. Failed draws are NaN in every variable."""
+    from simengine.scenario.loader import canonical_json, scenario_sha256  # a run has it loaded
+
     cs, o = raw.compiled, raw.out
     sc = cs.scenario
     cur = sc.currency
@@ -74,7 +79,8 @@ def assemble(raw: RawResult) -> xr.Dataset:
                          "prospects in the stage at period end"),
         "pipeline_value": _var(o.pipeline_value, (DRAW, PERIOD), cur,
                                "deal value of open prospects at period end",
-                               description=f"stages from '{cs.stage_names[int(np.argmax(cs.in_pipeline_value))]}' on"),
+                               description="stages from "
+                               f"'{cs.stage_names[int(np.argmax(cs.in_pipeline_value))]}' on"),
         "nurture": _var(o.nurture, (DRAW, PERIOD), PROSPECTS,
                         "prospects in nurture (recycled, not yet back) at period end"),
         "reached": _var(o.reached, (DRAW, CAMPAIGN, STAGE), PROSPECTS,
@@ -157,7 +163,7 @@ def assemble(raw: RawResult) -> xr.Dataset:
 
 
 def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
-    """Queueing and capacity figures of the capacity path (DESIGN section 4)."""
+    """Queueing and capacity figures of the capacity path, per draw, period and pool."""
     cs, po = raw.compiled, raw.pools
     days_in = np.diff(np.concatenate([[0], cs.grid.period_end_day])).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -193,7 +199,8 @@ def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
 
 
 def campaign_cost(raw: RawResult) -> np.ndarray:
-    """Spend per draw and campaign: fixed + per lead x arrivals + the budget spent in the horizon."""
+    """Spend per draw and campaign: fixed + per lead x arrivals + the budget spent in the
+    horizon."""
     cs, th = raw.compiled, raw.theta
     C = cs.n_campaigns
     cost = np.zeros((raw.draws, C + 1))
@@ -286,8 +293,3 @@ def load(path: str | Path, *, partial: bool = False) -> xr.Dataset:
         return ds
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
-
-
-def resolved_scenario(ds: xr.Dataset) -> dict:
-    """The resolved scenario stored in a result's attributes."""
-    return json.loads(ds.attrs["scenario_json"])

@@ -83,7 +83,7 @@ def test_backtest_scores_each_cut_off_and_month(export):
     first = t[(t.as_of == pd.Timestamp("2020-10-15").date()) & (t.variable == "won")].iloc[0]
     assert first.period == pd.Timestamp("2020-10-16").date() and first.days == 16
     assert (t.p5 <= t.p25).all() and (t.p25 <= t.p50).all() and (t.p75 <= t.p95).all()
-    assert ((t.in90 == ((t.p5 <= t.actual) & (t.actual <= t.p95)))).all()
+    assert (t.in90 == ((t.p5 <= t.actual) & (t.actual <= t.p95))).all()
     line = res.coverage_line()
     assert line.startswith("coverage")
     n90 = int(t.in90.sum())

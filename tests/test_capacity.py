@@ -1,4 +1,4 @@
-"""The capacity path against exact queueing results and an independent simulator (DESIGN 7):
+"""The capacity path against exact queueing results and an independent simulator:
 Erlang C, Little's law, Erlang A, non-preemptive priorities (Cobham), Ciw, monotonicity,
 conservation and determinism with pools, and c(t) from headcount, ramp and hires."""
 

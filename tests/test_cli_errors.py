@@ -1,5 +1,5 @@
 """Bad input gets one clear line (file, line, dotted path, expected, found), exit code 2, no
-traceback and nothing written (STYLE section 5: a table of input -> message)."""
+traceback and nothing written (a table of input -> message)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario comparison on common random numbers (DESIGN sections 3 and 6, issue 5).
+"""Scenario comparison on common random numbers.
 
 Exact: a scenario compared with itself differs by exactly 0 in every draw, and campaigns missing
 from one scenario are joined with 0 (counts, money) or NaN (everything else). Statistical: the

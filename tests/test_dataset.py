@@ -1,4 +1,4 @@
-"""The Dataset explains itself and survives a round trip to netCDF and zarr (STYLE section 6)."""
+"""The Dataset explains itself and survives a round trip to netCDF and zarr."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Degenerate and textbook funnels with exact answers (DESIGN section 7, STYLE 7c)."""
+"""Degenerate and textbook funnels with exact answers."""
 
 from __future__ import annotations
 

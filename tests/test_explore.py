@@ -18,8 +18,8 @@ import yaml
 import simengine as se
 from simengine.cli import main
 from simengine.errors import ScenarioError, SimEngineError
-from simengine.explore import Explorer, Failure, Runner, Superseded
-from simengine.explore.session import DEFAULT_DRAWS, overlay
+from simengine.explore.runner import Failure, Runner
+from simengine.explore.session import DEFAULT_DRAWS, Explorer, Superseded, overlay
 from simengine.scenario import canonical_json, to_raw
 
 ROOT = Path(__file__).resolve().parents[1]

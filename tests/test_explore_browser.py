@@ -163,8 +163,8 @@ def test_token_guards_the_page_and_its_websocket(chromium):
     it the page loads and its websocket (which carries no token in its address) connects."""
     from playwright.sync_api import sync_playwright
 
-    from simengine.explore import Explorer
     from simengine.explore.server import Access, free_port, serve
+    from simengine.explore.session import Explorer
 
     ex = Explorer(ROOT / "scenarios" / "baseline.yaml", draws=24, seed=0)
     acc = Access("127.0.0.1", free_port(), "t0ken-for-the-test")  # as --host would require

@@ -1,4 +1,4 @@
-"""Goal seek against an answer known exactly (DESIGN section 7, issue 5).
+"""Goal seek against an answer known exactly.
 
 The reference funnel has no pools, zero dwells and one campaign of L expected leads; each lead is
 won with probability p = 0.5 x 0.2 and is worth v, so the won-deal count is Poisson(p L) and the

@@ -1,5 +1,5 @@
 """Conservation in every draw, bitwise determinism across threads and chunkings, and common
-random numbers between scenarios (DESIGN sections 3, 4 and 7)."""
+random numbers between scenarios."""
 
 from __future__ import annotations
 

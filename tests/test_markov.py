@@ -1,5 +1,5 @@
 """The funnel without pools is an absorbing semi-Markov chain: absorption probabilities
-B = (I - Q)^-1 R and expected time to absorption t = (I - Q)^-1 m are exact (DESIGN section 7)."""
+B = (I - Q)^-1 R and expected time to absorption t = (I - Q)^-1 m are exact."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests (STYLE section 8): generated scenarios validate and conserve prospects in
+"""Property tests: generated scenarios validate and conserve prospects in
 every draw, or are rejected with a ScenarioError; they never crash. Runs are deterministic and
 more budget never lowers expected arrivals."""
 

@@ -19,10 +19,11 @@ import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
 import simengine as se  # noqa: E402
+from simengine.analysis.summary import annual  # noqa: E402
 from simengine.cli import main  # noqa: E402
 from simengine.errors import SimEngineError  # noqa: E402
-from simengine.report import check_path, render  # noqa: E402
 from simengine.report import words as w  # noqa: E402
+from simengine.report.document import check_path, render  # noqa: E402
 
 ALWAYS = ["answer", "forecast", "distribution", "funnel", "campaigns", "assumptions",
           "provenance"]
@@ -43,12 +44,12 @@ def ds():
 @pytest.fixture(scope="module")
 def page(ds, tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "all_features.html"
-    se.report(ds, path)
+    se.write_report(ds, path)
     return path
 
 
 def with_pools(ds: xr.Dataset) -> xr.Dataset:
-    """The capacity variables of DESIGN section 4 added by hand to a result without pools, with
+    """The capacity variables of a result with pools added by hand to a result without pools, with
     known answers: 'ae' is the busier pool and waits longer."""
     rng = np.random.default_rng(0)
     n, t = ds.sizes["draw"], ds.sizes["period"]
@@ -103,7 +104,7 @@ def test_every_section_in_reading_order(page, ds):
     assert sections(html) == ALWAYS  # no pools and no scenario dim: those sections are left out
     g = se.prob_goal(ds)
     assert f"There is a <strong>{w.pct(g.p)} chance</strong> ({w.points(g.se)})" in html
-    q5, q95 = np.quantile(se.analysis.annual(ds), [0.05, 0.95])
+    q5, q95 = np.quantile(annual(ds), [0.05, 0.95])
     assert f"<strong>{se.plot.money(q5)}</strong> and <strong>{se.plot.money(q95)}</strong>" \
         in html
     for path in map(str, ds.parameter.values):  # every uncertain parameter with its distribution
@@ -133,7 +134,7 @@ def test_capacity_and_comparison_sections_render_when_present(ds):
     busiest = "ae"  # utilisation drawn around 93 % against 70 % for sdr
     assert f"The busiest team is <strong>{busiest}</strong>" in cap
     comp = html.split('<section id="comparison">')[1].split("</section>")[0]
-    diff = np.median(0.1 * np.asarray(se.analysis.annual(ds)))  # exactly 10 % less per draw
+    diff = np.median(0.1 * np.asarray(annual(ds)))  # exactly 10 % less per draw
     assert f"<strong>cut</strong> books {w.amount(diff)} less than base" in comp
     assert "compares 2 scenarios" in html
 
@@ -172,7 +173,7 @@ def test_bad_report_path(tmp_path, path, message):
 
 def test_written_atomically(ds, tmp_path, monkeypatch):
     path = tmp_path / "sub" / "r.html"
-    assert se.report(ds, path) == path and path.read_text().startswith("<!DOCTYPE html>")
+    assert se.write_report(ds, path) == path and path.read_text().startswith("<!DOCTYPE html>")
     assert os.listdir(path.parent) == ["r.html"]
     before = path.read_text()
 
@@ -181,7 +182,7 @@ def test_written_atomically(ds, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
-        se.report(ds, path)
+        se.write_report(ds, path)
     assert path.read_text() == before and os.listdir(path.parent) == ["r.html"]
 
 

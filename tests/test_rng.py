@@ -9,7 +9,7 @@ A hash of structured counters is a classic source of silent bias, so every gener
 and steps one coordinate at a time: adjacent seeds, draws, campaigns, days, prospects, visits,
 purposes and attempts.
 
-Levels (STYLE section 7). Every test uses fixed seeds; nothing is tuned to pass.
+Every test uses fixed seeds; nothing is tuned to pass.
 
 - exact (tier a/c): bit-identical to a pure-Python SplitMix64 written from the published
   algorithm; degenerate inputs with exact answers.
@@ -214,7 +214,7 @@ def _check_discrete_fit(x: np.ndarray, pmf: np.ndarray, what: str) -> None:
     expected[-1] += max(0.0, n - expected.sum())
     obs_cells, exp_cells = [], []
     o = e = 0.0
-    for ci, ei in zip(counts, expected):
+    for ci, ei in zip(counts, expected, strict=True):
         o, e = o + ci, e + ei
         if e >= 20.0:
             obs_cells.append(o)

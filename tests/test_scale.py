@@ -1,6 +1,6 @@
-"""Scale and precision (issue 7, DESIGN sections 3 and 5): the Dask backend, streaming to zarr
+"""Scale and precision: the Dask backend, streaming to zarr
 with resume, and runs that stop at a requested standard error. Every one of them must give the
-bits of a plain threads run of the same draws (STYLE section 7a)."""
+bits of a plain threads run of the same draws."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from simengine import api
 from simengine.cli import main
 from simengine.compile import compile_scenario
 from simengine.dataset import assemble
-from simengine.engine import run, stream
+from simengine.engine import stream
+from simengine.engine.run import run
 from simengine.engine.sampling import BLOCK
 
 AF = "tests/scenarios/all_features.yaml"

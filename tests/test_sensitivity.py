@@ -1,4 +1,4 @@
-"""Sensitivity analyses against known answers (DESIGN section 6, issue 5).
+"""Sensitivity analyses against known answers.
 
 * Sobol plumbing on the Ishigami function, whose indices are known in closed form.
 * Sobol indices of an additive scenario: bookings = sum of independent campaigns' arrivals

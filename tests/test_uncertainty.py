@@ -1,5 +1,5 @@
 """Per-draw parameter uncertainty: the bands widen exactly as the mixture says they should;
-correlations reach the requested rank correlation (DESIGN section 7)."""
+correlations reach the requested rank correlation."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""Analyses of results: summaries and P(goal)."""
+"""Analyses of results and of scenarios.
 
-from simengine.analysis.summary import GoalProbability, Summary, annual, prob_goal, summarize
-from simengine.analysis.compare import ComparisonSummary, compare, summarize_comparison
-from simengine.analysis.goal_seek import GoalSeekResult, goal_seek
-from simengine.analysis.sensitivity import SensitivityResult, sensitivity
+- :mod:`~simengine.analysis.summary`: quantile bands, P(goal) and key figures of a result;
+- :mod:`~simengine.analysis.compare`: scenarios on common random numbers, paired differences;
+- :mod:`~simengine.analysis.sensitivity`: tornado and Sobol' indices of the assumptions;
+- :mod:`~simengine.analysis.goal_seek`: the lever value that reaches a target with a confidence;
+- :mod:`~simengine.analysis.levers`, :mod:`~simengine.analysis.expected`: levers and the
+  expected-value model the searches start from.
 
-__all__ = ["summarize", "prob_goal", "annual", "Summary", "GoalProbability"]
-__all__ += ["compare", "summarize_comparison", "ComparisonSummary", "goal_seek", "GoalSeekResult",
-            "sensitivity", "SensitivityResult"]
+The public functions are re-exported by :mod:`simengine` (``se.compare``, ``se.goal_seek``...).
+"""

@@ -72,7 +72,7 @@ def _union(values: list[np.ndarray]) -> list:
 
 
 def compare(scenarios: Mapping[str, Scenario | str | Path] | Sequence[Scenario | str | Path],
-            draws: int = 1000, seed: int = 0, *, progress: bool | None = False,
+            *, draws: int = 1000, seed: int = 0, progress: bool | None = False,
             threads: int | None = None) -> xr.Dataset:
     """Run scenarios on common random numbers and stack them along a ``scenario`` dimension.
 
@@ -167,16 +167,23 @@ def compare(scenarios: Mapping[str, Scenario | str | Path] | Sequence[Scenario |
 
 def per_draw_bookings(ds: xr.Dataset) -> np.ndarray:
     """Bookings over the horizon of every draw of a result, NaN for failed draws (keeps the
-    draw index, unlike :func:`simengine.analysis.annual`)."""
+    draw index, unlike :func:`simengine.analysis.summary.annual`)."""
     return ds.revenue.sum("period", skipna=False).values
 
 
-def scenario_view(cmp: xr.Dataset, label: str) -> xr.Dataset:
-    """One scenario of a comparison as an ordinary result (its goal in ``attrs``)."""
-    ds = cmp.sel({SCENARIO: label}, drop=True)
-    ds.attrs = {**cmp.attrs, "scenario": str(cmp.scenario_name.sel(scenario=label).item()),
-                "goal": float(cmp.goal.sel(scenario=label))}
-    return ds.drop_vars(["goal", "scenario_name", "scenario_sha256"], errors="ignore")
+def one_scenario(full: xr.Dataset, label: str) -> xr.Dataset:
+    """One scenario of a comparison as an ordinary result: its own goal and name in attrs."""
+    ds = full.sel(scenario=label, drop=True)
+    attrs = dict(full.attrs)
+    attrs["scenario"] = str(full.scenario_name.sel(scenario=label).item()) \
+        if "scenario_name" in full.coords else label
+    if "goal" in full.data_vars:
+        attrs["goal"] = float(full.goal.sel(scenario=label))
+    if "scenario_sha256" in full.coords:
+        attrs["scenario_sha256"] = str(full.scenario_sha256.sel(scenario=label).item())
+    ds = ds.drop_vars(["goal", "scenario_name", "scenario_sha256"], errors="ignore")
+    ds.attrs = attrs
+    return ds
 
 
 def bookings(cmp: xr.Dataset) -> xr.DataArray:
@@ -308,7 +315,7 @@ def summarize_comparison(cmp: xr.Dataset, reference: str | None = None,
     return ComparisonSummary(scen, dif, ref, str(cmp.attrs.get("currency", "")), n)
 
 
-def variance_reduction(a: Scenario | str | Path, b: Scenario | str | Path, draws: int = 1000,
+def variance_reduction(a: Scenario | str | Path, b: Scenario | str | Path, *, draws: int = 1000,
                        seed: int = 0, independent_seed: int | None = None) -> dict[str, float]:
     """How much tighter common random numbers make the estimated difference of mean bookings.
 

@@ -206,11 +206,6 @@ class Capacity:
     reps: np.ndarray  # (NP,) mean reps on the books
     slots_per_rep: np.ndarray  # (NP,) slots of one fully productive rep (slots x selling time)
 
-    def reps_needed(self) -> np.ndarray:
-        """Fully productive reps that would serve every visit (Little's law over the year)."""
-        days = self.supply / np.maximum(self.slots_per_rep * self.reps, 1e-300)
-        return self.demand / (self.slots_per_rep * days)
-
 
 def _mix(cum: np.ndarray) -> np.ndarray:
     return np.diff(np.concatenate([[0.0], cum]))

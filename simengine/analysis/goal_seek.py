@@ -1,6 +1,6 @@
 """Goal seek: the smallest value of a lever at which P(bookings >= target) >= confidence.
 
-Two steps (DESIGN section 6):
+Two steps:
 
 1. A deterministic **reverse waterfall** in expected values (every parameter at its mean, the
    absorbing-chain routing of :mod:`simengine.analysis.expected`): target bookings -> won deals

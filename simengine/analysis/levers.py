@@ -252,7 +252,7 @@ GROUP_ORDER = ("demand", "conversion", "capacity", "friction", "deal size", "tim
 
 
 def default_group(path: str) -> str:
-    """The default group of a parameter path (DESIGN section 6: demand, conversion, ...)."""
+    """The default group of a parameter path (demand, conversion, ...)."""
     parts = path.split(".")
     head = parts[0].split("[")[0]
     if head == "campaigns":

@@ -1,5 +1,5 @@
-"""Engine layer: sample per-draw parameters, chunk the draws, call the kernels."""
+"""Engine layer: sample per-draw parameters, chunk the draws, call the kernels.
 
-from simengine.engine.run import RawResult, check_size, expected_prospects, run
-
-__all__ = ["RawResult", "run", "check_size", "expected_prospects"]
+:mod:`~simengine.engine.run` runs draws in memory, :mod:`~simengine.engine.backends` on threads
+or a Dask cluster, :mod:`~simengine.engine.stream` writes them to a zarr store chunk by chunk.
+"""

@@ -22,14 +22,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
-from scipy.stats import qmc
 
 from simengine import codes
+from simengine._lazy import LazyModule
 from simengine.compile import ParamTable
 from simengine.errors import SimEngineError
 from simengine.kernels.rng import uniforms
 from simengine.scenario.distributions import Fixed
+
+# imported when a draw needs them (quasi-random designs, correlations): not to validate a file
+special = LazyModule("scipy.special")
+qmc = LazyModule("scipy.stats.qmc")
 
 SAMPLINGS = ("random", "lhs", "sobol")
 # Draws per independent design block: a power of two (Sobol' balance), large enough for the

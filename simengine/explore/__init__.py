@@ -10,9 +10,4 @@
 Only ``server`` and ``app`` need Panel; everything else is plain simengine.
 """
 
-from simengine.explore.levers import LeverSpec, discover
-from simengine.explore.runner import Failure, Runner
-from simengine.explore.session import DEFAULT_DRAWS, Explorer, Outcome, Superseded
-
-__all__ = ["Explorer", "Outcome", "Runner", "Failure", "Superseded", "LeverSpec", "discover",
-           "DEFAULT_DRAWS"]
+DEFAULT_DRAWS = 625  # draws per update: the standard error of P(goal) is at most 2 points

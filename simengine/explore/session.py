@@ -3,10 +3,10 @@ outcome on common random numbers, saving a what-if as a scenario, exporting its 
 
 The scenario as loaded is simulated once (the *reference*). A lever setting is simulated with the
 same seed and draws, so draw i of the what-if shares every random number of draw i of the
-reference that the levers do not touch (DESIGN section 3); the change is the per-draw difference,
-whose spread is the lever's effect, not the noise of two forecasts. An outcome comes in stages —
-a first look at :data:`FIRST_LOOK` draws, then all of them — and a caller that has a newer
-setting stops a run between chunks of draws (:class:`Superseded`).
+reference that the levers do not touch (random numbers are keyed by what is drawn); the change
+is the per-draw difference, whose spread is the lever's effect, not the noise of two forecasts.
+An outcome comes in stages — a first look at :data:`FIRST_LOOK` draws, then all of them — and a
+caller that has a newer setting stops a run between chunks of draws (:class:`Superseded`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from simengine.compile import compile_scenario
 from simengine.dataset import assemble
 from simengine.engine.run import concat_raw, run
 from simengine.errors import SimEngineError
+from simengine.explore import DEFAULT_DRAWS
 from simengine.explore import levers as lv
 from simengine.fmt import lever_value
 from simengine.scenario import Scenario, canonical_json, load_scenario, to_raw
 from simengine.scenario.paths import NAMED_LISTS
 
 # P(goal) has standard error sqrt(p (1 - p) / n) <= 2 points at any p when n >= 0.5**2 / 0.02**2
-DEFAULT_DRAWS = 625
 FIRST_LOOK = 128  # draws of the first look at a new setting (two chunks on two threads)
 MIN_DRAWS = 20
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -384,7 +384,7 @@ class Explorer:
         """Write the HTML report of the setting: the what-if against the scenario as loaded
         (one report of the scenario when no lever moved)."""
         from simengine.analysis.compare import compare
-        from simengine.report import check_path, report
+        from simengine.report.document import check_path, write_report
 
         path = self._check_target(check_path(path), (".html", ".htm"), "report")
         changes = self._changes(values)
@@ -395,7 +395,7 @@ class Explorer:
             with ENGINE_LOCK:
                 ds = compare({"as loaded": self.scenario, "what-if": whatif},
                              draws=self.draws, seed=self.seed, threads=self.threads)
-        out = report(ds, path)
+        out = write_report(ds, path)
         self._written.add(Path(out).resolve())
         return Path(out)
 

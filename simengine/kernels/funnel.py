@@ -201,9 +201,8 @@ def _draw(st, dr, out, i, root):
     nat = dr.nat
     first_end_after, day_period = st.first_end_after, st.day_period
     dwell_slot, value_slot, delay_slot = st.dwell_slot, st.value_slot, st.delay_slot
-    next_target, n_next, rc_to, in_pv = st.next_target, st.n_next, st.rc_to, st.in_pipeline_value
-    p_next, p_nd, p_rc, adv, dwell_mult = dr.p_next, dr.p_nd, dr.p_rc, dr.adv, dr.dwell_mult
-    quality = dr.quality
+    n_next, rc_to, in_pv = st.n_next, st.rc_to, st.in_pipeline_value
+    dwell_mult = dr.dwell_mult
     # this draw's tallies (added to ``out`` at the end)
     o_ent, o_lost, o_nd, o_rc = (np.zeros((P, S)), np.zeros((P, S)), np.zeros((P, S)),
                                  np.zeros((P, S)))

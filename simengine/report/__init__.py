@@ -1,116 +1,15 @@
 """The report: one self-contained HTML page of a result, for the people who approve budgets.
 
+- :mod:`~simengine.report.document`: the page of a result (:func:`render`) and writing it
+  (:func:`write_report`, also ``simengine.write_report``);
+- :mod:`~simengine.report.sections`: what the page says, section by section;
+- :mod:`~simengine.report.words`: numbers and assumptions in words;
+- :mod:`~simengine.report.figures`: the figures as inline SVG;
+- :mod:`~simengine.report.page`: the HTML template and its styles.
+
 >>> import simengine as se
 >>> ds = se.simulate("scenarios/baseline.yaml", draws=40, seed=1, progress=False)
->>> path = se.report(ds, "/tmp/simengine-doctest-report.html")
+>>> path = se.write_report(ds, "/tmp/simengine-doctest-report.html")
 >>> path.read_text().startswith("<!DOCTYPE html>")
 True
 """
-
-from __future__ import annotations
-
-import os
-import tempfile
-from pathlib import Path
-
-import xarray as xr
-
-from simengine.errors import SimEngineError
-
-SUFFIXES = (".html", ".htm")
-
-
-def check_path(path: str | Path) -> Path:
-    """The report's path, or a :class:`SimEngineError` saying what was expected (before a run)."""
-    path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
-        raise SimEngineError(f"{path}: expected a report path ending in .html, found "
-                             f"'{path.suffix or 'no suffix'}'")
-    if path.exists() and path.is_dir():
-        raise SimEngineError(f"{path}: expected a file name for the report, found a folder")
-    return path
-
-
-def render(ds: xr.Dataset) -> str:
-    """The report of a result as one HTML document (a string).
-
-    Parameters
-    ----------
-    ds
-        A result of :func:`simengine.simulate` or :func:`simengine.load` (optionally with a
-        ``pool`` dimension for the capacity section and a ``scenario`` dimension for the
-        comparison).
-
-    Returns
-    -------
-    str
-        The page: styles inline and every figure an inline SVG data URI, so it references
-        nothing outside itself.
-    """
-    from simengine.report.page import CSS, PAGE
-    from simengine.report.sections import build
-    from simengine.report.words import esc
-
-    ds = ds.load()
-    c, sections = build(ds)
-    a = c.ds.attrs  # the scenario shown in detail (with its own name, goal and fingerprint)
-    name = str(a.get("scenario", "")) or "simengine result"
-    if c.shown:
-        name = " vs ".join(map(str, ds.scenario.values))
-    desc = c.scenario.get("description") or ""
-    subtitle = (f"{esc(desc) + ' · ' if desc else ''}plan period {c.span} · "
-                f"{int(c.ds.sizes['draw']):,} simulated {c.years} · created "
-                f"{esc(str(a.get('created', ''))[:10])}")
-    nav = "".join(f'<a href="#{s.id}">{esc(s.title.split(":")[0])}</a>' for s in sections)
-    body = "\n".join(f'<section id="{s.id}"><h2>{esc(s.title)}</h2>{s.html}</section>'
-                     for s in sections)
-    footer = (f"simengine {esc(a.get('simengine_version', ''))} · scenario "
-              f"{esc(name)} · fingerprint {esc(str(a.get('scenario_sha256', ''))[:12])} · seed "
-              f"{esc(a.get('seed', ''))}. A Monte Carlo forecast: every number is a summary of "
-              f"{int(c.ds.sizes['draw']):,} simulated {c.years}, not a promise.")
-    return PAGE.substitute(title=esc(f"Bookings forecast: {name}"), subtitle=subtitle,
-                           css=CSS, nav=nav, body=body, footer=footer,
-                           version=esc(a.get("simengine_version", "")))
-
-
-def report(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write the report of a result to ``path`` (an ``.html`` file), atomically.
-
-    The page is written to a temporary file in the same folder and renamed, so a crash never
-    leaves half a report under the final name.
-
-    Parameters
-    ----------
-    ds
-        A result (see :func:`render`).
-    path
-        Where to write; the folder is created if needed.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Raises
-    ------
-    SimEngineError
-        The path does not end in ``.html`` (or ``.htm``).
-    """
-    path = check_path(path)
-    html = render(ds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-__all__ = ["report", "render", "check_path"]

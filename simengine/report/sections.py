@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from simengine.analysis.compare import one_scenario
 from simengine.analysis.summary import annual, prob_goal
-from simengine.plot.campaigns import INITIAL, campaign_table, campaigns, ratio
 from simengine.plot.forecast import fan, goal
-from simengine.plot.funnel import funnel, pipeline
+from simengine.plot.sources import INITIAL, campaign_table, campaigns, ratio
+from simengine.plot.stages import funnel, pipeline
 from simengine.report import figures
 from simengine.report.words import (
     amount,
@@ -108,21 +109,6 @@ class Context:
                 self.start.year, 12, 31):
             return f"in {self.start.year}"
         return f"between {date(self.start)} and {date(self.end)}"
-
-
-def one_scenario(full: xr.Dataset, label: str) -> xr.Dataset:
-    """One scenario of a comparison as an ordinary result: its own goal and name in attrs."""
-    ds = full.sel(scenario=label, drop=True)
-    attrs = dict(full.attrs)
-    attrs["scenario"] = str(full.scenario_name.sel(scenario=label).item()) \
-        if "scenario_name" in full.coords else label
-    if "goal" in full.data_vars:
-        attrs["goal"] = float(full.goal.sel(scenario=label))
-    if "scenario_sha256" in full.coords:
-        attrs["scenario_sha256"] = str(full.scenario_sha256.sel(scenario=label).item())
-    ds = ds.drop_vars(["goal", "scenario_name", "scenario_sha256"], errors="ignore")
-    ds.attrs = attrs
-    return ds
 
 
 def _scenario_dict(ds: xr.Dataset, shown: str) -> dict:
@@ -501,7 +487,7 @@ def capacity_section(c: Context) -> Section | None:
         words.append(f"The teams cost {c.m(cost[1])} over the plan period.")
     html = f"<p>{' '.join(words)}</p>"
     if all(v in ds for v in CAPACITY_FIGURE_NEEDS):
-        from simengine.plot.capacity import capacity
+        from simengine.plot.pools import capacity
 
         html += c.figure(capacity(ds), "Utilisation and queue of each sales team",
                          "Per team: the share of selling capacity in use, and the prospects "

@@ -18,10 +18,12 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, model_serializer, model_validator
-from scipy import stats
 
 from simengine import codes
+from simengine._lazy import LazyModule
 from simengine.scenario.base import Model, Problems, fmt
+
+stats = LazyModule("scipy.stats")  # a second of imports that reading a scenario never needs
 
 INF = math.inf
 
@@ -223,7 +225,8 @@ class Triangular(Dist):
 
 
 class Pert(Dist):
-    """PERT(low, mode, high): a beta on [low, high] with shape 4 (the classic three-point estimate)."""
+    """PERT(low, mode, high): a beta on [low, high] with shape 4 (the classic three-point
+    estimate)."""
 
     dist: Literal["pert"]
     low: Value

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+import simengine.scenario.paths as paths
 from simengine.errors import ScenarioError
-from simengine.scenario import paths
 from simengine.scenario.base import PROBLEM, join_path
 from simengine.scenario.distributions import DIST_CLASSES
 from simengine.scenario.model import Scenario

@@ -1,4 +1,4 @@
-"""The scenario, as typed immutable objects (DESIGN section 2).
+"""The scenario, as typed immutable objects (the YAML format of docs/scenario-reference.md).
 
 Field-level rules live on the fields; rules that relate fields (names that must exist, dates in
 order, probabilities that must not sum over 1) live in :meth:`Scenario._cross_check`. Nothing
@@ -20,15 +20,13 @@ from simengine.scenario.distributions import (
     Fixed,
     Normal,
     Value,
-    _hi,
-    _lo,
 )
 
 TERMINALS = ("won", "lost", "no_decision")
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
 
-# --- constrained values ----------------------------------------------------------------------------
+# --- constrained values ---------------------------------------------------------------------------
 def _scalar(lo: float, hi: float, lo_open: bool, hi_open: bool, what: str):
     """A per-draw value (a number or a flat distribution) whose every value lies in an interval."""
 
@@ -98,7 +96,7 @@ Multiplier = Annotated[
 """A positive multiplier for every stage, or a mapping {stage: multiplier}."""
 
 
-# --- sections --------------------------------------------------------------------------------------
+# --- sections -------------------------------------------------------------------------------------
 class Horizon(Model):
     start: dt.date = Field(description="first day simulated (ISO date)")
     days: int = Field(365, gt=0, le=3660, description="length of the simulated horizon, days")
@@ -467,4 +465,4 @@ def _check_mix(probs: Problems, at: str, mix: dict[str, float] | None, segs: lis
 
 
 __all__ = ["Scenario", "Stage", "Campaign", "Segment", "Pool", "Friction", "Horizon", "Goal",
-           "InitialEntry", "Correlation", "Schedule", "TERMINALS", "_lo", "_hi"]
+           "InitialEntry", "Correlation", "Schedule", "TERMINALS"]
