@@ -29,8 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,rounds
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/ruff check simengine tests benchmarks
+	$(BIN)/python -m ruff check simengine tests benchmarks
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis .benchmarks

@@ -1,4 +1,4 @@
-"""Decision analyses on the baseline (issue 5): a benchmark, not a test.
+"""Decision analyses on the baseline: a benchmark, not a test.
 
 - goal seek of the proposal win rate to P(goal) >= 80 % at 1,000 draws per evaluation (no
   budget or headcount lever alone reaches 80 % on the baseline: see docs/decisions.md);
@@ -8,8 +8,8 @@
 - the variance reduction of common random numbers on a +10 % budget change (both campaign
   budgets), against independent seeds, at 1,000 draws.
 
-The issue's targets on this machine (2 shared cores): goal seek and tornado under 60 s each,
-Sobol under 5 minutes. Each benchmark also checks what it computed (STYLE section 9). Run with
+The targets on this machine (2 shared cores): goal seek and tornado under 60 s each,
+Sobol under 5 minutes. Each benchmark also checks what it computed. Run with
 ``pytest benchmarks/test_bench_analysis.py --benchmark-only -s`` to see the figures.
 """
 

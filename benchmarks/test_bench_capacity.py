@@ -1,4 +1,4 @@
-"""The capacity path against Ciw and SimPy on ``scenarios/bench_capacity.yaml`` (issue 4, item 7).
+"""The capacity path against Ciw and SimPy on ``scenarios/bench_capacity.yaml``.
 
 Prospects per second per core (one thread) of the engine on the full model (about a million
 prospects a year, 1,220 + 3,050 servers at about 90 % load), and of the engine, SimPy and Ciw on
@@ -211,8 +211,8 @@ def test_engine_scaled(benchmark, warm, scaled, spec, engine_reference):
 def _peer(name, fn, reps, benchmark, spec, scaled, engine_reference, seed0):
     benchmark.group = SCALED_GROUP
     tallies, seconds, engine = _peer_rounds(benchmark, fn, spec, scaled, reps, seed0)
-    rates = [t["prospects"] / s for t, (s, _) in zip(tallies, seconds)]
-    cpu = [t["prospects"] / c for t, (_, c) in zip(tallies, seconds)]
+    rates = [t["prospects"] / s for t, (s, _) in zip(tallies, seconds, strict=True)]
+    cpu = [t["prospects"] / c for t, (_, c) in zip(tallies, seconds, strict=True)]
     nan = float("nan")
     _RESULTS[name] = {"rate": max(rates), "cpu_rate": max(cpu), "rounds": len(seconds),
                       "load": _load(),

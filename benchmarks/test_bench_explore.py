@@ -1,4 +1,4 @@
-"""Update latency of the what-if explorer on the baseline (issue 9): a benchmark, not a test.
+"""Update latency of the what-if explorer on the baseline: a benchmark, not a test.
 
 An *update* is a lever moved -> the new numbers on screen. The explorer simulates the default
 625 draws (the standard error of P(goal) is then at most 2 points) on common random numbers in
@@ -11,7 +11,7 @@ two stages: a first look at 128 draws, then all 625. Measured here, on 2 threads
 - ``browser``: a key press on the budget slider in headless chromium -> the first look and the
   final numbers on the page (skipped without chromium).
 
-Checks (STYLE section 9): the staged result is bit for bit one run of the moved scenario, and
+Checks: the staged result is bit for bit one run of the moved scenario, and
 P(goal)'s standard error is at most 2 points. Run with
 ``pytest benchmarks/test_bench_explore.py --benchmark-only -s`` to see the figures.
 """
@@ -48,7 +48,7 @@ def explorer():
 
 
 def _load() -> str:
-    return "load average {:.1f} on {} cores".format(os.getloadavg()[0], os.cpu_count())
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 @pytest.mark.benchmark(group="explore update")

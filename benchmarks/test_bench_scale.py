@@ -1,4 +1,4 @@
-"""Scale and precision benchmarks (issue 7; the figures of docs/running-big.md).
+"""Scale and precision benchmarks (the figures of docs/running-big.md).
 
 - one draw of 10^8 prospects, streamed to zarr through ``simengine run`` in a new process: time
   and peak memory (VmHWM), next to the same run with 10^6 prospects;
@@ -12,7 +12,7 @@
   draws (default 40) for each seed of ``SIMENGINE_BENCH_SEEDS`` (default 42; the figures in the
   docs are from 80 blocks for each of the seeds 42, 1 and 2).
 
-Each benchmark checks what it computed (STYLE section 9). Run with ``make bench`` or
+Each benchmark checks what it computed. Run with ``make bench`` or
 ``pytest benchmarks/test_bench_scale.py --benchmark-only -s`` to see the figures.
 """
 
