@@ -72,6 +72,65 @@ def print_summary(ds) -> None:
 
 
 RUN_PLOTS = ("fan", "goal", "funnel", "pipeline", "capacity")  # what `run --plots` writes
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+RESULT_SUFFIXES = (".nc", ".zarr")
+_KNOWN_INPUTS = {".yaml": "a scenario", ".yml": "a scenario", ".csv": "a CSV table",
+                 ".tsv": "a table", ".xlsx": "a workbook", ".html": "a report",
+                 ".nc": "a result", ".zarr": "a result", ".png": "a figure"}
+
+
+def _kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return _KNOWN_INPUTS.get(suffix, f"a '{suffix}' file" if suffix else "a file without suffix")
+
+
+def check_output(path: str | Path, flag: str, suffixes: tuple[str, ...] | None = None,
+                 folder: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``suffixes``: the accepted endings; ``folder``: the path is a folder to write files into.
+    """
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise SimEngineError(f"{flag} {path}: expected a path ending in "
+                             f"{' or '.join(suffixes)}, found '{p.suffix or 'no suffix'}'")
+    if folder and p.exists() and not p.is_dir():
+        raise SimEngineError(f"{flag} {path}: expected a folder to write into, found an "
+                             "existing file")
+    if not folder and p.is_dir() and p.suffix.lower() != ".zarr":
+        raise SimEngineError(f"{flag} {path}: expected a file name, found a folder")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SimEngineError(f"{flag} {path}: expected {parent} to be a folder, found "
+                                     "a file")
+            break
+    return p
+
+
+def load_result(path: str | Path):
+    """Open a saved result, or say in one line why the file is not one."""
+    import simengine as se
+
+    p = Path(path)
+    if p.suffix.lower() not in RESULT_SUFFIXES:
+        hint = {"a scenario": " (simulate it first: simengine run SCENARIO -o RESULT.nc)",
+                "a CSV table": " (a CRM export is read by simengine calibrate)"}
+        kind = _kind_of(p)
+        raise SimEngineError(f"{path}: expected a result (RESULT.nc or RESULT.zarr, written by "
+                             f"simengine run -o), found {kind}{hint.get(kind, '')}")
+    try:
+        ds = se.load(p)
+    except SimEngineError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
+                             f"file that cannot be read as one ({first})") from None
+    if "scenario_json" not in ds.attrs or "bookings" not in ds:
+        raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
+                             "dataset without a simengine scenario")
+    return ds
 
 
 def _write_plots(ds, folder: Path) -> list[Path]:
@@ -117,12 +176,11 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     sc, _ = load_checked(a.scenario, a.set)
     stream = False
-    if a.output:
-        suffix = Path(a.output).suffix.lower()
-        if suffix not in (".nc", ".zarr"):
-            raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr, found "
-                                 f"'{suffix or 'no suffix'}'")
-        stream = suffix == ".zarr"  # a zarr store takes each chunk of draws as it completes
+    if a.output:  # every output is checked before the simulation, which it would otherwise lose
+        check_output(a.output, "-o", RESULT_SUFFIXES)
+        stream = Path(a.output).suffix.lower() == ".zarr"  # a store takes chunks as they finish
+    if a.plots:
+        check_output(a.plots, "--plots", folder=True)
     if a.resume and not stream:
         raise SimEngineError(f"--resume: expected -o OUT.zarr, the store of the interrupted run, "
                              f"found {a.output or 'no -o'}")
@@ -195,7 +253,10 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    from simengine.engine import expected_prospects
+    import numba
+
+    from simengine.engine import check_size, expected_prospects
+    from simengine.errors import RunSizeError
 
     sc, cs = load_checked(a.scenario, a.set)
     unc = len(cs.params.uncertain)
@@ -205,6 +266,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sc.uses_pools:
         out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
                   f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
+    draws = 1000 if a.draws is None else a.draws
+    try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
+        check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
+    except RunSizeError as exc:
+        raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
+                             f"refused: {exc}") from None
     return 0
 
 
@@ -212,13 +279,13 @@ def cmd_plot(a: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import simengine as se
     from simengine import plot
 
-    ds = se.load(a.result)
     if a.kind not in plot.KINDS:
         raise SimEngineError(f"--kind: expected one of {', '.join(plot.KINDS)}, found "
                              f"'{a.kind}'")
+    check_output(a.output, "-o", FIGURE_SUFFIXES)
+    ds = load_result(a.result)
     fig = plot.KINDS[a.kind](ds)
     path = Path(a.output)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     r.add_argument("-o", "--output", help="write the result to OUT.nc, or stream it to "
                    "OUT.zarr chunk by chunk as it is computed (bounded memory)")
-    r.add_argument("--plots", metavar="DIR", help="write fan, goal, funnel, pipeline PNGs")
+    r.add_argument("--plots", metavar="DIR", help="write fan.png, goal.png, funnel.png, "
+                   "pipeline.png and (with pools) capacity.png into this folder")
     r.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the result (one self-contained file)")
     r.add_argument("--chunk-draws", type=int, default=None, help="draws per kernel call")
@@ -280,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a scenario file and report every problem")
     scenario_args(v)
+    v.add_argument("-n", "--draws", type=int, default=None,
+                   help="also check that a run of this many draws fits (default 1000)")
     v.set_defaults(func=cmd_validate)
 
     pl = sub.add_parser("plot", help="draw a figure of a saved result")

@@ -34,7 +34,8 @@ CASES = [
      r"bad\.yaml:6: stages\[0\]\.dwel: expected one of the keys .*did you mean 'dwell'\?.*"
      r"found unknown key 'dwel'"),
     ("unknown stage", "next: {b: 0.5}", "next: {bb: 0.5}",
-     r"stages\[0\]\.next\.bb: expected a later stage or won \(stages: a, b\), found 'bb'"),
+     r"stages\[0\]\.next\.bb: expected a later stage or won \(stages: a, b\) \(did you mean "
+     r"'b'\?\), found 'bb'"),
     ("probability over 1", "next: {b: 0.5}", "next: {b: 1.3}",
      r"bad\.yaml:7: stages\[0\]\.next\.b: expected a probability in \[0, 1\], found 1\.3"),
     ("probabilities sum over 1", "    no_decision: 0.1", "    no_decision: 0.8",
@@ -66,7 +67,20 @@ CASES = [
     ("normal can be negative", "    no_decision: 0.1",
      "    no_decision: {dist: normal, mean: 0.1, sd: 0.05}",
      r"stages\[1\]\.no_decision: expected a probability in \[0, 1\] \(a normal is unbounded: "
-     r"add low:/high: to truncate it"),
+     r"add low: 0, high: 1 to truncate it"),
+    ("per-draw normal mean of a positive quantity", "dist: gamma, mean: 10,",
+     "dist: gamma, mean: {dist: normal, mean: 10, sd: 3},",
+     r"bad\.yaml:9: stages\[1\]\.dwell\.mean: expected a mean > 0 \(a normal is unbounded: add "
+     r"low: 0 to truncate it, or use lognormal/gamma\)"),
+    ("unknown stage in enters", "    enters: a", "    enters: aa",
+     r"bad\.yaml:\d+: campaigns\[0\]\.enters: expected a stage defined in the scenario \(a, b\) "
+     r"\(did you mean 'a'\?\), found 'aa'"),
+    ("duplicate key", "    no_decision: 0.1", "    no_decision: 0.1\n    no_decision: 0.2",
+     r"bad\.yaml:12: stages\[1\]\.no_decision: expected each key once in a mapping, found "
+     r"'no_decision' again \(first at line 11\)"),
+    ("duplicate stage key in next", "next: {b: 0.5}", "next: {b: 0.5, b: 0.4}",
+     r"bad\.yaml:7: stages\[0\]\.next\.b: expected each key once in a mapping, found 'b' "
+     r"again \(first at line 7\)"),
     ("yaml syntax error", "next: {b: 0.5}", "next: {b: 0.5",
      r"bad\.yaml:\d+: YAML syntax error"),
     ("missing key", "    enters: a\n", "",

@@ -53,6 +53,13 @@ def _mean(x: Any) -> float:
     return float(x) if _is_number(x) else x.mean()
 
 
+def normal_hint(lo: float, hi: float) -> str:
+    """How to keep an (unbounded) normal inside [lo, hi]: the keys to add, and the alternatives."""
+    bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("low", lo), ("high", hi)) if math.isfinite(v))
+    others = "beta/uniform/pert" if hi <= 1 else "lognormal/gamma"
+    return f" (a normal is unbounded: add {bounds} to truncate it, or use {others})"
+
+
 class Dist(Model):
     """Common behaviour of every distribution."""
 
@@ -123,6 +130,9 @@ class Dist(Model):
             expected = what or f"a number in {interval}"
             if _is_number(v):
                 probs.add(name, expected, v)
+            elif isinstance(v, Normal):
+                probs.add(name, f"{expected}{normal_hint(lo, hi)}",
+                          f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)
             else:
                 probs.add(name, f"{expected} (a distribution whose every value is in it)",
                           f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -59,8 +60,10 @@ def locate(raw: dict[str, Any], path: str, create: bool = False) -> tuple[Any, A
                     raise KeyError(f"{'.'.join(shown)}: expected an index [n], found '{part}'")
                 names = [item.get("name") for item in node if isinstance(item, dict)]
                 if part not in names:
+                    hint = difflib.get_close_matches(part, [str(n) for n in names], n=1)
+                    did = f" (did you mean '{hint[0]}'?)" if hint else ""
                     raise KeyError(f"{'.'.join(shown)}.{part}: expected one of "
-                                   f"{', '.join(map(str, names))}, found '{part}'")
+                                   f"{', '.join(map(str, names))}{did}, found '{part}'")
                 part = names.index(part)
             if not 0 <= part < len(node):
                 raise KeyError(f"{''.join(shown)}[{part}]: expected an index below {len(node)}")
@@ -71,8 +74,10 @@ def locate(raw: dict[str, Any], path: str, create: bool = False) -> tuple[Any, A
             if part not in node:
                 if not create:
                     keys = ", ".join(map(str, node)) or "(none)"
+                    hint = difflib.get_close_matches(str(part), [str(k) for k in node], n=1)
+                    did = f" (did you mean '{hint[0]}'?)" if hint else ""
                     raise KeyError(f"{'.'.join(shown + [part])}: no such key; "
-                                   f"expected one of {keys}")
+                                   f"expected one of {keys}{did}")
                 if not last:
                     node[part] = {}
             shown.append(part)
