@@ -17,6 +17,37 @@ from simengine.errors import SimEngineError
 
 out = Console()
 err = Console(stderr=True)
+_OUT = out  # `out` goes to stderr while --format writes a table to stdout for scripts
+
+
+def emit_table(table, fmt: str) -> None:
+    """Write a DataFrame (or ``{name: DataFrame}``) to stdout as CSV or JSON records, for
+    scripts; several tables are one CSV with a leading ``table`` column, or one JSON object."""
+    import json
+
+    import pandas as pd
+
+    if isinstance(table, dict):
+        if fmt == "csv":
+            table = pd.concat([t.assign(table=k)[["table", *t.columns]]
+                               for k, t in table.items()], ignore_index=True)
+        else:
+            sys.stdout.write(json.dumps({k: json.loads(t.to_json(orient="records",
+                                                                 date_format="iso"))
+                                         for k, t in table.items()}, indent=1) + "\n")
+            sys.stdout.flush()
+            return
+    if fmt == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        sys.stdout.write(table.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    sys.stdout.flush()
+
+
+def add_format(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                    help="table (default, for people), or json / csv on stdout for scripts "
+                    "(everything else then goes to stderr)")
 
 
 def _money(x: float, cur: str) -> str:
@@ -25,9 +56,14 @@ def _money(x: float, cur: str) -> str:
     return money(x, cur)
 
 
-def print_summary(ds) -> None:
+def print_summary(ds, fmt: str = "table") -> None:
     from simengine.analysis import summarize
 
+    if fmt != "table":
+        from simengine.export import summary
+
+        emit_table(summary(ds), fmt)
+        return
     s = summarize(ds)
     cur = s.currency
     t = Table(title=f"{s.scenario}: {s.draws:,} draws, seed {ds.attrs.get('seed')}",
@@ -53,6 +89,12 @@ def print_summary(ds) -> None:
             row(name, s.kpis.loc[name], lambda x: f"{x:,.0f}")
         elif name.endswith(" cost") and name != "campaign spend":
             row(name, s.kpis.loc[name], lambda x: _money(x, cur))
+    from simengine.plot.campaigns import ratio
+
+    for name, label in (("campaign return (per 1 spent)", "bookings per {one} of campaigns"),
+                        ("campaign return all-in (with reps)", "… per {one} all-in (+ reps)")):
+        if name in s.kpis.index:
+            row(label.format(one=_money(1, cur)), s.kpis.loc[name], lambda x: ratio(x, cur))
     out.print(t)
     if s.goal is not None:
         g = s.goal
@@ -127,7 +169,7 @@ def load_result(path: str | Path):
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
                              f"file that cannot be read as one ({first})") from None
-    if "scenario_json" not in ds.attrs or "bookings" not in ds:
+    if "revenue" not in ds:
         raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
                              "dataset without a simengine scenario")
     return ds
@@ -201,7 +243,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                          scheduler=a.scheduler, sampling=a.sampling or "random",
                          until_se=a.until_se, max_draws=a.max_draws,
                          store=a.output if stream else None)
-    print_summary(ds)
+    print_summary(ds, a.format)
     if "until_se" in ds.attrs:
         state = "reached" if ds.attrs["converged"] else "not reached (max draws)"
         out.print(f"precision {ds.attrs['until_se']:g} {state} with {ds.attrs['draws']:,} draws: "
@@ -296,6 +338,25 @@ def cmd_plot(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from simengine import export
+
+    if not (a.csv or a.xlsx):
+        raise SimEngineError("export: expected --csv DIR and/or --xlsx FILE.xlsx, found neither")
+    if a.csv:
+        check_output(a.csv, "--csv", folder=True)
+    if a.xlsx:
+        check_output(a.xlsx, "--xlsx", (".xlsx",))
+    ds = load_result(a.result)
+    tabs = export.tables(ds)
+    if a.csv:
+        for p in export.to_csv(tabs, a.csv):
+            out.print(f"wrote {p}")
+    if a.xlsx:
+        out.print(f"wrote {export.to_xlsx(tabs, a.xlsx)} (sheets: {', '.join(tabs)})")
+    return 0
+
+
 # Feature modules that add subcommands: each has ``register(subparsers)`` and handlers that
 # call the API. Listed here so the CLI's shape stays visible in one place.
 COMMAND_MODULES: tuple[str, ...] = ("simengine.cli_report", "simengine.cli_calibrate",
@@ -344,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="complete the interrupted run streamed to -o OUT.zarr (same bits as "
                    "an uninterrupted run)")
+    add_format(r)
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file and report every problem")
@@ -358,6 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fan | goal | funnel | pipeline | capacity | campaigns")
     pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
     pl.set_defaults(func=cmd_plot)
+
+    ex = sub.add_parser("export", help="write a saved result as CSV files or an Excel workbook")
+    ex.add_argument("result", help="RESULT.nc or RESULT.zarr (from simengine run or compare -o)")
+    ex.add_argument("--csv", metavar="DIR", help="write about, summary, periods, draws, "
+                    "campaigns and pools .csv (a comparison: scenarios, differences, draws) "
+                    "into this folder")
+    ex.add_argument("--xlsx", metavar="FILE.xlsx", help="write the same tables as the sheets "
+                    "of one workbook")
+    ex.set_defaults(func=cmd_export)
 
     import importlib
 
@@ -378,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    global out
+    out = err if getattr(args, "format", "table") != "table" else _OUT
     try:
         return args.func(args)
     except SimEngineError as exc:

@@ -41,8 +41,10 @@ def _agg() -> None:
 
 
 def _check_figure_path(path: str | None) -> None:
-    if path and Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise SimEngineError(f"--plot {path}: expected a path ending in .png, .svg or .pdf")
+    from simengine.cli import FIGURE_SUFFIXES, check_output
+
+    if path:
+        check_output(path, "--plot", FIGURE_SUFFIXES)
 
 
 # --- compare ------------------------------------------------------------------------------------
@@ -54,13 +56,21 @@ def cmd_compare(a: argparse.Namespace) -> int:
     if len(a.scenarios) < 2:
         raise SimEngineError(f"compare: expected two or more scenario files, found "
                              f"{len(a.scenarios)}")
-    if a.output and Path(a.output).suffix.lower() not in (".nc", ".zarr"):
-        raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr")
+    if a.output:
+        from simengine.cli import RESULT_SUFFIXES, check_output
+
+        check_output(a.output, "-o", RESULT_SUFFIXES)
     _check_figure_path(a.plot)
     scs = [se.load_scenario(p, a.set) for p in a.scenarios]
     cmp = se.compare(scs, draws=a.draws, seed=a.seed)
     s = summarize_comparison(cmp)
     cur = s.currency
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table({"scenarios": s.scenarios.rename_axis("scenario").reset_index(),
+                    "differences": s.differences.rename_axis("scenario").reset_index()},
+                   a.format)
     t = Table(title=f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers",
               title_justify="left")
     for col in ("scenario", "P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
@@ -69,7 +79,6 @@ def cmd_compare(a: argparse.Namespace) -> int:
         t.add_row(str(name), _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur),
                   f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
                   f"{_pct(r['p_goal'])} ± {_pct(r['p_goal_se'])}")
-    out.print(t)
     d = Table(title=f"paired difference against {s.reference}, draw by draw",
               title_justify="left")
     for col in ("scenario", "mean ± s.e.", "P5", "P50", "P95", "P(goal) change",
@@ -82,7 +91,9 @@ def cmd_compare(a: argparse.Namespace) -> int:
                   _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur), change,
                   f"{r['crn_variance_ratio']:.1f}x" if math.isfinite(r["crn_variance_ratio"])
                   else "–")
-    out.print(d)
+    if a.format == "table":
+        out.print(t)
+        out.print(d)
     for line in s.sentences():
         out.print(line)
     if a.output:
@@ -177,7 +188,11 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     r = se.sensitivity(sc, a.method, a.params or None, draws=a.draws, seed=a.seed,
                        groups=_groups(a.group), target=a.target, **opts)
     cur = r.currency
-    if r.method == "tornado":
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table(r.table, a.format)
+    elif r.method == "tornado":
         b = r.base
         t = Table(title=f"tornado on common random numbers: {r.draws:,} draws per run, base "
                   f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}",
@@ -231,6 +246,8 @@ def _set_arg(sp) -> None:
 
 
 def register(subparsers) -> None:
+    from simengine.cli import add_format
+
     c = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
     c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files; the first is the reference of the differences")
@@ -239,6 +256,7 @@ def register(subparsers) -> None:
     c.add_argument("-o", "--output", help="write the comparison to OUT.nc or OUT.zarr")
     c.add_argument("--plot", metavar="FIG.png", help="draw the comparison")
     _set_arg(c)
+    add_format(c)
     c.set_defaults(func=cmd_compare)
 
     g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
@@ -278,4 +296,5 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--plot", metavar="FIG.png", help="draw the tornado or the Sobol indices")
     _set_arg(s)
+    add_format(s)
     s.set_defaults(func=cmd_sensitivity)

@@ -136,19 +136,21 @@ def cmd_backtest(a: argparse.Namespace) -> int:
 
     if a.draws < 10:
         raise SimEngineError(f"-n {a.draws}: expected at least 10 draws, found {a.draws}")
-    if a.plot and Path(a.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise SimEngineError(f"--plot {a.plot}: expected a path ending in .png, .svg or .pdf, "
-                             f"found '{Path(a.plot).suffix or 'no suffix'}'")
-    from simengine.cli import check_output
+    from simengine.cli import FIGURE_SUFFIXES, check_output
 
     if a.plot:
-        check_output(a.plot, "--plot")
+        check_output(a.plot, "--plot", FIGURE_SUFFIXES)
     if a.table:
         check_output(a.table, "--table", (".csv",))
     _check_csv(a.csv)
     res = backtest(_history(a), as_of=a.as_of, until=a.until, draws=a.draws, seed=a.seed,
                    naive_months=a.naive_months, **_kw(a))
-    print_backtest(res)
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table(res.summary, a.format)
+    else:
+        print_backtest(res)
     if a.table:
         path = Path(a.table)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,4 +195,7 @@ def register(sub) -> None:
                    help="complete months averaged by the naive forecast (default 3)")
     b.add_argument("--plot", metavar="FIG.png", help="draw the back-test")
     b.add_argument("--table", metavar="TABLE.csv", help="write the month-by-month table")
+    from simengine.cli import add_format
+
+    add_format(b)
     b.set_defaults(func=cmd_backtest)
