@@ -22,6 +22,20 @@ def _pct(p: float) -> str:
     return f"{p:.1%}" if math.isfinite(p) else "–"
 
 
+def value_text(path: str, x: float, cur: str) -> str:
+    from simengine.plot.style import value_text as text
+
+    return text(path, x, cur)
+
+
+def _narrow_table(title: str) -> Table:
+    """A table that fits 80 columns: no vertical rules, one space between columns."""
+    from rich import box
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 padding=(0, 1), collapse_padding=True)
+
+
 def _save_figure(fig, path: str) -> Path:
     import matplotlib.pyplot as plt
 
@@ -71,24 +85,25 @@ def cmd_compare(a: argparse.Namespace) -> int:
         emit_table({"scenarios": s.scenarios.rename_axis("scenario").reset_index(),
                     "differences": s.differences.rename_axis("scenario").reset_index()},
                    a.format)
-    t = Table(title=f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers",
-              title_justify="left")
-    for col in ("scenario", "P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
-        t.add_column(col, justify="left" if col == "scenario" else "right")
+    t = _narrow_table(f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers")
+    longest = max((len(str(n)) for n in s.scenarios.index), default=8)
+    t.add_column("scenario", min_width=min(longest, 22), ratio=1, overflow="fold")
+    for col in ("P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
+        t.add_column(col, justify="right", no_wrap=True)
     for name, r in s.scenarios.iterrows():
         t.add_row(str(name), _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur),
                   f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
                   f"{_pct(r['p_goal'])} ± {_pct(r['p_goal_se'])}")
-    d = Table(title=f"paired difference against {s.reference}, draw by draw",
-              title_justify="left")
-    for col in ("scenario", "mean ± s.e.", "P5", "P50", "P95", "P(goal) change",
-                "CRN variance ratio"):
-        d.add_column(col, justify="left" if col == "scenario" else "right")
+    d = _narrow_table(f"paired difference against {s.reference}, draw by draw")
+    longest = max((len(str(n)) for n in s.differences.index), default=8)
+    d.add_column("scenario", min_width=min(longest, 22), ratio=1, overflow="fold")
+    for col in ("mean ± s.e.", "P50", "P(goal) change", "CRN gain"):  # P5–P95: the sentence
+        d.add_column(col, justify="right", no_wrap=True)
     for name, r in s.differences.iterrows():
-        change = (f"{r['p_goal_diff'] * 100:+.1f} ± {r['p_goal_diff_se'] * 100:.1f} points"
+        change = (f"{r['p_goal_diff'] * 100:+.1f} ± {r['p_goal_diff_se'] * 100:.1f} pt"
                   if math.isfinite(r["p_goal_diff"]) else "–")
         d.add_row(str(name), f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
-                  _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur), change,
+                  _money(r["P50"], cur), change,
                   f"{r['crn_variance_ratio']:.1f}x" if math.isfinite(r["crn_variance_ratio"])
                   else "–")
     if a.format == "table":
@@ -193,35 +208,39 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
         emit_table(r.table, a.format)
     elif r.method == "tornado":
+        from simengine.scenario.paths import label
+
         b = r.base
-        t = Table(title=f"tornado on common random numbers: {r.draws:,} draws per run, base "
-                  f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}",
-                  title_justify="left")
-        for col in ("factor", "low → high", "P50 bookings", "swing ± s.e.", "P(goal)"):
-            t.add_column(col, justify="left" if col == "factor" else "right")
+        t = _narrow_table(f"tornado on common random numbers: {r.draws:,} draws per run, base "
+                          f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}")
+        t.add_column("factor", min_width=16, ratio=1)
+        for col in ("low → high", "P50 bookings", "swing ± s.e.", "P(goal)"):
+            t.add_column(col, justify="right", no_wrap=True)
         for _, row in r.table.iterrows():
             if row.kind == "event":
                 inputs = "never → always"
             else:
-                inputs = f"{row.low:.4g} → {row.high:.4g}"
-            t.add_row(row.factor, inputs,
+                inputs = (f"{value_text(row.factor, row.low, cur)} → "
+                          f"{value_text(row.factor, row.high, cur)}")
+            t.add_row(label(row.factor), inputs,
                       f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
                       f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
-                      f"{_pct(row.p_goal_low)} → {_pct(row.p_goal_high)}")
+                      f"{row.p_goal_low:.0%} → {row.p_goal_high:.0%}")
         out.print(t)
     else:
         for lv in ("group", "parameter"):
             sub = r.table[r.table.level == lv]
             if sub.empty:
                 continue
-            t = Table(title=f"Sobol indices by {lv} ({r.draws:,} base rows, "
-                      f"{r.simulated:,} draws; ± {r.conf_level:.0%} interval)",
-                      title_justify="left")
-            for col in ("factor", "first order", "total", "first order, P(goal)",
-                        "total, P(goal)"):
-                t.add_column(col, justify="left" if col == "factor" else "right")
+            from simengine.scenario.paths import label
+
+            t = _narrow_table(f"Sobol indices by {lv} ({r.draws:,} base rows, "
+                              f"{r.simulated:,} draws; ± {r.conf_level:.0%} interval)")
+            t.add_column("factor", min_width=16, ratio=1)
+            for col in ("first order", "total", "first, P(goal)", "total, P(goal)"):
+                t.add_column(col, justify="right", no_wrap=True)
             for _, row in sub.iterrows():
-                t.add_row(row.factor, f"{row.S1:.1%} ± {row.S1_conf:.1%}",
+                t.add_row(label(row.factor), f"{row.S1:.1%} ± {row.S1_conf:.1%}",
                           f"{row.ST:.1%} ± {row.ST_conf:.1%}",
                           f"{row.get('S1_goal', float('nan')):.1%} ± "
                           f"{row.get('S1_conf_goal', float('nan')):.1%}",

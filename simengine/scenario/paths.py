@@ -99,3 +99,69 @@ def set_raw(raw: dict[str, Any], path: str, value: Any) -> str:
     container, key, dotted = locate(raw, path, create=True)
     container[key] = value
     return dotted
+
+
+# --- words for people ---------------------------------------------------------------------------
+_LEAF_WORDS = {
+    "no_decision": "no decision", "deal_value": "deal value", "cost_per_lead": "cost per lead",
+    "response_rate": "response rate", "cost_per_rep": "cost per rep", "slots_per_rep": "slots "
+    "per rep", "headcount": "headcount", "leads": "leads", "budget": "budget",
+    "audience": "audience", "quality": "quality ×", "advance": "advance ×", "share": "share",
+    "occurs": "(risk event)", "days": "length", "start": "start", "revenue": "goal",
+    "patience": "patience", "dwell": "dwell", "count": "count", "age": "age",
+}
+
+
+def label(path: str) -> str:
+    """A short name for people: ``stages.proposal.next.won`` -> ``proposal → won``,
+    ``campaigns.webinar.volume.cost_per_lead`` -> ``webinar cost per lead``,
+    ``segments.smb.deal_value.mean`` -> ``smb deal value (mean)``.
+
+    A string that is not a parameter path (a group name) is returned as it is.
+    """
+    try:
+        parts = [str(p) for p in split(path)]
+    except KeyError:
+        return path
+    stat = ""
+    if len(parts) >= 2 and parts[-1] in ("mean", "cv", "sd", "low", "mode", "high", "value"):
+        stat = " (mean)" if parts[-1] == "mean" else f" ({parts[-1]})"
+        parts = parts[:-1]
+    head = parts[0]
+    if parts == ["goal", "revenue"]:
+        return "goal"
+    if head == "stages" and len(parts) >= 4 and parts[2] == "next":
+        return f"{parts[1]} → {parts[3]}{stat}"
+    if head == "stages" and len(parts) >= 4 and parts[2] == "recycle":
+        return f"{parts[1]} recycle{' rate' if parts[3] == 'p' else ' ' + parts[3]}{stat}"
+    if head in ("stages", "campaigns", "friction", "segments", "pools") and len(parts) >= 3:
+        rest = [p for p in parts[2:] if p not in ("volume", "cost")]
+        words = " ".join(_LEAF_WORDS.get(p, p.replace("_", " ")) for p in rest)
+        return f"{parts[1]} {words}{stat}".strip()
+    return " ".join(_LEAF_WORDS.get(p, p.replace("_", " ")) for p in parts) + stat
+
+
+def kind(path: str) -> str:
+    """What a parameter measures, for formatting its values: ``probability``, ``money``,
+    ``days``, ``count``, ``multiplier``, ``event`` or ``number``."""
+    try:
+        parts = [str(p) for p in split(path)]
+    except KeyError:
+        return "number"
+    last = parts[-1]
+    if last == "occurs":
+        return "event"
+    if last == "cv":
+        return "number"
+    if "next" in parts or last in ("no_decision", "share", "response_rate", "p"):
+        return "probability"
+    if {"deal_value", "cost_per_lead", "budget", "cost_per_rep", "revenue", "fixed",
+            "per_lead"} & set(parts):
+        return "money"
+    if {"dwell", "patience", "delay", "age"} & set(parts) or last in ("days", "start"):
+        return "days"
+    if last in ("leads", "audience", "headcount", "count", "slots_per_rep"):
+        return "count"
+    if last in ("quality", "advance") or "advance" in parts:
+        return "multiplier"
+    return "number"
