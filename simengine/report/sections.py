@@ -236,8 +236,9 @@ def forecast(c: Context) -> Section:
     ds = c.ds
     cum = ds.revenue.cumsum("period")
     n = ds.sizes["period"]
-    idx = sorted({max(0, min(n - 1, round(n * f) - 1)) for f in (0.25, 0.5, 0.75, 1.0)})
     ends = ds.period_end.values if "period_end" in ds.coords else ds.period.values
+    idx = checkpoints(ends, str(ds.attrs.get("period")),
+                      (c.scenario.get("horizon") or {}).get("fiscal_year_start") or 1)
     share = ds.goal_share.values if "goal_share" in ds.coords else np.arange(1, n + 1) / n
     rows = []
     mid_text = ""
@@ -289,6 +290,19 @@ def forecast(c: Context) -> Section:
             "the goal spread evenly over the days of the plan period (the scenario sets no "
             "phasing); bookings that come late in the year trail it early on.") + "</p>")
     return Section("forecast", "Bookings over time", html)
+
+
+def checkpoints(ends: np.ndarray, period: str, fiscal_year_start: int = 1) -> list[int]:
+    """Periods whose end is a quarter end of the fiscal year (and the last period); a weekly
+    grid, or a horizon with fewer than two such ends, is cut at quarters of its length."""
+    n = len(ends)
+    if period in ("month", "quarter"):
+        month = ends.astype("datetime64[M]").astype(np.int64) % 12  # of the day after the end
+        on = [i for i in range(n) if (month[i] - (fiscal_year_start - 1)) % 3 == 0]
+        idx = sorted(set(on) | {n - 1})
+        if len(idx) >= 2:
+            return idx
+    return sorted({max(0, min(n - 1, round(n * f) - 1)) for f in (0.25, 0.5, 0.75, 1.0)})
 
 
 def _coverage(x: float) -> str:

@@ -104,6 +104,9 @@ class Horizon(Model):
     start: dt.date = Field(description="first day simulated (ISO date)")
     days: int = Field(365, gt=0, le=3660, description="length of the simulated horizon, days")
     period: Literal["week", "month", "quarter"] = Field("month", description="reporting grid")
+    fiscal_year_start: int | None = Field(
+        None, ge=1, le=12, description="month the fiscal year starts (1 = January, the "
+        "default): quarters, month_of_quarter calendars and the report's checkpoints follow it")
 
 
 class Goal(Model):
