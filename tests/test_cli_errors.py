@@ -195,7 +195,7 @@ def test_bad_output_suffix(tmp_path, capsys):
     assert not (tmp_path / "r.csv").exists()
 
 
-# --- every command, every kind of wrong input ------------------------------------------------------
+# --- every command, every kind of wrong input ----------------------------------------------
 # {yaml}: a valid scenario, {csv}: a CRM export, {nc}: a saved result, {file}: an existing file,
 # {amb}: a CRM export whose every day and month is 12 or less, {out}: a folder that must stay empty.
 WRONG_INPUTS = [
@@ -251,7 +251,8 @@ WRONG_INPUTS = [
     ("calibrate ambiguous dates", "calibrate {amb} -o {out}/s.yaml",
      r"amb\.csv: columns 'engage_date', 'close_date': expected dates whose order of day and "
      r"month can be told, found 6 dates like 03/04/2017 .*--date-format mdy"),
-    ("calibrate missing CSV", "calibrate {out}/none.csv -o {out}/s.yaml", r"none\.csv: no such file"),
+    ("calibrate missing CSV", "calibrate {out}/none.csv -o {out}/s.yaml",
+     r"none\.csv: no such file"),
     ("backtest scenario as CSV", "backtest {yaml} --as-of 2017-06-30 --until 2017-09-30",
      r"good\.yaml: expected a CRM export"),
     ("backtest bad --plot suffix", "backtest {csv} --as-of 2017-06-30 --until 2017-09-30 --plot "

@@ -5,7 +5,6 @@ loopback, the page's logic and the CLI's errors."""
 from __future__ import annotations
 
 import re
-
 import socket
 import threading
 import urllib.error
