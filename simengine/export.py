@@ -72,7 +72,7 @@ def periods(ds: xr.Dataset) -> pd.DataFrame:
     cum = _bands(ok.revenue.cumsum("period").transpose("period", "draw"))
     out = pd.concat([out, rev.add_prefix("bookings "),
                      pd.DataFrame({"bookings mean": ok.revenue.mean("draw").values}),
-                     cum.add_prefix("cumulative ")], axis=1)
+                     cum.add_prefix("cumulative bookings ")], axis=1)
     goal = float(ds.attrs.get("goal", np.nan))
     if np.isfinite(goal):
         share = ok.goal_share.values if "goal_share" in ok.coords else \
@@ -118,7 +118,9 @@ def campaigns(ds: xr.Dataset) -> pd.DataFrame | None:
     from simengine.plot.campaigns import campaign_table
 
     t = campaign_table(_ok(ds))
-    t.columns = [f"{measure} P{round(q * 100)}" for measure, q in t.columns]
+    words = {"spend": "spend", "bookings": "sourced bookings", "won": "won deals",
+             "roi": "return per 1 spent", "cost_per_deal": "cost per deal"}
+    t.columns = [f"{words.get(m, m)} P{round(q * 100)}" for m, q in t.columns]
     t.index.name = "campaign"
     return t.reset_index()
 
@@ -227,13 +229,33 @@ def to_xlsx(ds: xr.Dataset | dict[str, pd.DataFrame], path: str | Path) -> Path:
                 sheet.freeze_panes = "B2"
                 for k, col in enumerate(t.columns, start=1):
                     width = max([len(str(col))] + [len(_cell(v)) for v in t[col].head(50)])
-                    sheet.column_dimensions[sheet.cell(1, k).column_letter].width = \
-                        min(max(width + 2, 8), 40)
+                    letter = sheet.cell(1, k).column_letter
+                    sheet.column_dimensions[letter].width = min(max(width + 2, 8), 40)
+                    number = _number_format(str(col))
+                    if number and pd.api.types.is_float_dtype(t[col]):
+                        for cell in sheet[letter][1:]:
+                            cell.number_format = number
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _number_format(col: str) -> str | None:
+    """Excel format of a column, from its name: shares as percentages, money and counts with
+    thousands separators (the summary sheet mixes units by row and keeps plain numbers)."""
+    low = col.lower()
+    if low.startswith("p(") or "share" in low or "utilisation" in low:
+        return "0.0%"
+    if "return per" in low:
+        return "0.0"
+    if any(w in low for w in ("bookings", "spend", "cost", "value", "goal due", "deals",
+                              "won", "leads")):
+        return "#,##0"
+    if "coverage" in low:
+        return '0.0"x"'
+    return None
 
 
 def _cell(v) -> str:

@@ -78,7 +78,7 @@ def test_periods_carry_bands_and_pipeline_coverage(result, tmp_path):
     rev = ds.revenue.values  # (draw, period)
     np.testing.assert_allclose(p["bookings P50"], np.median(rev, axis=0), rtol=1e-12)
     cum = np.cumsum(rev, axis=1)
-    np.testing.assert_allclose(p["cumulative P5"], np.quantile(cum, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(p["cumulative bookings P5"], np.quantile(cum, 0.05, axis=0), rtol=1e-12)
     left = ds.attrs["goal"] - cum
     cover = np.where(left > 0, ds.pipeline_value.values / np.where(left > 0, left, 1), np.inf)
     np.testing.assert_allclose(p["pipeline coverage P50"], np.median(cover, axis=0),
