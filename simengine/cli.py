@@ -457,6 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(exc).splitlines():
             err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
         return 2
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        # a file the user named cannot be written or read: their input, not our bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {where}{exc.strerror or exc}", highlight=False,
+                  soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

@@ -313,3 +313,16 @@ def test_every_command_refuses_wrong_input_in_one_line(inputs, tmp_path, capsys,
     assert re.search(pattern, " ".join(captured.err.split())), captured.err
     assert not list(out.iterdir()), "nothing may be written"
     assert sorted(p.name for p in inputs.iterdir()) == before
+
+
+def test_a_file_that_cannot_be_written_is_a_user_error(inputs, tmp_path, capsys, monkeypatch):
+    import simengine.export
+
+    def denied(tabs, folder):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(simengine.export, "to_csv", denied)
+    code = main(["export", str(inputs / "r.nc"), "--csv", str(tmp_path / "locked")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == f"error: {tmp_path / 'locked'}: Permission denied"
