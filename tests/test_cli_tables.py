@@ -26,6 +26,8 @@ from simengine.scenario.paths import kind, label
     ("pools.ae.headcount", "ae headcount", "count"),
     ("goal.revenue", "goal", "money"),
     ("a group name", "a group name", "number"),
+    ("stages.mql.next.sal + stages.sal.next.opportunity", "mql → sal + sal → opportunity",
+     "probability"),
 ])
 def test_parameter_paths_have_friendly_labels_and_units(path, text, unit):
     assert label(path) == text

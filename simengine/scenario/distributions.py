@@ -599,7 +599,7 @@ def _number_to_fixed(v: Any) -> Any:
 
 
 # --- distributions given by percentiles ---------------------------------------------------------
-_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+_PERCENTILE = re.compile(r"^[pP](\d{1,2}(?:\.\d+)?)$")
 # how many percentiles each distribution takes, and its natural parameters they replace
 _BY_PERCENTILES = {"normal": (2, ("mean", "sd")), "lognormal": (2, ("mean", "cv")),
                    "gamma": (2, ("mean", "cv")), "weibull": (2, ("shape", "scale")),

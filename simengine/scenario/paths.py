@@ -117,8 +117,11 @@ def label(path: str) -> str:
     ``campaigns.webinar.volume.cost_per_lead`` -> ``webinar cost per lead``,
     ``segments.smb.deal_value.mean`` -> ``smb deal value (mean)``.
 
-    A string that is not a parameter path (a group name) is returned as it is.
+    A string that is not a parameter path (a group name) is returned as it is; correlated
+    parameters varied together (``a + b``) are labelled one by one.
     """
+    if " + " in path:
+        return " + ".join(label(p) for p in path.split(" + "))
     try:
         parts = [str(p) for p in split(path)]
     except KeyError:
@@ -143,7 +146,9 @@ def label(path: str) -> str:
 
 def kind(path: str) -> str:
     """What a parameter measures, for formatting its values: ``probability``, ``money``,
-    ``days``, ``count``, ``multiplier``, ``event`` or ``number``."""
+    ``days``, ``count``, ``multiplier``, ``event`` or ``number`` (of the first of several
+    parameters varied together, ``a + b``)."""
+    path = path.split(" + ")[0]
     try:
         parts = [str(p) for p in split(path)]
     except KeyError:
