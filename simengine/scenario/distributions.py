@@ -763,7 +763,7 @@ def _fit_numeric(name: str, p: np.ndarray, x: np.ndarray, rest: dict[str, Any]
     best = None
     for t0 in starts:
         sol = optimize.least_squares(resid, t0, xtol=1e-15, ftol=1e-15, gtol=1e-15,
-                                     max_nfev=2000)
+                                     max_nfev=600)
         if best is None or sol.cost < best.cost:
             best = sol
         if best.cost < 1e-24:
