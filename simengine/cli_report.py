@@ -10,11 +10,12 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import simengine as se
-    from simengine.cli_common import out
+    from simengine.cli_common import check_output, load_result, out
     from simengine.report.document import check_path
 
     check_path(a.output)
-    ds = se.load(a.result)
+    check_output(a.output, "-o")
+    ds = load_result(a.result)
     path = se.write_report(ds, a.output)
     out.print(f"wrote {path}")
     return 0

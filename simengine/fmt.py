@@ -16,7 +16,7 @@ NBSP = "\u00a0"
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}  # other currencies keep their code after the number
 DASH = "–"  # what a missing (NaN) figure reads as
 
-__all__ = ["money", "amount", "pct", "days", "date", "param_value", "lever_value",
+__all__ = ["money", "amount", "pct", "days", "date", "param_value", "unit_value", "lever_value",
            "lever_formatter", "SYMBOLS", "NBSP"]
 
 
@@ -111,6 +111,24 @@ def lever_value(kind: str, x: float, currency: str) -> str:
     if kind == "multiplier":
         return f"×{x:.2f}"
     return f"{x:g}"
+
+
+def unit_value(kind: str, x: float, currency: str = "USD") -> str:
+    """A parameter's value in the unit of its ``kind`` (see
+    :func:`simengine.scenario.paths.kind`): 45%, $39.9k, 35 d, 1,159, 1.05x."""
+    if not np.isfinite(x):
+        return DASH
+    if kind == "probability":
+        return pct(x)
+    if kind == "money":
+        return money(x, currency)
+    if kind == "days":
+        return f"{x:,.0f} d" if abs(x) >= 10 else f"{x:.1f} d"
+    if kind == "count":
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
+    if kind == "multiplier":
+        return f"{x:.2f}x"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def lever_formatter(path: str, currency: str):

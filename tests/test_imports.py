@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("simengine.engine",)),
     ("dataset", ("simengine.dataset", "simengine.api")),
     ("analysis", ("simengine.analysis", "simengine.calibrate")),
-    ("output", ("simengine.plot", "simengine.report", "simengine.explore")),
+    ("output", ("simengine.plot", "simengine.report", "simengine.explore", "simengine.export")),
     # the public facade (``import simengine as se``) re-exports every layer: only the CLI uses it
     ("cli", ("simengine.cli", "simengine.cli_common", "simengine.cli_report",
              "simengine.cli_calibrate", "simengine.cli_analysis", "simengine.cli_explore",
