@@ -98,8 +98,8 @@ def merge(base: Any, over: Any, key: str | None = None) -> Any:
 
     Mappings merge recursively (a ``null`` removes the key); the named lists (stages, campaigns,
     friction, drift) merge item by item by ``name`` (new names are appended); other lists and
-    scalars are replaced, and so are values written as mappings: a distribution (``{dist: ...}``) and a
-    campaign's ``volume`` form.
+    scalars are replaced, and so are values written as mappings: a distribution
+    (``{dist: ...}``) and a campaign's ``volume`` form.
     """
     if isinstance(over, dict) and ("dist" in over or key == "volume"):
         return copy.deepcopy(over)
