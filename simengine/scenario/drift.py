@@ -31,6 +31,8 @@ CAN_DRIFT = (
     "campaigns.NAME.quality, segments.NAME.advance[.STAGE], segments.NAME.dwell[.STAGE] "
     "(log scale); campaigns.NAME.volume.response_rate (logit scale)")
 """What can drift, as written in error messages and the scenario reference."""
+VOLUME_KEYS = ("leads", "budget", "audience", "cost_per_lead", "response_rate")
+"""The volume numbers whose drift moves a campaign's arrival rate."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def driftable(sc: Scenario) -> list[str]:
         out.append(f"{b}.dwell")
     for c in sc.campaigns:
         b = f"campaigns.{c.name}"
-        out += [f"{b}.volume.{k}" for k in type(c.volume).model_fields] + [f"{b}.quality"]
+        out += [f"{b}.volume.{k}" for k in type(c.volume).model_fields if k in VOLUME_KEYS]
+        out.append(f"{b}.quality")
     for g in sc.segments:
         for key in ("advance", "dwell"):
             out += [f"segments.{g}.{key}"] + [f"segments.{g}.{key}.{s}" for s in sc.stage_names]
@@ -147,7 +150,8 @@ def _resolve(sc: Scenario, parts: list[str | int]) -> Target | None:
         rest = parts[2:]
         if rest == ["quality"]:
             return Target(f"{b}.quality", QUALITY, "log", tuple(range(S)), c)
-        if len(rest) == 2 and rest[0] == "volume" and rest[1] in type(camp.volume).model_fields:
+        if (len(rest) == 2 and rest[0] == "volume" and rest[1] in VOLUME_KEYS
+                and rest[1] in type(camp.volume).model_fields):
             key = rest[1]
             return Target(f"{b}.volume.{key}", VOLUME,
                           "logit" if key == "response_rate" else "log", (), c,
