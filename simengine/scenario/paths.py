@@ -127,6 +127,11 @@ def label(path: str) -> str:
         parts = [str(p) for p in split(path)]
     except KeyError:
         return path
+    if parts[0] == "drift" and len(parts) == 3:  # drift.NAME.sd, drift[0].phi
+        word = {"sd": "s.d.", "phi": "persistence", "trend": "trend",
+                "trend_sd": "trend s.d."}.get(parts[2], parts[2])
+        name = f"drift[{parts[1]}]" if parts[1].isdigit() else f"{parts[1]} drift"
+        return f"{name} {word}"
     stat = ""
     if len(parts) >= 2 and parts[-1] in ("mean", "cv", "sd", "low", "mode", "high", "value"):
         stat = " (mean)" if parts[-1] == "mean" else f" ({parts[-1]})"
@@ -155,6 +160,10 @@ def kind(path: str) -> str:
     except KeyError:
         return "number"
     last = parts[-1]
+    if parts[0] == "drift":  # s.d., persistence and trend of a path, on its own scale
+        return "number"
+    if parts[0] == "initial_pipeline" and last in ("quality", "dwell"):
+        return "multiplier"
     if last == "occurs":
         return "event"
     if last == "cv":
