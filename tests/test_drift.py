@@ -213,6 +213,26 @@ def test_random_walk_on_leads_by_period_scales_expected_arrivals():
         assert abs(arr[:, t].mean() - exact) < 4 * arr[:, t].std(ddof=1) / np.sqrt(len(arr)), t
 
 
+@pytest.mark.parametrize("pooled", [False, True], ids=["fast", "capacity"])
+def test_dwell_scale_by_cohort_multiplies_every_visit_of_the_cohort(pooled):
+    # a fixed 10-day dwell, leads arriving in the first quarter: every visit lasts 10 exp(z[0]),
+    # so log(time in stage / 10) is N(0, sd^2) across draws (a random walk's first step)
+    sd = 0.3
+    st = {"name": "a", "dwell": {"dist": "fixed", "value": 10.0}, "next": {"won": 0.5}}
+    if pooled:
+        st["worked_by"] = "reps"
+    camp = [{"name": "q1", "enters": "a", "schedule": {"start": "2027-01-01",
+                                                         "end": "2027-03-01"},
+             "volume": {"leads": 50}}]
+    drift = [{"param": "stages.a.dwell.mean", "model": "random_walk", "sd": sd}]
+    ds = se.simulate(scenario([st], days=365, campaigns=camp, drift=drift, **_pools(pooled)),
+                     draws=1500, seed=12, progress=False)
+    x = np.log(ds.time_in_stage.sel(stage="a").values / 10.0)
+    assert abs(x.mean()) < 4 * sd / np.sqrt(len(x))
+    v, se_v = _var_se(x)
+    assert abs(v - sd ** 2) < 4 * se_v
+
+
 # --- the open pipeline's own quality and pace ------------------------------------------------
 def test_initial_entry_quality_multiplies_its_win_share():
     N, q = 300, 1.5
