@@ -1,0 +1,160 @@
+"""Between-cohort variation of a stage's outcome share, estimated from the history at a cut-off.
+
+Real CRM cohorts differ far beyond chance: one month's deals stall twice as often as the last.
+Each monthly entry cohort ``c`` of a stage is compared with the pooled fit: ``O_c`` deals of the
+cohort reached the stage's main way out (won, or the next stage) by the cut-off, where the
+pooled model, with its month-of-quarter clock, expects ``E_c`` (the cumulative incidence of that
+way out at each deal's clock age, summed). Under a cohort multiplier ``m_c`` on the share,
+``O_c`` is about Poisson with mean ``m_c E_c``. With ``m_c`` gamma with mean 1 and variance
+``tau^2`` (a random-effects, negative-binomial model):
+
+- ``tau^2`` by the method of moments (as for arrivals: ``sum((O - E)^2 - E) / sum(E^2)``), the
+  Pearson dispersion ``chi2/df`` as the diagnostic (1 = chance alone);
+- persistence ``phi``: the lag-1 autocorrelation of the cohorts' log ratios (weighted), shrunk
+  towards 0 with few cohorts;
+- each open cohort's own multiplier: the gamma posterior ``Gamma(1/tau^2 + O_c, 1/tau^2 +
+  E_c)``: a cohort that is stalling shows it in its first weeks, and its still-open deals are
+  forecast with its own (uncertain) share, not the pooled one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simengine.calibrate import fit as F
+
+MIN_EXPECTED = 5.0  # a cohort whose expected count is smaller says almost nothing: left out
+MIN_COHORTS_PHI = 6  # fewer cohorts than this: persistence is not estimated
+PHI_UNKNOWN = 0.5  # persistence assumed when it cannot be estimated (halfway: say so)
+PHI_MAX = 0.9
+
+
+@dataclass
+class CohortFit:
+    """Cohort effects on one stage's main way out.
+
+    Attributes
+    ----------
+    stage, kind : str
+        The stage and the way out whose share varies (``won`` or the next stage).
+    table : pandas.DataFrame
+        One row per monthly entry cohort: ``cohort`` (month), ``n`` deals, ``observed``,
+        ``expected``, ``ratio``, ``post_mean``, ``post_sd`` (the cohort's own multiplier).
+    tau2 : float
+        Between-cohort variance of the multiplier (0: chance alone).
+    chi2_df : float
+        Pearson dispersion of the cohort counts (about 1 when cohorts differ by chance only).
+    phi : float
+        Persistence of the cohort effect from one month to the next.
+    phi_estimated : bool
+        False when there were too few cohorts and ``phi`` is the assumed value.
+    share : float
+        The pooled share of the way out.
+    """
+
+    stage: str
+    kind: str
+    table: pd.DataFrame
+    tau2: float
+    chi2_df: float
+    phi: float
+    phi_estimated: bool
+    share: float
+
+    @property
+    def logit_sd(self) -> float:
+        """Stationary s.d. of the cohort effect on the logit of the share (delta method:
+        d logit p = d log p / (1 - p))."""
+        return math.sqrt(math.log1p(self.tau2)) / max(1.0 - self.share, 0.05)
+
+    def multiplier(self, cohort: pd.Period) -> tuple[float, float]:
+        """Posterior mean and s.d. of a cohort's multiplier (1, sqrt(tau2) when unseen)."""
+        row = self.table[self.table.cohort == cohort]
+        if row.empty:
+            return 1.0, math.sqrt(self.tau2)
+        return float(row.post_mean.iloc[0]), float(row.post_sd.iloc[0])
+
+
+def main_kind(fit: F.StageFit) -> int | None:
+    """Index of the way out whose share is tracked: won, else the first later stage."""
+    if "won" in fit.kinds:
+        return fit.kinds.index("won")
+    ahead = [k for k, name in enumerate(fit.kinds) if name != "lost"]
+    return ahead[0] if ahead else None
+
+
+def incidence(fit: F.StageFit, k: int, N: np.ndarray) -> np.ndarray:
+    """P(the visit has left by way ``k`` by clock age ``N`` (n, 3)) under the pooled fit."""
+    out = np.zeros(len(N))
+    for t in fit.tracks_of(k):
+        sl = fit.slots[fit.track_slot[t]]
+        tau = np.maximum(N @ sl.speeds, F.MIN_TAU)
+        out += fit.pi[t] * -np.expm1(F.logpdf_logsf(sl.family, sl.a, sl.b, tau)[1])
+    return out
+
+
+def fit_cohorts(fit: F.StageFit, entered: pd.Series, reached: np.ndarray, N: np.ndarray,
+                observed_from: pd.Timestamp) -> CohortFit | None:
+    """Cohort effects of one stage.
+
+    Parameters
+    ----------
+    fit
+        The pooled stage fit.
+    entered
+        Entry date of every visit of the stage known at the cut-off.
+    reached
+        (n,) bool: the visit left by the tracked way out by the cut-off.
+    N
+        (n, 3) clock age of each visit at the cut-off (entry to cut-off, by month of quarter).
+    observed_from
+        Visits that entered earlier are survivors of the export's start: left out.
+    """
+    k = main_kind(fit)
+    if k is None:
+        return None
+    share = fit.kind_prob(k)
+    keep = (entered >= observed_from).to_numpy()
+    cohort = entered[keep].dt.to_period("M").to_numpy()
+    exp_ = incidence(fit, k, N[keep])
+    obs = np.asarray(reached, float)[keep]
+    g = pd.DataFrame({"cohort": cohort, "obs": obs, "exp": exp_}).groupby("cohort", sort=True)
+    tab = pd.DataFrame({"n": g.size(), "observed": g.obs.sum(), "expected": g.exp.sum()})
+    tab = tab.reset_index()
+    use = tab.expected >= MIN_EXPECTED
+    O, E = tab.observed[use].to_numpy(float), tab.expected[use].to_numpy(float)
+    if len(O) >= 2 and E.sum() > 0:
+        scale = O.sum() / E.sum()  # the pooled fit may be off overall; effects are relative
+        Es = E * scale
+        tau2 = max(0.0, float(((O - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
+        chi2_df = float(((O - Es) ** 2 / Es).sum() / (len(O) - 1))
+    else:
+        scale, tau2, chi2_df = 1.0, 0.0, float("nan")
+    lr = np.log(np.maximum(O, 0.5) / (E * scale)) if len(O) else np.zeros(0)
+    phi, estimated = PHI_UNKNOWN, False
+    if len(lr) >= MIN_COHORTS_PHI and tau2 > 0:
+        x = lr - lr.mean()
+        den = float((x * x).sum())
+        if den > 0:
+            acf = float((x[1:] * x[:-1]).sum() / den)
+            # shrink towards 0 by the number of pairs (a small-sample acf is biased and noisy)
+            n = len(lr) - 1
+            phi = float(np.clip(acf * n / (n + 2), 0.0, PHI_MAX))
+            estimated = True
+    a0 = 1.0 / tau2 if tau2 > 0 else np.inf
+    Ec = tab.expected.to_numpy(float) * scale
+    Oc = tab.observed.to_numpy(float)
+    if np.isfinite(a0):
+        # relative to the pooled fit: the cohort's gamma posterior times the overall ratio
+        tab["post_mean"] = scale * (a0 + Oc) / (a0 + Ec)
+        tab["post_sd"] = scale * np.sqrt(a0 + Oc) / (a0 + Ec)
+    else:
+        tab["post_mean"] = scale
+        tab["post_sd"] = 0.0
+    tab["ratio"] = np.where(Ec > 0, Oc / np.maximum(Ec, 1e-12), np.nan)
+    return CohortFit(stage=fit.stage, kind=fit.kinds[k], table=tab, tau2=tau2,
+                     chi2_df=chi2_df, phi=phi, phi_estimated=estimated, share=share)
