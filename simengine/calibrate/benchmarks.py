@@ -107,7 +107,8 @@ def ets(rates: np.ndarray, horizon: int) -> list[Forecast] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on short series
             try:
-                res = ETSModel(np.asarray(rates, float), error="add", trend=trend,
+                # a Series: statsmodels' prediction summary needs an index
+                res = ETSModel(pd.Series(np.asarray(rates, float)), error="add", trend=trend,
                                damped_trend=trend is not None).fit(disp=False)
             except (ValueError, np.linalg.LinAlgError):
                 continue
