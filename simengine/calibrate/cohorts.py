@@ -64,6 +64,7 @@ class CohortFit:
     phi: float
     phi_estimated: bool
     share: float
+    moves: pd.DataFrame | None = None  # see share_moves
 
     @property
     def logit_sd(self) -> float:
@@ -158,3 +159,34 @@ def fit_cohorts(fit: F.StageFit, entered: pd.Series, reached: np.ndarray, N: np.
     tab["ratio"] = np.where(Ec > 0, Oc / np.maximum(Ec, 1e-12), np.nan)
     return CohortFit(stage=fit.stage, kind=fit.kinds[k], table=tab, tau2=tau2,
                      chi2_df=chi2_df, phi=phi, phi_estimated=estimated, share=share)
+
+
+def share_moves(entered: pd.Series, exited: pd.Series, outcome: pd.Series, kind: str,
+                as_of: pd.Timestamp, observed_from: pd.Timestamp, months: int = 3
+                ) -> pd.DataFrame:
+    """How far the decided share of ``kind`` moved over the last month-ends before ``as_of``.
+
+    At each month-end: the share of ``kind`` among the visits (entered since ``observed_from``)
+    that had ended by then, with its binomial standard error, and the move from the previous
+    month-end in standard errors of the difference. A share that moves many standard errors
+    from one month-end to the next is drifting, not noisy.
+    """
+    ends = [(as_of.to_period("M") - i).end_time.normalize() for i in range(months, -1, -1)]
+    ends = [e for e in ends if e <= as_of] + ([as_of] if ends[-1] > as_of else [])
+    rows = []
+    keep = entered >= observed_from
+    for e in ends:
+        done = keep & exited.notna() & (exited <= e)
+        n = int(done.sum())
+        k = int((done & (outcome == kind)).sum())
+        p = k / n if n else float("nan")
+        rows.append({"month_end": e.date(), "decided": n, "share": p,
+                     "se": math.sqrt(p * (1 - p) / n) if n else float("nan")})
+    t = pd.DataFrame(rows)
+    # consecutive estimates share most deals: the s.e. of the move is that of the new deals'
+    # share, sqrt(p(1-p)(1/n_old - 1/n_new)) (nested samples)
+    n0, n1 = t.decided.shift(), t.decided
+    p = t.share
+    se_move = np.sqrt(p * (1 - p) * np.maximum(1 / n0 - 1 / n1, 1e-12))
+    t["move_se"] = (t.share - t.share.shift()) / se_move
+    return t

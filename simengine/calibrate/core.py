@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from simengine.calibrate import fit as F
-from simengine.calibrate.cohorts import CohortFit, fit_cohorts, main_kind
+from simengine.calibrate.cohorts import CohortFit, fit_cohorts, main_kind, share_moves
 from simengine.calibrate.level import LevelFit, fit_level
 from simengine.calibrate.read import CalibrationError, History, cut, read, slug
 from simengine.scenario import Scenario
@@ -212,6 +212,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
             N_all = clock.span(ent + 0.5, np.full(len(sv), _day([t])[0] + 1.0))
             cf = fit_cohorts(stage_fits[st], sv.entered, reached, N_all, t0)
             if cf is not None:
+                cf.moves = share_moves(sv.entered, sv.exited, sv.outcome, cf.kind, t, t0)
                 cohorts[st] = cf
         if c is not None and stale_counts[st]:
             src = "given" if stale_after is not None else "the longest dwell of any visit that " \

@@ -25,6 +25,7 @@ from simengine.errors import ScenarioError
 from simengine.scenario import Scenario, validate
 
 SIG = 4
+DRIFT = "drift" in Scenario.model_fields  # the engine takes parameter paths over time
 TRUNC_SD = 2.0  # probabilities: normal truncated at +-2 sd, so the shares never sum over 1
 TRUNC_SD_FACTOR = 0.8796  # sd of a standard normal truncated to [-2, 2]
 
@@ -115,6 +116,23 @@ def _clock(speeds: np.ndarray, quarters: int) -> list[float]:
     return [_r(x, 3) for x in e / e.mean()]
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _expit(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+def _cohort_drift(cf, stage: str, key: str) -> dict:
+    """The cohort effect as a drift path: an AR(1) on the logit of the share by entry month,
+    whose stationary s.d. is the between-cohort s.d. estimated from the history."""
+    return {"name": f"{stage}-cohorts", "param": f"stages.{stage}.next.{key}", "model": "ar1",
+            "by": "cohort", "sd": _r(cf.logit_sd * math.sqrt(1 - cf.phi ** 2), 3),
+            "phi": _r(cf.phi, 3)}
+
+
 def _floor5(x: float) -> float:
     """Rounded down to 5 decimals, so that shares never sum over 1 by rounding."""
     return math.floor(max(x, 0.0) * 1e5) / 1e5
@@ -151,6 +169,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
 
     # stages
     stages: list[dict] = []
+    drifts: list[dict] = []
     for st in f.stages:
         fit = f.stage_fits[st]
         K = len(fit.kinds)
@@ -168,6 +187,14 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             for k in range(K):
                 if k not in filler:
                     nxt[kname[k]], hi = _probability(p_k[k], se_k[k])
+                    cf = f.cohorts.get(st) if DRIFT else None
+                    if cf is not None and cf.tau2 > 0 and fit.kinds[k] == cf.kind:
+                        # room for the cohort drift's upper range (2 stationary s.d.)
+                        hi = _expit(_logit(hi) + 2 * cf.logit_sd)
+                        drifts.append(_cohort_drift(cf, st, kname[k]))
+                        com[("drift", len(drifts) - 1)] = _cohort_comment(cf) + [
+                            f"  a per-draw AR(1) on the logit of {kname[k]} by entry month: "
+                            f"stationary s.d. {cf.logit_sd:.2f}, persistence {cf.phi:.2f}"]
                     hi_total += hi
             nd_val, nd_hi = _probability(fit.pi_nd, se_nd) if fit.has_nd else (0, 0.0)
             room = 1.0 - hi_total - nd_hi
@@ -240,6 +267,8 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
                 f"{fit.kinds[k]}: {p_k[k]:.1%} ± {se_k[k]:.1%}" for k in range(K)] + [
                 "the remainder is lost"]
     raw["stages"] = stages
+    if drifts:
+        raw["drift"] = drifts
 
     # campaigns: one per calendar month of the horizon, volumes from the level's forecast
     campaigns = []
@@ -576,6 +605,11 @@ def report_text(f: Fitted, sc: Scenario) -> str:
         lines += ["", "Drift between cohorts"]
         for st, cf in f.cohorts.items():
             lines += [f"  {x.strip()}" for x in _cohort_comment(cf)]
+            if cf.moves is not None and len(cf.moves) > 1:
+                lines.append(f"  decided share of '{cf.kind}' at the last month-ends: " + ", ".join(
+                    f"{r.month_end} {r.share:.1%}" + ("" if not np.isfinite(r.move_se) else
+                                                      f" ({r.move_se:+.1f} s.e.)")
+                    for r in cf.moves.itertuples()))
     lines += ["", "Open pipeline"]
     for e in sc.initial_pipeline:
         lines.append(f"  {e.stage}: {e.count.mean():,.1f} deals")
