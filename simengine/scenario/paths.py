@@ -1,8 +1,9 @@
 """Parameter paths: names for any scalar of a scenario, written with the names in the file.
 
 ``stages.mql.next.sal``, ``campaigns.webinar-series.volume.budget``, ``pools.ae.headcount``,
-``segments.smb.deal_value.mean``, ``initial_pipeline[0].count``. Items of the named lists
-(stages, campaigns, friction) are addressed by name, or by index as ``stages[2]``.
+``segments.smb.deal_value.mean``, ``initial_pipeline[0].count``, ``drift.won-share.sd``. Items of
+the named lists (stages, campaigns, friction, drift) are addressed by name, or by index as
+``stages[2]``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-NAMED_LISTS = ("stages", "campaigns", "friction")
+NAMED_LISTS = ("stages", "campaigns", "friction", "drift")
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
