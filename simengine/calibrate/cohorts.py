@@ -10,8 +10,8 @@ way out at each deal's clock age, summed). Under a cohort multiplier ``m_c`` on 
 
 - ``tau^2`` by the method of moments (as for arrivals: ``sum((O - E)^2 - E) / sum(E^2)``), the
   Pearson dispersion ``chi2/df`` as the diagnostic (1 = chance alone);
-- persistence ``phi``: the lag-1 autocorrelation of the cohorts' log ratios (weighted), shrunk
-  towards 0 with few cohorts;
+- persistence ``phi``: the lag-1 autocovariance of the cohorts' log ratios over the effects'
+  own variance (net of the Poisson noise), shrunk towards 0 with few cohorts;
 - each open cohort's own multiplier: the gamma posterior ``Gamma(1/tau^2 + O_c, 1/tau^2 +
   E_c)``: a cohort that is stalling shows it in its first weeks, and its still-open deals are
   forecast with its own (uncertain) share, not the pooled one.
@@ -64,20 +64,43 @@ class CohortFit:
     phi: float
     phi_estimated: bool
     share: float
+    scale: float  # observed / expected over all cohorts (1 when the pooled fit matches)
     moves: pd.DataFrame | None = None  # see share_moves
+    month_tau2: float = 0.0  # see month_dispersion
+    month_chi2_df: float = float("nan")
+    months: pd.DataFrame | None = None
+
+    @property
+    def tau2_used(self) -> float:
+        """The variance the forecast carries: the larger of the between-cohort variance and
+        the model's own month-to-month error in the history (both estimated at the cut-off)."""
+        return max(self.tau2, self.month_tau2)
 
     @property
     def logit_sd(self) -> float:
         """Stationary s.d. of the cohort effect on the logit of the share (delta method:
         d logit p = d log p / (1 - p))."""
-        return math.sqrt(math.log1p(self.tau2)) / max(1.0 - self.share, 0.05)
+        return math.sqrt(math.log1p(self.tau2_used)) / max(1.0 - self.share, 0.05)
 
     def multiplier(self, cohort: pd.Period) -> tuple[float, float]:
-        """Posterior mean and s.d. of a cohort's multiplier (1, sqrt(tau2) when unseen)."""
+        """Posterior mean and s.d. of a cohort's multiplier (1, its prior s.d. when unseen)."""
         row = self.table[self.table.cohort == cohort]
         if row.empty:
-            return 1.0, math.sqrt(self.tau2)
+            return 1.0, math.sqrt(self.tau2_used)
         return float(row.post_mean.iloc[0]), float(row.post_sd.iloc[0])
+
+    def update(self) -> None:
+        """Each cohort's posterior (gamma prior with mean 1, variance ``tau2_used``)."""
+        tab = self.table
+        s = self.scale
+        Ec, Oc = tab.expected.to_numpy(float) * s, tab.observed.to_numpy(float)
+        if self.tau2_used > 0:
+            a0 = 1.0 / self.tau2_used
+            tab["post_mean"] = s * (a0 + Oc) / (a0 + Ec)
+            tab["post_sd"] = s * np.sqrt(a0 + Oc) / (a0 + Ec)
+        else:
+            tab["post_mean"] = s
+            tab["post_sd"] = 0.0
 
 
 def main_kind(fit: F.StageFit) -> int | None:
@@ -139,26 +162,21 @@ def fit_cohorts(fit: F.StageFit, entered: pd.Series, reached: np.ndarray, N: np.
     phi, estimated = PHI_UNKNOWN, False
     if len(lr) >= MIN_COHORTS_PHI and tau2 > 0:
         x = lr - lr.mean()
-        den = float((x * x).sum())
-        if den > 0:
-            acf = float((x[1:] * x[:-1]).sum() / den)
-            # shrink towards 0 by the number of pairs (a small-sample acf is biased and noisy)
-            n = len(lr) - 1
-            phi = float(np.clip(acf * n / (n + 2), 0.0, PHI_MAX))
-            estimated = True
-    a0 = 1.0 / tau2 if tau2 > 0 else np.inf
-    Ec = tab.expected.to_numpy(float) * scale
-    Oc = tab.observed.to_numpy(float)
-    if np.isfinite(a0):
-        # relative to the pooled fit: the cohort's gamma posterior times the overall ratio
-        tab["post_mean"] = scale * (a0 + Oc) / (a0 + Ec)
-        tab["post_sd"] = scale * np.sqrt(a0 + Oc) / (a0 + Ec)
-    else:
-        tab["post_mean"] = scale
-        tab["post_sd"] = 0.0
-    tab["ratio"] = np.where(Ec > 0, Oc / np.maximum(Ec, 1e-12), np.nan)
-    return CohortFit(stage=fit.stage, kind=fit.kinds[k], table=tab, tau2=tau2,
-                     chi2_df=chi2_df, phi=phi, phi_estimated=estimated, share=share)
+        # lag-1 autocovariance of the log ratios over the effects' own variance (the Poisson
+        # noise of each ratio inflates the variance but not the autocovariance: dividing by
+        # the total variance would bias phi towards 0)
+        acov = float((x[1:] * x[:-1]).mean())
+        var_effect = math.log1p(tau2)
+        n = len(lr) - 1
+        # shrunk towards 0 by the number of pairs: a small-sample autocovariance is noisy
+        phi = float(np.clip(acov / var_effect * n / (n + 2), 0.0, PHI_MAX))
+        estimated = True
+    tab["ratio"] = np.where(tab.expected > 0, tab.observed / np.maximum(tab.expected * scale,
+                                                                          1e-12), np.nan)
+    cf = CohortFit(stage=fit.stage, kind=fit.kinds[k], table=tab, tau2=tau2, chi2_df=chi2_df,
+                   phi=phi, phi_estimated=estimated, share=share, scale=scale)
+    cf.update()
+    return cf
 
 
 def share_moves(entered: pd.Series, exited: pd.Series, outcome: pd.Series, kind: str,
@@ -190,3 +208,42 @@ def share_moves(entered: pd.Series, exited: pd.Series, outcome: pd.Series, kind:
     se_move = np.sqrt(p * (1 - p) * np.maximum(1 / n0 - 1 / n1, 1e-12))
     t["move_se"] = (t.share - t.share.shift()) / se_move
     return t
+
+
+def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_month: np.ndarray,
+                     reached: np.ndarray, clock: F.Clock, months: pd.PeriodIndex,
+                     first_day: int, last_day: int) -> tuple[float, float, pd.DataFrame]:
+    """How far each calendar month's exits by way ``k`` strayed from the pooled fit.
+
+    ``O_m`` exits in month m (of visits entered since ``first_day``, the export's start: earlier
+    ones are survivors whose exits the unconditional fit does not describe) against ``E_m``, the
+    fit's expected exits in the month (increments of the cumulative incidence). Returns the
+    between-month variance of the ratio (method of moments, as for cohorts), the Pearson
+    ``chi2/df`` and the table. This is the model's own error month by month in the history: a
+    timing or share effect the pooled fit misses shows here even when cohorts look alike.
+    """
+    keep = entered_day >= first_day
+    ent = entered_day[keep].astype(float) + 0.5
+    rows = []
+    for m in months:
+        a = max(float((m.start_time.normalize() - pd.Timestamp(0)).days), float(first_day))
+        b = min(float((m.end_time.normalize() - pd.Timestamp(0)).days), float(last_day)) + 1.0
+        if b - a < 20:  # a partial month says little
+            continue
+        sel = ent < b
+        lo = clock.span(ent[sel], np.maximum(ent[sel], a))
+        hi = clock.span(ent[sel], np.full(int(sel.sum()), b))
+        E = float((incidence(fit, k, hi) - incidence(fit, k, lo)).sum())
+        O = float((reached[keep] & (exit_month[keep] == m)).sum())
+        rows.append({"month": m, "observed": O, "expected": E})
+    t = pd.DataFrame(rows)
+    if len(t) < 2 or t.expected.sum() <= 0:
+        return 0.0, float("nan"), t
+    use = t.expected >= MIN_EXPECTED
+    O, E = t.observed[use].to_numpy(float), t.expected[use].to_numpy(float)
+    if len(O) < 2:
+        return 0.0, float("nan"), t
+    Es = E * O.sum() / E.sum()
+    tau2 = max(0.0, float(((O - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
+    t["ratio"] = t.observed / t.expected
+    return tau2, float(((O - Es) ** 2 / Es).sum() / (len(O) - 1)), t

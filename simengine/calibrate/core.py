@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from simengine.calibrate import fit as F
-from simengine.calibrate.cohorts import CohortFit, fit_cohorts, main_kind, share_moves
+from simengine.calibrate.cohorts import (
+    CohortFit,
+    fit_cohorts,
+    main_kind,
+    month_dispersion,
+    share_moves,
+)
 from simengine.calibrate.level import LevelFit, fit_level
 from simengine.calibrate.read import CalibrationError, History, cut, read, slug
 from simengine.scenario import Scenario
@@ -206,14 +212,6 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
         ov["N"] = list(clock.span(ent[is_open & ~is_stale] + 0.5,
                                   np.full(len(ov), _day([t])[0] + 1.0)))
         open_visits[st] = ov
-        k_main = main_kind(stage_fits[st])
-        if k_main is not None:
-            reached = (sv.outcome == stage_fits[st].kinds[k_main]).to_numpy()
-            N_all = clock.span(ent + 0.5, np.full(len(sv), _day([t])[0] + 1.0))
-            cf = fit_cohorts(stage_fits[st], sv.entered, reached, N_all, t0)
-            if cf is not None:
-                cf.moves = share_moves(sv.entered, sv.exited, sv.outcome, cf.kind, t, t0)
-                cohorts[st] = cf
         if c is not None and stale_counts[st]:
             src = "given" if stale_after is not None else "the longest dwell of any visit that " \
                 "ended"
@@ -224,6 +222,19 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
             notes.append(f"Stage '{st}': the history is too short to tell stale deals from slow "
                          "ones; still-open visits are censored observations only (the no-"
                          "decision share is inferred from how long they have stayed open).")
+
+    # --- drift: cohorts and months against the pooled fit; the clock set by monthly exits ---
+    for st in h.stages:
+        sv = v[v.stage == st]
+        fit = stage_fits[st]
+        k_main = main_kind(fit)
+        if k_main is None:
+            continue
+        cf = _drift(fit, k_main, sv, clock, t0, t)
+        if any(sl.calendar for sl in fit.slots) and cf.months is not None:
+            if _set_clock(fit, cf.months):
+                cf = _drift(fit, k_main, sv, clock, t0, t)
+        cohorts[st] = cf
 
     # --- deal values -----------------------------------------------------------------------
     won = v[(v.outcome == "won") & v.value.notna()]
@@ -321,6 +332,47 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
                     notes=notes, warnings=warnings)
     _check_recent(fitted)
     return fitted
+
+
+def _drift(fit: F.StageFit, k: int, sv: pd.DataFrame, clock: F.Clock, t0: pd.Timestamp,
+           t: pd.Timestamp) -> CohortFit:
+    """Cohort effects and the month-by-month error of a stage's pooled fit at the cut-off."""
+    ent = _day(sv.entered)
+    reached = (sv.outcome == fit.kinds[k]).to_numpy()
+    N = clock.span(ent + 0.5, np.full(len(sv), _day([t])[0] + 1.0))
+    cf = fit_cohorts(fit, sv.entered, reached, N, t0)
+    cf.moves = share_moves(sv.entered, sv.exited, sv.outcome, cf.kind, t, t0)
+    cf.month_tau2, cf.month_chi2_df, cf.months = month_dispersion(
+        fit, k, ent, sv.exited.dt.to_period("M").to_numpy(), reached, clock,
+        pd.period_range(t0, t, freq="M"), int(_day([t0])[0]), int(_day([t])[0]))
+    cf.update()
+    return cf
+
+
+def _set_clock(fit: F.StageFit, months: pd.DataFrame) -> bool:
+    """Set the month-of-quarter clock by the monthly exits themselves.
+
+    The dwell fit places the quarter push through the likelihood of each deal's dwell; the
+    months' observed against expected exits (per month of the quarter, pooled over the months
+    seen) say whether the push it implies is the one that happened. Each calendar slot's speed in
+    month j of the quarter is multiplied by that ratio (renormalised to mean 1): to first order
+    a clock running r times faster in a month gives r times the exits. Returns False when a
+    month of the quarter was not seen.
+    """
+    if months is None or months.empty:
+        return False
+    moq = np.array([(m.month - 1) % 3 for m in months.month])
+    O = np.array([months.observed[moq == j].sum() for j in range(3)], float)
+    E = np.array([months.expected[moq == j].sum() for j in range(3)], float)
+    if np.any(E <= 0) or np.any(O <= 0):
+        return False
+    r = O / E
+    r = r / (r * E).sum() * E.sum()
+    for sl in fit.slots:
+        if sl.calendar:
+            sp = sl.speeds * r
+            sl.eta = (float(np.log(sp[0] / sp[2])), float(np.log(sp[1] / sp[2])))
+    return True
 
 
 def _level(af: F.ArrivalFit) -> LevelFit:

@@ -366,7 +366,8 @@ def _cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np
     cohort's multiplier ``m`` on the main way out W, ``m r_t / D`` (t in W) and ``r_t / D``
     (others), ``D = 1 + (m - 1) r_W``. ``m`` is the cohort's posterior mean; the posterior s.d.
     adds, per track, the variance ``sum_c (sum_i dr_it/dm)^2 sd_c^2`` (deals of one cohort share
-    ``m``; cohorts are independent).
+    ``m``; cohorts are independent), and the month-to-month error of the pooled fit in the
+    history (``month_tau2``) as a multiplier common to all open deals.
     """
     from simengine.calibrate.cohorts import main_kind
 
@@ -384,6 +385,8 @@ def _cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np
     for c in set(cohort):
         sel = cohort == c
         extra += dr[sel].sum(axis=0) ** 2 * post[c][1] ** 2
+    # the pooled fit's own month-to-month error in the history, common to every open deal
+    extra += dr.sum(axis=0) ** 2 * cf.month_tau2
     return out, rnd / D, extra
 
 
