@@ -69,6 +69,12 @@ class CohortFit:
     month_tau2: float = 0.0  # see month_dispersion
     month_chi2_df: float = float("nan")
     months: pd.DataFrame | None = None
+    pace: object | None = None  # a LevelFit of the months' log ratios: the pace to come
+
+    def weights(self, entered: pd.Series) -> np.ndarray:
+        """Each visit's cohort multiplier (posterior mean; 1 for cohorts not in the table)."""
+        post = dict(zip(self.table.cohort, self.table.post_mean, strict=True))
+        return np.array([post.get(c, 1.0) for c in entered.dt.to_period("M")])
 
     @property
     def tau2_used(self) -> float:
@@ -212,7 +218,8 @@ def share_moves(entered: pd.Series, exited: pd.Series, outcome: pd.Series, kind:
 
 def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_month: np.ndarray,
                      reached: np.ndarray, clock: F.Clock, months: pd.PeriodIndex,
-                     first_day: int, last_day: int) -> tuple[float, float, pd.DataFrame]:
+                     first_day: int, last_day: int, weight: np.ndarray | None = None
+                     ) -> tuple[float, float, pd.DataFrame]:
     """How far each calendar month's exits by way ``k`` strayed from the pooled fit.
 
     ``O_m`` exits in month m (of visits entered since ``first_day``, the export's start: earlier
@@ -221,9 +228,12 @@ def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_mont
     between-month variance of the ratio (method of moments, as for cohorts), the Pearson
     ``chi2/df`` and the table. This is the model's own error month by month in the history: a
     timing or share effect the pooled fit misses shows here even when cohorts look alike.
+    ``weight`` (one per visit): each visit's own multiplier of the share (its cohort's), so
+    that what cohort effects explain is not counted again.
     """
     keep = entered_day >= first_day
     ent = entered_day[keep].astype(float) + 0.5
+    w = np.ones(int(keep.sum())) if weight is None else np.asarray(weight, float)[keep]
     rows = []
     for m in months:
         a = max(float((m.start_time.normalize() - pd.Timestamp(0)).days), float(first_day))
@@ -233,7 +243,7 @@ def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_mont
         sel = ent < b
         lo = clock.span(ent[sel], np.maximum(ent[sel], a))
         hi = clock.span(ent[sel], np.full(int(sel.sum()), b))
-        E = float((incidence(fit, k, hi) - incidence(fit, k, lo)).sum())
+        E = float((w[sel] * (incidence(fit, k, hi) - incidence(fit, k, lo))).sum())
         O = float((reached[keep] & (exit_month[keep] == m)).sum())
         rows.append({"month": m, "observed": O, "expected": E})
     t = pd.DataFrame(rows)

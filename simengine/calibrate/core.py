@@ -342,10 +342,15 @@ def _drift(fit: F.StageFit, k: int, sv: pd.DataFrame, clock: F.Clock, t0: pd.Tim
     N = clock.span(ent + 0.5, np.full(len(sv), _day([t])[0] + 1.0))
     cf = fit_cohorts(fit, sv.entered, reached, N, t0)
     cf.moves = share_moves(sv.entered, sv.exited, sv.outcome, cf.kind, t, t0)
-    cf.month_tau2, cf.month_chi2_df, cf.months = month_dispersion(
-        fit, k, ent, sv.exited.dt.to_period("M").to_numpy(), reached, clock,
-        pd.period_range(t0, t, freq="M"), int(_day([t0])[0]), int(_day([t])[0]))
+    args = (fit, k, ent, sv.exited.dt.to_period("M").to_numpy(), reached, clock,
+            pd.period_range(t0, t, freq="M"), int(_day([t0])[0]), int(_day([t])[0]))
+    cf.month_tau2, cf.month_chi2_df, cf.months = month_dispersion(*args)
     cf.update()
+    # what the cohorts leave unexplained, month by month: its local level is the pace to come
+    _, _, resid = month_dispersion(*args, weight=cf.weights(sv.entered))
+    resid = resid[resid.expected >= 5] if len(resid) else resid
+    if len(resid) >= 2:
+        cf.pace = fit_level(resid.observed / resid.expected, resid.observed)
     return cf
 
 

@@ -127,10 +127,56 @@ def _expit(z: float) -> float:
 
 def _cohort_drift(cf, stage: str, key: str) -> dict:
     """The cohort effect as a drift path: an AR(1) on the logit of the share by entry month,
-    whose stationary s.d. is the between-cohort s.d. estimated from the history."""
+    whose stationary s.d. is the between-cohort s.d. estimated from the history. That s.d. is
+    itself estimated from a handful of cohorts (a variance from C values has a relative s.e.
+    of about sqrt(2 / (C - 1)), so the s.d. about half that): it is drawn per draw, lognormal
+    around the estimate, so the bands carry the uncertainty of their own width."""
+    sd = cf.logit_sd * math.sqrt(1 - cf.phi ** 2)
+    C = max(int((cf.table.expected >= 5).sum()), 2)
+    cv = 0.5 * math.sqrt(2.0 / (C - 1))
     return {"name": f"{stage}-cohorts", "param": f"stages.{stage}.next.{key}", "model": "ar1",
-            "by": "cohort", "sd": _r(cf.logit_sd * math.sqrt(1 - cf.phi ** 2), 3),
+            "by": "cohort", "sd": {"dist": "lognormal", "mean": _r(sd, 3), "cv": _r(cv, 2)},
             "phi": _r(cf.phi, 3)}
+
+
+def _pace_text(cf) -> str:
+    out = f"{cf.stage}: dispersion chi2/df {cf.month_chi2_df:.1f}"
+    if cf.pace is not None and cf.months is not None:
+        out += (", observed / expected exits by month after cohort effects, "
+                f"{cf.pace.model} at {math.exp(cf.pace.level):.2f} (level step s.d. "
+                f"{cf.pace.level_sd:.1%}, noise s.d. {cf.pace.noise_sd:.1%})")
+    return out
+
+
+def _pace_windows(f: Fitted, start: dt.date, horizon_days: int) -> list[dict]:
+    """One friction window per month of the horizon whose clock speed is drawn per draw: the
+    month-to-month error of the pooled fit in the history (``month_tau2``), carried as pace."""
+    out = []
+    end = start + dt.timedelta(days=horizon_days - 1)
+    for st, cf in f.cohorts.items():
+        if cf.pace is None and not cf.month_tau2 > 0:
+            continue
+        fit = f.stage_fits[st]
+        tracks = [_stage_of_track(f, fit, t) for t in range(len(fit.pi))] if fit.split \
+            else [st]
+        last = f.as_of.to_period("M")
+        if f.as_of < last.end_time.normalize():
+            last -= 1
+        for m in pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M"):
+            a = max(m.start_time.date(), start)
+            b = min(m.end_time.date(), end)
+            if cf.pace is not None:
+                mu, var = cf.pace.forecast(np.array([(m - last).n]))
+                mu, var = float(mu[0]), float(var[0])
+            else:
+                mu, var = 0.0, cf.month_tau2
+            # the clock's speed is the pace (exits about in proportion): dwell = 1 / speed,
+            # lognormal with log-median -mu and log-variance var
+            dwell = {"dist": "lognormal", "mean": _r(math.exp(-mu + var / 2), 3),
+                     "cv": _r(math.sqrt(math.expm1(var)), 2)}
+            out.append({"name": f"{st}-pace-{m.year}-{m.month:02d}", "stages": tracks,
+                        "start": a, "end": b, "dwell": dwell})
+    return out
 
 
 def _floor5(x: float) -> float:
@@ -269,6 +315,16 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
     raw["stages"] = stages
     if drifts:
         raw["drift"] = drifts
+    pace = _pace_windows(f, start, horizon_days)
+    if pace:
+        raw["friction"] = pace
+        com[("friction", 0)] = [
+            "pace of each month: the fitted model's exits strayed from the months' actual exits "
+            "in the history by more than chance",
+            "  (" + "; ".join(_pace_text(cf) for cf in f.cohorts.values()) + ");",
+            "  each month's clock of the stages that close deals runs at a per-draw speed "
+            "whose median and spread are the local level's forecast of those monthly ratios "
+            "(a month running r times faster has about r times the exits)"]
 
     # campaigns: one per calendar month of the horizon, volumes from the level's forecast
     campaigns = []
