@@ -222,26 +222,33 @@ def test_backtest_table_has_pit_and_benchmark_columns(export):
 
 
 @pytest.mark.slow
-def test_bands_cover_on_a_drifting_history():
-    """A lead flow that doubles over the history and cohorts whose win share moves (logit s.d.
-    0.4, persistent): the back-test must still cover at about the nominal rates. 23 months
-    after the four cut-offs × 2 variables = 46 scored months (correlated); for an honest P5-P95
-    band a coverage below 70 % is about a 4.5-sigma event (binomial s.d. 4.4 % at n = 46)."""
+def test_bands_cover_on_drifting_histories():
+    """Three histories whose lead flow doubles over 18 months (Poisson counts) and whose monthly
+    cohorts' win share moves (AR(1) on the logit, s.d. 0.4, persistence 0.3): the back-test must
+    cover at about the nominal rates. 23 months after the four cut-offs × 2 variables × 3
+    histories = 138 scored months; binomial s.d. of the coverage 2.6 % (P5-P95) and 4.3 %
+    (P25-P75) at that n, so the limits are 4 s.d. (months of one history are correlated, which
+    makes the real s.d. larger: the limits are if anything strict)."""
     from simengine.calibrate.synthetic import drifting_export
 
     months = [str(p) for p in pd.period_range("2020-01", "2021-06", freq="M")]
-    rng = np.random.default_rng(61)
-    z, shift = 0.0, {}
-    for m in months:
-        z = 0.6 * z + 0.4 * math.sqrt(1 - 0.36) * rng.standard_normal()
-        shift[m] = z
-    counts = {m: int(round(150 * 2 ** (i / 17))) for i, m in enumerate(months)}
-    truth = {**TRUTH, "stages": [
+    truth = {**TRUTH, "deal_value": 1000, "stages": [
         {"name": "opportunity", "dwell": {"dist": "lognormal", "mean": 30, "cv": 0.6},
          "next": {"won": 0.5}}]}
-    df = drifting_export(truth, counts, shift, "2021-06-30", seed=62)
-    res = backtest(df, as_of=["2020-09-30", "2020-12-31", "2021-01-31", "2021-03-31"],
-                   until="2021-06-30", draws=300, seed=6, components=1)
-    t = res.table
-    assert t.in90.mean() >= 0.70, res.summary
-    assert 0.25 <= t.in50.mean() <= 0.75, res.summary
+    tables = []
+    for seed in (71, 72, 73):
+        rng = np.random.default_rng(seed)
+        z, shift = 0.0, {}
+        for m in months:
+            z = 0.3 * z + 0.4 * math.sqrt(1 - 0.09) * rng.standard_normal()
+            shift[m] = z
+        counts = {m: int(rng.poisson(150 * 2 ** (i / 17))) for i, m in enumerate(months)}
+        df = drifting_export(truth, counts, shift, "2021-06-30", seed=seed + 1)
+        res = backtest(df, as_of=["2020-09-30", "2020-12-31", "2021-01-31", "2021-03-31"],
+                       until="2021-06-30", draws=300, seed=6, components=1)
+        tables.append(res.table)
+    t = pd.concat(tables)
+    n = len(t)
+    assert n == 138
+    assert t.in90.mean() >= 0.9 - 4 * math.sqrt(0.9 * 0.1 / n)
+    assert abs(t.in50.mean() - 0.5) <= 4 * math.sqrt(0.25 / n)

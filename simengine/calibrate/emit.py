@@ -167,7 +167,8 @@ def _pace_windows(f: Fitted, start: dt.date, horizon_days: int) -> list[dict]:
             b = min(m.end_time.date(), end)
             if cf.pace is not None:
                 mu, var = cf.pace.forecast(np.array([(m - last).n]))
-                mu, var = float(mu[0]), float(var[0])
+                # counting noise is the engine's own: only what is left is pace
+                mu, var = float(mu[0]), max(float(var[0]) - cf.pace.poisson_var, 0.0)
             else:
                 mu, var = 0.0, cf.month_tau2
             # the clock's speed is the pace (exits about in proportion): dwell = 1 / speed,
@@ -422,8 +423,7 @@ def _cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np
     cohort's multiplier ``m`` on the main way out W, ``m r_t / D`` (t in W) and ``r_t / D``
     (others), ``D = 1 + (m - 1) r_W``. ``m`` is the cohort's posterior mean; the posterior s.d.
     adds, per track, the variance ``sum_c (sum_i dr_it/dm)^2 sd_c^2`` (deals of one cohort share
-    ``m``; cohorts are independent), and the month-to-month error of the pooled fit in the
-    history (``month_tau2``) as a multiplier common to all open deals.
+    ``m``; cohorts are independent).
     """
     from simengine.calibrate.cohorts import main_kind
 
@@ -441,8 +441,6 @@ def _cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np
     for c in set(cohort):
         sel = cohort == c
         extra += dr[sel].sum(axis=0) ** 2 * post[c][1] ** 2
-    # the pooled fit's own month-to-month error in the history, common to every open deal
-    extra += dr.sum(axis=0) ** 2 * cf.month_tau2
     return out, rnd / D, extra
 
 

@@ -53,6 +53,7 @@ class LevelFit:
     months: int
     aic: dict
     level_drift_cov: float = 0.0
+    poisson_var: float = 0.0  # the part of the noise variance that counting alone explains
 
     def forecast(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Median log rate and variance of the log rate ``h`` months after the last one."""
@@ -79,7 +80,7 @@ def fit_level(rates: pd.Series, counts: pd.Series) -> LevelFit:
     if n < MIN_MONTHS:
         var = float(np.var(y, ddof=1)) if n > 1 else 0.0
         return LevelFit("constant", float(np.mean(y)), var / max(n, 1), 0.0, 0.0, 0.0,
-                        math.sqrt(max(var, poisson_var)), n, {})
+                        math.sqrt(max(var, poisson_var)), n, {}, 0.0, poisson_var)
     import statsmodels.api as sm
 
     fits = {}
@@ -104,4 +105,4 @@ def fit_level(rates: pd.Series, counts: pd.Series) -> LevelFit:
         drift, drift_se = float(state[1]), math.sqrt(max(cov[1, 1], 0.0))
         cross = float(cov[0, 1])
     return LevelFit(name, float(state[0]), float(max(cov[0, 0], 0.0)), drift, drift_se,
-                    math.sqrt(level_var_step), math.sqrt(noise_var), n, aic, cross)
+                    math.sqrt(level_var_step), math.sqrt(noise_var), n, aic, cross, poisson_var)
