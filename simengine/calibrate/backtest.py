@@ -146,7 +146,8 @@ class BacktestResult:
 def backtest(data: str | Path | pd.DataFrame | History, as_of: Sequence, until, *,
              draws: int = 500, seed: int = 0, naive_months: int = 3,
              mapping: Mapping[str, str] | None = None, layout: str = "auto",
-             segment_by: str | None = None, **calibrate_kw) -> BacktestResult:
+             segment_by: str | None = None, date_format: str | None = None,
+             **calibrate_kw) -> BacktestResult:
     """Calibrate at each cut-off, forecast to ``until`` and score against the export.
 
     Parameters
@@ -176,7 +177,8 @@ def backtest(data: str | Path | pd.DataFrame | History, as_of: Sequence, until, 
     from simengine.api import simulate
 
     h = data if isinstance(data, History) else read(data, mapping, layout=layout,
-                                                    segment_by=segment_by)
+                                                    segment_by=segment_by,
+                                                    date_format=date_format)
     try:
         end = pd.Timestamp(until).normalize()
     except (ValueError, TypeError):

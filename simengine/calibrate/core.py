@@ -428,8 +428,8 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
               horizon_days: int = 365, name: str | None = None,
               families: tuple[str, ...] = F.FAMILIES, seasonality: bool | None = None,
               stage_name: str = "opportunity", won: tuple[str, ...] = (),
-              lost: tuple[str, ...] = (), no_decision: tuple[str, ...] = ()
-              ) -> CalibrationResult:
+              lost: tuple[str, ...] = (), no_decision: tuple[str, ...] = (),
+              date_format: str | None = None) -> CalibrationResult:
     """Fit a scenario to a CRM export, using only what was known at ``as_of``.
 
     Parameters
@@ -470,6 +470,9 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
     seasonality
         Month-of-year arrival pattern: ``None`` fits one when every calendar month was seen at
         least twice.
+    date_format
+        Order of numeric dates, ``"iso"``, ``"mdy"`` or ``"dmy"`` (default: read from the file;
+        see :func:`simengine.calibrate.read.read`).
 
     Returns
     -------
@@ -497,7 +500,7 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
                                f"{horizon_days}")
     h = data if isinstance(data, History) else read(
         data, mapping, layout=layout, won=won, lost=lost, no_decision=no_decision,
-        stage_name=stage_name, segment_by=segment_by)
+        stage_name=stage_name, segment_by=segment_by, date_format=date_format)
     fitted = estimate(h, as_of, split=split, calendar=calendar, components=components,
                       stale_after=stale_after,
                       observed_from=observed_from, families=families, seasonality=seasonality)

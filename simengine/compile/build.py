@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import codes
-from simengine.compile.grid import Grid, build_grid, calendar_speed, schedule_shape
+from simengine.compile.grid import (
+    Grid,
+    build_grid,
+    calendar_speed,
+    fiscal_offset,
+    schedule_shape,
+)
 from simengine.compile.params import ParamTable, TableBuilder, path_key
 from simengine.errors import ScenarioError
 from simengine.scenario import drift as drift_paths
@@ -197,7 +203,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
             rc_col[i] = tb.add(f"{base}.recycle.p", st.recycle.p)
             rc_to[i] = stages.index(st.recycle.to)
             delay_slot[i] = slot(f"{base}.recycle.delay", st.recycle.delay)
-        cal[i] = calendar_speed(st.calendar, grid)
+        cal[i] = calendar_speed(st.calendar, grid, fiscal_offset(sc.horizon))
     first_pv = stages.index(sc.pipeline_from) if sc.pipeline_from else 0
     in_pv = (np.arange(S) >= first_pv).astype(np.int64)
 

@@ -8,6 +8,7 @@ downstream validates again.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
@@ -22,6 +23,7 @@ from simengine.scenario.distributions import (
     Value,
     _hi,
     _lo,
+    normal_hint,
 )
 
 TERMINALS = ("won", "lost", "no_decision")
@@ -73,8 +75,7 @@ def _in_range(probs: Problems, v: Dist, lo: float, hi: float, lo_open: bool, hi_
     if a < lo or b > hi:
         hint = ""
         if isinstance(v, Normal):
-            hint = " (a normal is unbounded: add low:/high: to truncate it, or use " + (
-                "beta/uniform/pert)" if hi <= 1 else "lognormal/gamma)")
+            hint = normal_hint(lo, hi)
         probs.add("", f"{what}{hint}",
                   f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)
 
@@ -105,6 +106,9 @@ class Horizon(Model):
     start: dt.date = Field(description="first day simulated (ISO date)")
     days: int = Field(365, gt=0, le=3660, description="length of the simulated horizon, days")
     period: Literal["week", "month", "quarter"] = Field("month", description="reporting grid")
+    fiscal_year_start: int | None = Field(
+        None, ge=1, le=12, description="month the fiscal year starts (1 = January, the "
+        "default): quarters, month_of_quarter calendars and the report's checkpoints follow it")
 
 
 class Goal(Model):
@@ -403,15 +407,18 @@ class Scenario(Model):
                               "remainder; no decision has its own key no_decision)", target)
                 elif target not in order:
                     probs.add(f"{at}.next.{target}", "a later stage or won (stages: "
-                              f"{', '.join(stages)})", target)
+                              f"{', '.join(stages)}){did_you_mean(target, stages + ['won'])}",
+                              target)
                 elif order[target] <= i:
                     probs.add(f"{at}.next.{target}", "a later stage (skips allowed; going back "
                               "is recycle)", f"'{target}', which is not after '{st.name}'",
                               raw=True)
             if st.recycle is not None and st.recycle.to not in order:
-                probs.add(f"{at}.recycle.to", _one_of("a stage", stages), st.recycle.to)
+                probs.add(f"{at}.recycle.to", _one_of("a stage", stages, st.recycle.to),
+                          st.recycle.to)
             if st.worked_by is not None and st.worked_by not in self.pools:
-                probs.add(f"{at}.worked_by", _one_of("a pool", list(self.pools)), st.worked_by)
+                probs.add(f"{at}.worked_by", _one_of("a pool", list(self.pools), st.worked_by),
+                          st.worked_by)
             if st.patience is not None and st.worked_by is None:
                 probs.add(f"{at}.patience", "patience only on a stage with worked_by",
                           "no worked_by", raw=True)
@@ -434,7 +441,7 @@ class Scenario(Model):
                     for st_name in mult:
                         if st_name not in order:
                             probs.add(f"segments.{name}.{key}.{st_name}",
-                                      _one_of("a stage", stages), st_name)
+                                      _one_of("a stage", stages, st_name), st_name)
         shares = [s.share for s in self.segments.values() if s.share is not None]
         if shares and (len(shares) != len(self.segments) or abs(sum(shares) - 1) > 1e-6):
             probs.add("segments", "a share for every segment, summing to 1 (or no shares)",
@@ -444,7 +451,7 @@ class Scenario(Model):
         for i, c in enumerate(self.campaigns):
             at = f"campaigns[{i}]"
             if c.enters not in order:
-                probs.add(f"{at}.enters", _one_of("a stage", stages), c.enters)
+                probs.add(f"{at}.enters", _one_of("a stage", stages, c.enters), c.enters)
             _check_mix(probs, f"{at}.segment_mix", c.segment_mix, segs)
             sch = c.schedule
             for k, s in enumerate(sch.spikes):
@@ -455,9 +462,9 @@ class Scenario(Model):
         for i, e in enumerate(self.initial_pipeline):
             at = f"initial_pipeline[{i}]"
             if e.stage not in order:
-                probs.add(f"{at}.stage", _one_of("a stage", stages), e.stage)
+                probs.add(f"{at}.stage", _one_of("a stage", stages, e.stage), e.stage)
             if e.segment is not None and e.segment not in self.segments:
-                probs.add(f"{at}.segment", _one_of("a segment", segs), e.segment)
+                probs.add(f"{at}.segment", _one_of("a segment", segs, e.segment), e.segment)
             if e.segment is not None and e.segment_mix is not None:
                 probs.add(f"{at}.segment_mix", "segment or segment_mix, not both", "both",
                           raw=True)
@@ -466,12 +473,14 @@ class Scenario(Model):
         for i, f in enumerate(self.friction):
             for k, st_name in enumerate(f.stages):
                 if st_name not in order:
-                    probs.add(f"friction[{i}].stages[{k}]", _one_of("a stage", stages), st_name)
+                    probs.add(f"friction[{i}].stages[{k}]", _one_of("a stage", stages, st_name),
+                              st_name)
 
         _check_drift(probs, self)
 
         if self.pipeline_from is not None and self.pipeline_from not in order:
-            probs.add("pipeline_from", _one_of("a stage", stages), self.pipeline_from)
+            probs.add("pipeline_from", _one_of("a stage", stages, self.pipeline_from),
+                      self.pipeline_from)
         if self.goal is not None and self.goal.phasing is not None and sum(self.goal.phasing) <= 0:
             probs.add("goal.phasing", "weights with a positive sum", self.goal.phasing)
         probs.raise_if_any()
@@ -516,9 +525,17 @@ def _hi_mean(v: Dist) -> float:
     return float(v.value) if isinstance(v, Fixed) else v.mean()
 
 
-def _one_of(what: str, names: list[str]) -> str:
+def _one_of(what: str, names: list[str], found: Any = None) -> str:
     shown = ", ".join(names) if names else "none defined"
-    return f"{what} defined in the scenario ({shown})"
+    return f"{what} defined in the scenario ({shown}){did_you_mean(found, names)}"
+
+
+def did_you_mean(found: Any, names: list[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``found`` is a near miss of one of ``names``, else ``""``."""
+    if not isinstance(found, str) or not names:
+        return ""
+    hint = difflib.get_close_matches(found, [str(n) for n in names], n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
 def _unique(probs: Problems, where: str, names: list[str]) -> None:
@@ -534,7 +551,7 @@ def _check_mix(probs: Problems, at: str, mix: dict[str, float] | None, segs: lis
         return
     for name in mix:
         if name not in segs:
-            probs.add(f"{at}.{name}", _one_of("a segment", segs), name)
+            probs.add(f"{at}.{name}", _one_of("a segment", segs, name), name)
     total = sum(mix.values())
     if abs(total - 1) > 1e-6:
         probs.add(at, "shares summing to 1", f"shares summing to {total:g}", raw=True)
