@@ -376,7 +376,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
         r, rnd = F.posterior_open(fit, N)
         extra = np.zeros(len(fit.pi))
         if fit.split and st in f.cohorts:
-            r, rnd, extra = _cohort_adjust(f.cohorts[st], fit, ov, r, rnd)
+            r, rnd, extra = cohort_adjust(f.cohorts[st], fit, ov, r, rnd)
         entries = []
         if fit.split:
             for t in range(len(fit.pi)):
@@ -415,7 +415,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
     return raw, com
 
 
-def _cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np.ndarray
+def cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Open deals' track probabilities under their cohort's own share of the main way out.
 
