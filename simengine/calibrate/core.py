@@ -384,6 +384,8 @@ def _level(af: F.ArrivalFit) -> LevelFit:
     """The arrival level of the complete months (per day, any month-of-year pattern taken out)."""
     m = af.months
     full = m[m.days >= 20]
+    if full.empty:  # no complete month yet: the months there are
+        full = m[m.days > 0]
     w = np.ones(len(full))
     if af.weights is not None:
         w = af.weights[pd.PeriodIndex(full.month, freq="M").month - 1]

@@ -173,8 +173,9 @@ def _pace_windows(f: Fitted, start: dt.date, horizon_days: int) -> list[dict]:
                 mu, var = 0.0, cf.month_tau2
             # the clock's speed is the pace (exits about in proportion): dwell = 1 / speed,
             # lognormal with log-median -mu and log-variance var
+            cv = math.sqrt(math.expm1(var))
             dwell = {"dist": "lognormal", "mean": _r(math.exp(-mu + var / 2), 3),
-                     "cv": _r(math.sqrt(math.expm1(var)), 2)}
+                     "cv": _r(cv, 2)} if cv >= 0.005 else _r(math.exp(-mu), 3)
             out.append({"name": f"{st}-pace-{m.year}-{m.month:02d}", "stages": tracks,
                         "start": a, "end": b, "dwell": dwell})
     return out
