@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from simengine.errors import SimEngineError
@@ -127,6 +128,27 @@ def print_backtest(res) -> None:
               "mean |P50 - actual| / actual; CRPS: mean continuous ranked probability score "
               "(lower is better), naive: the same for the naive forecast; skill: 1 - CRPS / "
               "naive", highlight=False, soft_wrap=True)
+    from simengine.calibrate.backtest import BENCHMARKS
+    from simengine.calibrate.benchmarks import ETS_MIN_MONTHS
+
+    b = Table(title="CRPS of each method on the same months (lower is better)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+              collapse_padding=True)
+    b.add_column("", justify="left", no_wrap=True)
+    b.add_column("engine", justify="right", no_wrap=True)
+    for name in BENCHMARKS.values():
+        b.add_column(name, justify="right", no_wrap=True)
+    for r in res.benchmark_crps().itertuples(index=False):
+        cur = r.variable == "revenue"
+        cells = [r.engine, *(getattr(r, k) for k in BENCHMARKS)]
+        b.add_row("bookings" if cur else "won",
+                  *[("—" if not np.isfinite(x) else money(x) if cur else f"{x:,.1f}")
+                    for x in cells])
+    out.print(b)
+    if not res.benchmark_crps()["ets"].notna().all():
+        out.print(f"ETS needs at least {ETS_MIN_MONTHS} complete months of history at a "
+                  "cut-off; — marks a method that could not forecast every month.",
+                  highlight=False, soft_wrap=True)
     out.print(res.coverage_line(), highlight=False)
 
 

@@ -124,9 +124,9 @@ def merge(base: Any, over: Any, key: str | None = None) -> Any:
     """Merge ``over`` into ``base`` key by key.
 
     Mappings merge recursively (a ``null`` removes the key); the named lists (stages, campaigns,
-    friction) merge item by item by ``name`` (new names are appended); other lists and scalars
-    are replaced, and so are values written as mappings: a distribution (``{dist: ...}``) and a
-    campaign's ``volume`` form.
+    friction, drift) merge item by item by ``name`` (new names are appended); other lists and
+    scalars are replaced, and so are values written as mappings: a distribution
+    (``{dist: ...}``) and a campaign's ``volume`` form.
     """
     if isinstance(over, dict) and ("dist" in over or key == "volume"):
         return copy.deepcopy(over)
@@ -428,7 +428,10 @@ def validate(raw: dict[str, Any], chain: list[_Source] | None = None,
 
 def to_raw(sc: Scenario) -> dict[str, Any]:
     """The scenario as plain data (numbers, strings, dates), as it would be written in YAML."""
-    return sc.model_dump(mode="json", exclude_none=True, by_alias=True)
+    raw = sc.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if not raw.get("drift"):  # no drift: the same data (and fingerprint) as before drift existed
+        raw.pop("drift", None)
+    return raw
 
 
 def with_values(sc: Scenario, values: dict[str, Any]) -> Scenario:

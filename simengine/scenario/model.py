@@ -84,6 +84,8 @@ NonNegative = Annotated[Value, _scalar(0, float("inf"), False, False, "a number 
 Duration = Annotated[Value, _quantity("a non-negative duration in days")]
 Money = Annotated[Value, _quantity("a non-negative amount of money")]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+Real = Annotated[Value, _scalar(-float("inf"), float("inf"), False, False, "a number")]
+Persistence = Annotated[Value, _scalar(0, 1, False, True, "a persistence phi in [0, 1)")]
 
 
 def _multiplier_tag(v: Any) -> str:
@@ -268,6 +270,41 @@ class InitialEntry(Model):
     age: Duration | None = Field(None, description="days already spent in the stage at start")
     segment: str | None = None
     segment_mix: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
+    quality: Positive | None = Field(None, description="multiplier on the advance probabilities "
+                                     "of these prospects (default 1)")
+    dwell: Positive | None = Field(None, description="multiplier on the residual dwell of these "
+                                   "prospects (default 1)")
+
+
+class Drift(Model):
+    """A parameter that moves over the periods of a draw (see docs: parameters that move over
+    time)."""
+
+    name: Name | None = Field(None, description="name: its numbers are drift.NAME.sd, ...")
+    param: str = Field(description="parameter path of the scalar that moves")
+    model: Literal["ar1", "random_walk", "local_trend"]
+    by: Literal["cohort", "period"] = Field(
+        "cohort", description="cohort: prospects arriving in a period share its value; period: "
+        "the value in force in the calendar period")
+    sd: NonNegative = Field(description="innovation s.d. per period, on the transformed scale")
+    phi: Persistence | None = Field(None, description="ar1 only: persistence in [0, 1)")
+    trend: Real | None = Field(None, description="local_trend only: drift per period")
+    trend_sd: NonNegative | None = Field(None, description="local_trend only: s.d. of the "
+                                         "innovation of the drift")
+
+    @model_validator(mode="after")
+    def _check(self) -> Drift:
+        probs = Problems()
+        if self.model == "ar1" and self.phi is None:
+            probs.add("phi", "a persistence phi in [0, 1) for model ar1", "nothing", raw=True)
+        if self.model != "ar1" and self.phi is not None:
+            probs.add("phi", "phi only with model ar1", f"model {self.model}", raw=True)
+        for key in ("trend", "trend_sd"):
+            if self.model != "local_trend" and getattr(self, key) is not None:
+                probs.add(key, f"{key} only with model local_trend", f"model {self.model}",
+                          raw=True)
+        probs.raise_if_any()
+        return self
 
 
 class Friction(Model):
@@ -327,6 +364,8 @@ class Scenario(Model):
     initial_pipeline: list[InitialEntry] = Field(default_factory=list)
     friction: list[Friction] = Field(default_factory=list)
     correlations: list[Correlation] = Field(default_factory=list)
+    drift: list[Drift] = Field(default_factory=list,
+                               description="parameters that move over the periods of a draw")
 
     # -- look-ups -----------------------------------------------------------------------------
     @property
@@ -435,6 +474,8 @@ class Scenario(Model):
                     probs.add(f"friction[{i}].stages[{k}]", _one_of("a stage", stages, st_name),
                               st_name)
 
+        _check_drift(probs, self)
+
         if self.pipeline_from is not None and self.pipeline_from not in order:
             probs.add("pipeline_from", _one_of("a stage", stages, self.pipeline_from),
                       self.pipeline_from)
@@ -442,6 +483,39 @@ class Scenario(Model):
             probs.add("goal.phasing", "weights with a positive sum", self.goal.phasing)
         probs.raise_if_any()
         return self
+
+
+def _check_drift(probs: Problems, sc: Scenario) -> None:
+    import simengine.scenario.drift as drift_paths
+
+    named: set[str] = set()
+    for i, d in enumerate(sc.drift):
+        if d.name is not None and d.name in named:
+            probs.add(f"drift[{i}].name", "a name not used before in this list", d.name)
+        named.add(d.name)
+    seen: dict[str, int] = {}
+    clocks: dict[tuple[str, int], tuple[int, str]] = {}  # (effect, stage) -> (entry, by)
+    for i, d in enumerate(sc.drift):
+        t = drift_paths.resolve(sc, d.param)
+        if not isinstance(t, drift_paths.Target):
+            probs.add(f"drift[{i}].param", t[0], t[1], raw=True)
+            continue
+        if t.path in seen:
+            probs.add(f"drift[{i}].param", f"one drift entry per parameter (drift[{seen[t.path]}] "
+                      f"already moves {t.path})", d.param)
+            continue
+        seen[t.path] = i
+        effect = ("routing" if t.kind in drift_paths.ROUTING
+                  else "dwell" if t.kind in drift_paths.DWELLS else None)
+        if effect is None:
+            continue
+        for s in t.stages:
+            j, by = clocks.setdefault((effect, s), (i, d.by))
+            if by != d.by:
+                probs.add(f"drift[{i}].by", f"by: {by} like drift[{j}], which also moves the "
+                          f"{effect} of stage '{sc.stages[s].name}' (one clock per stage and "
+                          "effect)", d.by)
+                break
 
 
 def _hi_mean(v: Dist) -> float:
@@ -482,4 +556,4 @@ def _check_mix(probs: Problems, at: str, mix: dict[str, float] | None, segs: lis
 
 
 __all__ = ["Scenario", "Stage", "Campaign", "Segment", "Pool", "Friction", "Horizon", "Goal",
-           "InitialEntry", "Correlation", "Schedule", "TERMINALS"]
+           "InitialEntry", "Drift", "Correlation", "Schedule", "TERMINALS"]

@@ -1,8 +1,9 @@
 """Parameter paths: names for any scalar of a scenario, written with the names in the file.
 
 ``stages.mql.next.sal``, ``campaigns.webinar-series.volume.budget``, ``pools.ae.headcount``,
-``segments.smb.deal_value.mean``, ``initial_pipeline[0].count``. Items of the named lists
-(stages, campaigns, friction) are addressed by name, or by index as ``stages[2]``.
+``segments.smb.deal_value.mean``, ``initial_pipeline[0].count``, ``drift.won-share.sd``. Items of
+the named lists (stages, campaigns, friction, drift) are addressed by name, or by index as
+``stages[2]``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from simengine.fmt import unit_value
 
-NAMED_LISTS = ("stages", "campaigns", "friction")
+NAMED_LISTS = ("stages", "campaigns", "friction", "drift")
 _TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -128,6 +129,11 @@ def label(path: str) -> str:
         parts = [str(p) for p in split(path)]
     except KeyError:
         return path
+    if parts[0] == "drift" and len(parts) == 3:  # drift.NAME.sd, drift[0].phi
+        word = {"sd": "s.d.", "phi": "persistence", "trend": "trend",
+                "trend_sd": "trend s.d."}.get(parts[2], parts[2])
+        name = f"drift[{parts[1]}]" if parts[1].isdigit() else f"{parts[1]} drift"
+        return f"{name} {word}"
     stat = ""
     if len(parts) >= 2 and parts[-1] in ("mean", "cv", "sd", "low", "mode", "high", "value"):
         stat = " (mean)" if parts[-1] == "mean" else f" ({parts[-1]})"
@@ -156,6 +162,10 @@ def kind(path: str) -> str:
     except KeyError:
         return "number"
     last = parts[-1]
+    if parts[0] == "drift":  # s.d., persistence and trend of a path, on its own scale
+        return "number"
+    if parts[0] == "initial_pipeline" and last in ("quality", "dwell"):
+        return "multiplier"
     if last == "occurs":
         return "event"
     if last == "cv":
