@@ -265,7 +265,9 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             com[("stages", idx, "next")] = [
                 f"{kname[k]}: {p_k[k]:.1%} ± {se_k[k]:.1%}" for k in range(K)] + (
                 [f"the remainder ({sliver:.1%}) is the room left for the uncertainty of the "
-                 "shares above: those deals leave at once as lost"] if sliver > 5e-4 else [])
+                 "shares above" + (" and for the cohort drift" if any(
+                     d["param"].startswith(f"stages.{st}.") for d in drifts) else "")
+                 + ": those deals leave at once as lost"] if sliver > 5e-4 else [])
             if fit.has_nd:
                 com[("stages", idx, "no_decision")] = [
                     f"{fit.pi_nd:.1%} ± {se_nd:.1%} never decide (stale): they leave at once"]

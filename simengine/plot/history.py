@@ -103,7 +103,7 @@ def _calibration(res, ax_pit, ax_rel) -> None:
     ax_pit.axhline(n / 10, color=PALETTE["black"], lw=1, ls="--", label="honest (uniform)")
     ax_pit.set_xlabel("PIT: share of draws below the actual")
     ax_pit.set_ylabel("months")
-    ax_pit.set_title(f"PIT of {n} scored months (both variables)", fontsize=11)
+    ax_pit.set_title(f"PIT histogram, {n} months", fontsize=11)
     ax_pit.legend(loc="upper center", frameon=False)
     levels = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     observed = np.array([np.mean(np.abs(pit - 0.5) <= lv / 2) for lv in levels])
