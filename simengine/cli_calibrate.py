@@ -80,7 +80,7 @@ def _history(a: argparse.Namespace):
 
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
-    from simengine.calibrate import calibrate
+    from simengine.calibrate.core import calibrate
     from simengine.cli_common import check_output, err, out
 
     out_path = Path(a.output)
@@ -153,7 +153,7 @@ def print_backtest(res) -> None:
 
 
 def cmd_backtest(a: argparse.Namespace) -> int:
-    from simengine.calibrate import backtest
+    from simengine.calibrate.backtest import backtest
     from simengine.cli_common import out
 
     if a.draws < 10:

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simengine.calibrate import calibrate, cut, read
+from simengine.calibrate.core import calibrate
+from simengine.calibrate.read import cut, read
 from simengine.calibrate.synthetic import poisson_entries, synthetic_export
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crm_opportunities.csv"

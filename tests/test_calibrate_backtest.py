@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simengine.calibrate import backtest, crps_sample, read
-from simengine.calibrate.backtest import actuals, naive
+from simengine.calibrate.backtest import actuals, backtest, crps_sample, naive
+from simengine.calibrate.read import read
 from simengine.calibrate.synthetic import poisson_entries, synthetic_export
 from simengine.cli import main
 
@@ -155,7 +155,7 @@ def test_bands_of_a_correct_model_cover_about_as_stated():
 
 # --- benchmarks by hand -------------------------------------------------------------------------
 def test_seasonal_naive_takes_the_same_month_of_the_last_quarter():
-    from simengine.calibrate import benchmarks as B
+    import simengine.calibrate.benchmarks as B
 
     r = np.array([5.0, 1.0, 2.0, 3.0, 4.0, 6.0])  # months 1..6: the last quarter is 3, 4, 6
     assert [B.seasonal_naive(r, h).point for h in range(1, 7)] == [3.0, 4.0, 6.0] * 2
@@ -168,7 +168,7 @@ def test_seasonal_naive_takes_the_same_month_of_the_last_quarter():
 
 
 def test_drift_method_extends_the_average_change():
-    from simengine.calibrate import benchmarks as B
+    import simengine.calibrate.benchmarks as B
 
     r = np.array([10.0, 14.0, 12.0, 16.0])  # average change (16 - 10) / 3 = 2
     assert B.drift(r, 1).point == pytest.approx(18.0)
@@ -176,7 +176,7 @@ def test_drift_method_extends_the_average_change():
 
 
 def test_ets_needs_enough_months_and_gives_a_normal_band():
-    from simengine.calibrate import benchmarks as B
+    import simengine.calibrate.benchmarks as B
 
     assert B.ets(np.ones(B.ETS_MIN_MONTHS - 1), 3) is None
     rng = np.random.default_rng(3)
@@ -193,7 +193,7 @@ def test_ets_needs_enough_months_and_gives_a_normal_band():
 
 
 def test_crps_of_a_lognormal_band_from_its_quantiles():
-    from simengine.calibrate import benchmarks as B
+    import simengine.calibrate.benchmarks as B
 
     fc = B.Forecast(100.0, log_sd=0.3)
     rng = np.random.default_rng(4)

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simengine.calibrate import read
 from simengine.calibrate.core import estimate
 from simengine.calibrate.level import fit_level
+from simengine.calibrate.read import read
 from simengine.calibrate.synthetic import drifting_export
 
 P_WON = 0.45

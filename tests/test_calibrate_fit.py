@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from simengine.calibrate import calibrate
-from simengine.calibrate import fit as F
+import simengine.calibrate.fit as F
+from simengine.calibrate.core import calibrate
 from simengine.calibrate.emit import cohort_adjust
 from simengine.calibrate.synthetic import (
     poisson_entries,

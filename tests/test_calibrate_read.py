@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simengine.calibrate import CalibrationError, calibrate, cut, read
+from simengine.calibrate.core import calibrate
+from simengine.calibrate.read import CalibrationError, cut, read
 from simengine.cli import main
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crm_opportunities.csv"

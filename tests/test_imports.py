@@ -42,15 +42,10 @@ KNOWN_CYCLES = {
     # one run driver over one Backend protocol replaces the threads loop of engine.run
     frozenset({"simengine.engine.run", "simengine.engine.backends"}),
 }
-# calibrate/ is being rewritten (Fitted out of calibrate.core, fit.py split by job, its
-# __init__ without re-exports, no `from simengine.calibrate import fit as F`): a cycle inside it
-KNOWN_CYCLE_PACKAGES = ("simengine.calibrate",)
+KNOWN_CYCLE_PACKAGES: tuple[str, ...] = ()
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_SHADOWED = {
-    # calibrate/__init__ re-exports backtest() and simengine/__init__ calibrate(): calibrate/ is
-    # being rewritten
-    "simengine.calibrate.backtest",
-    "simengine.calibrate.read",
+    # the package is callable as the function se.calibrate (see calibrate/__init__)
     "simengine.calibrate",
 }
 

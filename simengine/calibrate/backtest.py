@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simengine.calibrate import benchmarks as B
+import simengine.calibrate.benchmarks as B
 from simengine.calibrate.core import CalibrationResult, calibrate
 from simengine.calibrate.read import CalibrationError, History, read
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simengine.calibrate import fit as F
+import simengine.calibrate.fit as F
 
 MIN_EXPECTED = 5.0  # a cohort whose expected count is smaller says almost nothing: left out
 MIN_COHORTS_PHI = 6  # fewer cohorts than this: persistence is not estimated
@@ -156,15 +156,15 @@ def fit_cohorts(fit: F.StageFit, entered: pd.Series, reached: np.ndarray, N: np.
     tab = pd.DataFrame({"n": g.size(), "observed": g.obs.sum(), "expected": g.exp.sum()})
     tab = tab.reset_index()
     use = tab.expected >= MIN_EXPECTED
-    O, E = tab.observed[use].to_numpy(float), tab.expected[use].to_numpy(float)
-    if len(O) >= 2 and E.sum() > 0:
-        scale = O.sum() / E.sum()  # the pooled fit may be off overall; effects are relative
+    obs, E = tab.observed[use].to_numpy(float), tab.expected[use].to_numpy(float)
+    if len(obs) >= 2 and E.sum() > 0:
+        scale = obs.sum() / E.sum()  # the pooled fit may be off overall; effects are relative
         Es = E * scale
-        tau2 = max(0.0, float(((O - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
-        chi2_df = float(((O - Es) ** 2 / Es).sum() / (len(O) - 1))
+        tau2 = max(0.0, float(((obs - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
+        chi2_df = float(((obs - Es) ** 2 / Es).sum() / (len(obs) - 1))
     else:
         scale, tau2, chi2_df = 1.0, 0.0, float("nan")
-    lr = np.log(np.maximum(O, 0.5) / (E * scale)) if len(O) else np.zeros(0)
+    lr = np.log(np.maximum(obs, 0.5) / (E * scale)) if len(obs) else np.zeros(0)
     phi, estimated = PHI_UNKNOWN, False
     if len(lr) >= MIN_COHORTS_PHI and tau2 > 0:
         x = lr - lr.mean()
@@ -244,16 +244,16 @@ def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_mont
         lo = clock.span(ent[sel], np.maximum(ent[sel], a))
         hi = clock.span(ent[sel], np.full(int(sel.sum()), b))
         E = float((w[sel] * (incidence(fit, k, hi) - incidence(fit, k, lo))).sum())
-        O = float((reached[keep] & (exit_month[keep] == m)).sum())
-        rows.append({"month": m, "observed": O, "expected": E})
+        obs = float((reached[keep] & (exit_month[keep] == m)).sum())
+        rows.append({"month": m, "observed": obs, "expected": E})
     t = pd.DataFrame(rows)
     if len(t) < 2 or t.expected.sum() <= 0:
         return 0.0, float("nan"), t
     use = t.expected >= MIN_EXPECTED
-    O, E = t.observed[use].to_numpy(float), t.expected[use].to_numpy(float)
-    if len(O) < 2:
+    obs, E = t.observed[use].to_numpy(float), t.expected[use].to_numpy(float)
+    if len(obs) < 2:
         return 0.0, float("nan"), t
-    Es = E * O.sum() / E.sum()
-    tau2 = max(0.0, float(((O - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
+    Es = E * obs.sum() / E.sum()
+    tau2 = max(0.0, float(((obs - Es) ** 2 - Es).sum() / (Es ** 2).sum()))
     t["ratio"] = t.observed / t.expected
-    return tau2, float(((O - Es) ** 2 / Es).sum() / (len(O) - 1)), t
+    return tau2, float(((obs - Es) ** 2 / Es).sum() / (len(obs) - 1)), t

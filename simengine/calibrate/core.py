@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from simengine.calibrate import fit as F
+import simengine.calibrate.fit as F
 from simengine.calibrate.cohorts import (
     CohortFit,
     fit_cohorts,
@@ -19,6 +19,7 @@ from simengine.calibrate.cohorts import (
     month_dispersion,
     share_moves,
 )
+from simengine.calibrate.fitted import Fitted
 from simengine.calibrate.level import LevelFit, fit_level
 from simengine.calibrate.read import CalibrationError, History, cut, read, slug
 from simengine.scenario import Scenario
@@ -26,32 +27,6 @@ from simengine.scenario import Scenario
 TRUNCATION_GAP_DAYS = 30  # first exit this long after the first entry: the export starts late
 MIN_VALUE_DEALS = 10
 RECENT_DAYS = 45
-
-
-@dataclass
-class Fitted:
-    """Everything estimated, before it is written as a scenario."""
-
-    history: History
-    as_of: pd.Timestamp
-    observed_from: pd.Timestamp
-    truncated: bool
-    stages: list[str]
-    stage_fits: dict[str, F.StageFit]
-    episodes: dict[str, F.Episodes]
-    stale_after: dict[str, float | None]
-    open_visits: dict[str, pd.DataFrame]  # per stage: open at the cut-off, not stale
-    stale_counts: dict[str, int]
-    values: dict[str, F.ValueFit]  # scenario segment -> fit
-    segment_of: dict[str, str]  # raw segment label -> scenario segment
-    won_mix: dict[str, float]
-    arrivals: dict[str, F.ArrivalFit]  # entry stage -> fit
-    clock: F.Clock
-    cohorts: dict[str, CohortFit] = field(default_factory=dict)  # stage -> cohort effects
-    levels: dict[str, LevelFit] = field(default_factory=dict)  # entry stage -> arrival level
-    quarters_seen: int = 0  # fewest times any month of the quarter was seen (clock shrinkage)
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -367,11 +342,11 @@ def _set_clock(fit: F.StageFit, months: pd.DataFrame) -> bool:
     if months is None or months.empty:
         return False
     moq = np.array([(m.month - 1) % 3 for m in months.month])
-    O = np.array([months.observed[moq == j].sum() for j in range(3)], float)
+    obs = np.array([months.observed[moq == j].sum() for j in range(3)], float)
     E = np.array([months.expected[moq == j].sum() for j in range(3)], float)
-    if np.any(E <= 0) or np.any(O <= 0):
+    if np.any(E <= 0) or np.any(obs <= 0):
         return False
-    r = O / E
+    r = obs / E
     r = r / (r * E).sum() * E.sum()
     for sl in fit.slots:
         if sl.calendar:
@@ -399,7 +374,7 @@ def _check_recent(f: Fitted) -> None:
     An export that leaves out deals still open when it was taken shows recent months with
     almost every deal already closed; arrivals of those months then look low.
     """
-    for st, ov in f.open_visits.items():
+    for st in f.open_visits:
         fit = f.stage_fits[st]
         v = f.history.visits
         sv = v[(v.stage == st) & (v.entered > f.as_of - pd.Timedelta(days=RECENT_DAYS))]

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+import simengine.calibrate.fit as F
 from simengine._version import __version__
-from simengine.calibrate import fit as F
-from simengine.calibrate.core import Fitted
+from simengine.calibrate.fitted import Fitted
 from simengine.errors import ScenarioError
 from simengine.scenario import Scenario, validate
 
@@ -638,7 +638,7 @@ def report_text(f: Fitted, sc: Scenario) -> str:
         lines += ["", "Warnings"] + [f"  ! {w}" for w in f.warnings]
     lines += ["", "Stages"]
     for st in f.stages:
-        fit, ep = f.stage_fits[st], f.episodes[st]
+        fit = f.stage_fits[st]
         lines += [f"  {x}" for x in _stage_comment(f, st)]
         for k, kind in enumerate(fit.kinds):
             lines.append(f"    P({kind}) = {fit.kind_prob(k):.3f} ± "
@@ -663,7 +663,7 @@ def report_text(f: Fitted, sc: Scenario) -> str:
         lines += [f"  {x.strip()}" for x in _arrival_comment(f, st, af, f.levels[st])]
     if f.cohorts:
         lines += ["", "Drift between cohorts"]
-        for st, cf in f.cohorts.items():
+        for cf in f.cohorts.values():
             lines += [f"  {x.strip()}" for x in _cohort_comment(cf)]
             if cf.moves is not None and len(cf.moves) > 1:
                 lines.append(f"  decided share of '{cf.kind}' at the last month-ends: " + ", ".join(
