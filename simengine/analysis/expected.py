@@ -21,6 +21,7 @@ conditional on the absorbing state by Doob's h-transform of Q.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,19 @@ def slot_mean(cs: Compiled, slot: int, theta: np.ndarray) -> float:
     d = cs.slot_dists[slot]
     if isinstance(d, Empirical):
         return d.mean()
-    p = {name: np.array([theta[cs.slot_cols[slot, k]]]) for k, name in enumerate(d.params())}
+    values = tuple(float(theta[cs.slot_cols[slot, k]]) for k in range(len(d.params())))
     if isinstance(d, Fixed):
-        return float(p["value"][0])
+        return values[0]
+    try:
+        return _dist_mean(d, values)
+    except TypeError:  # a distribution that cannot be a cache key
+        return _dist_mean.__wrapped__(d, values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dist_mean(d, values: tuple[float, ...]) -> float:
+    # scipy freezes a distribution slowly; the optimizer asks for the same means many times
+    p = {name: np.array([v]) for name, v in zip(d.params(), values, strict=True)}
     nat = d.natural(p)
     return float(np.asarray(d.frozen(nat[0]).mean()))
 
