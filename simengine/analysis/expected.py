@@ -73,17 +73,27 @@ class Chain:
     rc_to: np.ndarray  # (S,) stage a recycled prospect comes back to, -1 without recycling
     served: np.ndarray  # (S,) share of visits that get a rep (1 on stages without a pool)
 
-    @property
+    @functools.cached_property
     def fundamental(self) -> np.ndarray:
         """N = (I - Q)^-1: expected visits to each stage from each stage."""
         return np.linalg.inv(np.eye(len(self.Q)) - self.Q)
 
+    def _memo(self, key, compute):
+        # a chain is shared by many sources: compute each figure once (read-only results)
+        memo = self.__dict__.setdefault("_memo_", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
     def p_won(self) -> np.ndarray:
         """P(eventually won | at stage s), B[:, won]."""
-        return self.fundamental @ self.won
+        return self._memo("p_won", lambda: self.fundamental @ self.won)
 
     def reach(self, start: int) -> np.ndarray:
         """P(ever reaching stage s | starting at ``start``) for every s (1 at ``start``)."""
+        return self._memo(("reach", start), lambda: self._reach(start))
+
+    def _reach(self, start: int) -> np.ndarray:
         S = len(self.Q)
         out = np.zeros(S)
         for s in range(S):
@@ -97,6 +107,9 @@ class Chain:
 
     def time_to_win(self) -> np.ndarray:
         """Expected days from entering stage s to a win, given that the prospect is won."""
+        return self._memo("time_to_win", self._time_to_win)
+
+    def _time_to_win(self) -> np.ndarray:
         w = self.p_won()
         S = len(w)
         ok = w > 1e-15

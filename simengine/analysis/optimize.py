@@ -305,11 +305,12 @@ class _Score:
     bookings: np.ndarray
     level: float  # expected bookings of the model at the plan
     role: str
+    served: np.ndarray | None = None  # share of visits to each pool's stages served
 
 
 class _Problem:
     def __init__(self, sc: Scenario, levers: list[PlanLever], target: float, confidence: float,
-                 draws: int, seed: int, threads: int | None, n_steps: int = 40):
+                 draws: int, seed: int, threads: int | None, n_steps: int = 20):
         self.sc, self.levers = sc, levers
         self.target, self.confidence = target, confidence
         self.draws, self.seed, self.threads = draws, seed, threads
@@ -327,6 +328,7 @@ class _Problem:
         self.current = np.array([p.current for p in levers])
         self.n_steps = n_steps
         self._path: list[tuple[np.ndarray, float, float]] | None = None
+        self.kappa = np.ones(len(getattr(self.base, "pool_names", ())))
         self.loaded_in_bounds = bool(np.all((self.current >= lo) & (self.current <= hi)))
 
     # -- compiled scenario of a plan (recompiled only when a hire date moves) -------------------
@@ -346,20 +348,17 @@ class _Problem:
         return np.where(self.integer, np.round(x), x)
 
     # -- the expected-value model --------------------------------------------------------------
-    def model(self, x: np.ndarray) -> tuple[float, float]:
+    def model(self, x: np.ndarray, clip: bool = True) -> tuple[float, float]:
         """(expected bookings, expected cost) of plan ``x`` in the expected-value model."""
-        x = self.snap(x)
+        x = self.snap(x) if clip else np.asarray(x, dtype=float)
         key = tuple(np.round(x, 9))
         hit = self._model.get(key)
         if hit is not None:
             return hit
         self.model_evaluations += 1
         cs = self.compiled(x)
-        th = mean_theta(cs)
-        for p, v in zip(self.levers, x, strict=True):
-            if not p.is_date:
-                th = p.lever.theta(th, v)
-        fs, cap = expected_model(cs, th)
+        fs, cap = self._expected(x, self.kappa)
+        th = self._theta(x)
         bookings = float(sum(s.bookings for s in fs))
         cost = 0.0
         C = cs.n_campaigns
@@ -372,6 +371,56 @@ class _Problem:
             cost += float(np.sum(cap.reps * cs.grid.days / 365.0 * th[cs.pool_cost_col]))
         self._model[key] = (bookings, float(cost))
         return self._model[key]
+
+    def _theta(self, x: np.ndarray) -> np.ndarray:
+        th = mean_theta(self.compiled(x))
+        for p, v in zip(self.levers, x, strict=True):
+            if not p.is_date:
+                th = p.lever.theta(th, v)
+        return th
+
+    def _expected(self, x: np.ndarray, kappa: np.ndarray):
+        cs = self.compiled(x)
+        th = self._theta(x)
+        if len(kappa):
+            th[cs.pool_selling_col] = th[cs.pool_selling_col] * kappa
+        return expected_model(cs, th)
+
+    def fit_capacity(self, s: _Score) -> bool:
+        """Scale each pool's capacity in the model to what the simulation saw at plan ``s``.
+
+        The fluid model of :mod:`simengine.analysis.expected` ignores that prospects go cold
+        while they wait before a pool is fully busy, and that waiting for a rep delays deals
+        past the horizon. A pool whose prospects go cold gets the capacity at which the model
+        serves the share of visits the simulation served; the pools where prospects wait share
+        one factor, the one at which the model's expected bookings equal the simulated mean
+        (only when the model is above it). True when the model changed."""
+        if s.served is None or not len(s.served):
+            return False
+        ones = np.ones(len(s.served))
+        _, cap = self._expected(s.x, ones)
+        cold = (s.served < 0.995) | (cap.served < 0.995)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            k = np.where(cold, s.served * cap.demand / cap.supply, 1.0)
+        k = np.clip(np.nan_to_num(k, nan=1.0), 0.05, 1.0)
+        wait = ~cold
+        mean = float(np.mean(s.bookings))
+        if wait.any():
+            def gap(f: float) -> float:
+                fs, _ = self._expected(s.x, np.where(wait, f, k))
+                return float(sum(t.bookings for t in fs)) - mean
+
+            if gap(1.0) > 0.01 * mean:
+                f = 0.05 if gap(0.05) > 0 else sopt.brentq(gap, 0.05, 1.0, xtol=1e-3)
+                k = np.where(wait, f, k)
+        if np.allclose(k, self.kappa, rtol=0.02):
+            return False
+        self.kappa = k
+        self._model.clear()
+        self._path = None
+        for t in self.scores:
+            t.level = self.model(t.x, clip=t.role != "loaded")[0]
+        return True
 
     # -- simulation on common random numbers ---------------------------------------------------
     def simulate(self, x: np.ndarray, seed: int | None = None, role: str = "search") -> _Score:
@@ -398,8 +447,16 @@ class _Problem:
         p = float(np.mean(bookings >= self.target))
         k = min(max(int(math.ceil(self.confidence * n - 1e-9)), 1), n)
         q = float(np.sort(bookings)[::-1][k - 1])
+        served = None
+        if raw.pools is not None:
+            sp = cs.stage_pool
+            entered = raw.out.entered[ok].sum(axis=(0, 1))
+            gone = raw.pools.abandoned[ok].sum(axis=(0, 1))
+            work = np.array([entered[sp == j].sum() for j in range(len(cs.pool_names))])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                served = np.where(work > 0, 1.0 - gone / work, 1.0)
         s = _Score(x, float(np.mean(spend)), p, math.sqrt(p * (1 - p) / n), q, bookings,
-                   self.model(x)[0], role)
+                   self.model(x, clip=role != "loaded")[0], role, served)
         if seed == self.seed:
             self.scores.append(s)
         return s
@@ -426,21 +483,27 @@ class _Problem:
         out = [(x, m, k)]
         step = self.steps()
         seen = {tuple(x)}
-        for _ in range(int(self.n_steps * len(self.levers) * 3)):
+        d = len(self.levers)
+        moves = [{j: sign} for j in range(d) for sign in (1.0, -1.0)]
+        # a count (a hire) together with another lever: capacity and demand are complements,
+        # and at the edge of capacity neither step alone adds bookings
+        moves += [{i: 1.0, j: 1.0} for i in range(d) if self.integer[i]
+                  for j in range(d) if j != i and not self.integer[j]]
+        for _ in range(int(self.n_steps * d * 3)):
             best, best_score = None, -np.inf
-            for j in range(len(self.levers)):
-                for sign in (1.0, -1.0):
-                    y = x.copy()
+            for mv in moves:
+                y = x.copy()
+                for j, sign in mv.items():
                     y[j] = min(max(y[j] + sign * step[j], self.lo[j]), self.hi[j])
-                    if y[j] == x[j] or tuple(y) in seen:
-                        continue
-                    my, ky = self.model(y)
-                    dm, dk = my - m, ky - k
-                    if dm <= 1e-9 * max(abs(m), 1.0):
-                        continue
-                    score = np.inf if dk <= 0 else dm / dk
-                    if score > best_score:
-                        best, best_score = (y, my, ky), score
+                if np.array_equal(y, x) or tuple(y) in seen:
+                    continue
+                my, ky = self.model(y)
+                dm, dk = my - m, ky - k
+                if dm <= 1e-9 * max(abs(m), 1.0):
+                    continue
+                score = np.inf if dk <= 0 else dm / dk
+                if score > best_score:
+                    best, best_score = (y, my, ky), score
             if best is None:
                 break
             x, m, k = best
@@ -464,6 +527,17 @@ class _Problem:
                 x[j] = a[j] if ka < kb else b[j]
         return x
 
+    def corner(self) -> np.ndarray:
+        """Each lever at the bound with more expected bookings (the other levers as loaded)."""
+        base = np.where(self.integer, np.round(self.current), self.current).clip(self.lo,
+                                                                                 self.hi)
+        x = base.copy()
+        for j in range(len(self.levers)):
+            a, b = base.copy(), base.copy()
+            a[j], b[j] = self.lo[j], self.hi[j]
+            x[j] = self.hi[j] if self.model(b)[0] >= self.model(a)[0] else self.lo[j]
+        return x
+
     def most(self) -> np.ndarray:
         """The plan of the path with the most expected bookings."""
         return max(self.path(), key=lambda t: t[1])[0]
@@ -479,8 +553,15 @@ class _Problem:
             return path[0][0]
         (xa, ma, _), (xb, mb, _) = path[i - 1], path[i]
         x = xb
-        j = int(np.flatnonzero(xa != xb)[0])
-        if not self.integer[j] and mb > ma:
+        # the step's count moves whole; its continuous lever only as far as needed
+        xa = np.where(self.integer, xb, xa)
+        ma = self.model(xa)[0]
+        diff = np.flatnonzero(xa != xb)
+        if ma >= level:
+            x = xa
+        elif len(diff) and mb > ma:
+            j = int(diff[0])
+
             def gap(v: float) -> float:
                 y = xa.copy()
                 y[j] = v
@@ -516,7 +597,7 @@ class _Problem:
                 constraints=[{"type": "ineq",
                               "fun": lambda z: (self.model(full(z))[0] - level)
                               / max(abs(level), 1.0)}],
-                options={"maxiter": 40, "ftol": 1e-10, "eps": 1e-7})
+                options={"maxiter": 20, "ftol": 1e-10, "eps": 1e-7})
         except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - keep the path's plan
             return x
         y = self.snap(full(res.x))
@@ -535,9 +616,10 @@ class _Problem:
         if i == 0:
             return path[0][0]
         (xa, _, ka), (xb, _, kb) = path[i - 1], path[i]
-        j = int(np.flatnonzero(xa != xb)[0])
-        if self.integer[j] or kb <= ka:
+        diff = np.flatnonzero(xa != xb)
+        if len(diff) != 1 or self.integer[diff[0]] or kb <= ka:
             return xa
+        j = int(diff[0])
 
         def over(v: float) -> float:
             y = xa.copy()
@@ -647,13 +729,11 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
 
     cur_in = pr.loaded_in_bounds
     loaded = pr.simulate(pr.current, role="loaded")
-    x_most = pr.most()
-    m_most = pr.model(x_most)[0]
-    m_least = pr.path()[0][1]
+    pr.fit_capacity(loaded)
     note = ""
 
     if objective == "min_cost":
-        chosen, reached = _min_cost(pr, loaded, x_most, m_least, m_most, rtol, max_runs)
+        chosen, reached = _min_cost(pr, loaded, rtol, max_runs)
     else:
         chosen, reached = _max_probability(pr, float(budget), max_runs)
     if cur_in and objective == "min_cost" and loaded.probability >= confidence \
@@ -663,7 +743,8 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
 
     # the frontier: plans at levels spread over P(goal), from the loaded plan's draws
     if frontier:
-        levels = _frontier_levels(pr, loaded, int(frontier), m_least, m_most)
+        levels = _frontier_levels(pr, loaded, int(frontier), pr.path()[0][1],
+                                  pr.model(pr.most())[0])
         for lvl in levels:
             x = pr.plan(lvl, polish=False)
             if not any(np.allclose(x, s.x) for s in pr.scores):
@@ -703,61 +784,60 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
     return res
 
 
-def _min_cost(pr: _Problem, loaded: _Score, x_most: np.ndarray, m_least: float, m_most: float,
-              rtol: float, max_runs: int) -> tuple[_Score, bool]:
-    """The smallest level of expected bookings whose plan reaches the confidence (simulated)."""
+def _min_cost(pr: _Problem, loaded: _Score, rtol: float, max_runs: int) -> tuple[_Score, bool]:
+    """The smallest level of expected bookings whose plan reaches the confidence (simulated):
+    false position on the draws' k-th largest bookings minus the target, over plans of the
+    path."""
     T = pr.target
-    lo_pt: tuple[float, float] | None = None  # (level, quantile - T) below the target
-    hi_pt: tuple[float, float] | None = None
-    m_loaded = loaded.level
-    level = m_loaded + (T - loaded.quantile)  # shift the loaded plan's draws to the target
-    level = min(max(level, m_least), m_most)
-    runs = 0
-    at_most = None
-    while runs < max_runs:
+    path = pr.path()
+    level = loaded.level + (T - loaded.quantile)  # shift the loaded plan's draws to the target
+    level = min(max(level, path[0][1]), pr.model(pr.most())[0])
+    refits = 2 if len(pr.kappa) else 0
+    for _ in range(max_runs):
         x = pr.plan(level)
-        s = next((t for t in pr.scores if np.allclose(t.x, x)), None) or pr.simulate(x)
-        runs += 1
-        g = s.quantile - T
-        lv = s.level
-        if g >= 0:
-            if hi_pt is None or lv < hi_pt[0]:
-                hi_pt = (lv, g)
-        elif lo_pt is None or lv > lo_pt[0]:
-            lo_pt = (lv, g)
-        if hi_pt is None and level >= m_most * (1 - 1e-9):
-            at_most = s
-            break
-        if hi_pt is not None and lo_pt is not None:
-            p_hi = max(t.probability for t in pr.scores if t.level == hi_pt[0])
-            p_lo = min(t.probability for t in pr.scores if t.level == lo_pt[0])
+        s = next((t for t in pr.scores if t.role == "search" and np.allclose(t.x, x)), None) \
+            or pr.simulate(x)
+        if refits:  # at the first plans of the search: the capacity seen there
+            refits -= 1
+            pr.fit_capacity(s)
+        m_least, m_most = pr.path()[0][1], pr.model(pr.most())[0]
+        pts = [t for t in pr.scores if t.role == "search"]
+        ok = [t for t in pts if t.quantile >= T]
+        hi = min(ok, key=lambda t: t.level) if ok else None
+        below = [t for t in pts if t.quantile < T and (hi is None or t.level < hi.level)]
+        lo = max(below, key=lambda t: t.level) if below else None
+        if hi is None and s.level >= m_most * (1 - 1e-9):
+            break  # the plan with the most expected bookings falls short
+        if hi is not None and lo is not None:
             # the bracket is narrow, or its ends differ by one draw reaching the target
-            if hi_pt[0] - lo_pt[0] <= rtol * abs(hi_pt[0]) or p_hi - p_lo <= 1.5 / pr.draws:
+            if hi.level - lo.level <= rtol * abs(hi.level) \
+                    or hi.probability - lo.probability <= 1.5 / pr.draws:
                 break
-            (a, ga), (b, gb) = lo_pt, hi_pt
+            a, ga, b, gb = lo.level, lo.quantile - T, hi.level, hi.quantile - T
             new = a + (b - a) * (-ga) / (gb - ga) if gb != ga else (a + b) / 2
             w = b - a
             new = min(max(new, a + 0.1 * w), b - 0.1 * w)
-        elif hi_pt is not None:  # step down
-            new = hi_pt[0] - max(hi_pt[1], 0.02 * abs(hi_pt[0]))
-            new = max(new, m_least)
-            if hi_pt[0] <= m_least * (1 + 1e-9):
+        elif hi is not None:  # step down
+            if hi.level <= m_least * (1 + 1e-9):
                 break
+            new = max(hi.level - max(hi.quantile - T, 0.02 * abs(hi.level)), m_least)
         else:  # step up
-            new = lo_pt[0] - 1.3 * lo_pt[1] + 0.005 * abs(lo_pt[0])
-            new = min(new, m_most)
+            new = min(lo.level - 1.3 * (lo.quantile - T) + 0.005 * abs(lo.level), m_most)
         if abs(new - level) <= 1e-9 * max(abs(level), 1.0):
             break
         level = new
     eligible = [t for t in pr.scores if t.role != "loaded" or pr.loaded_in_bounds]
     ok = [t for t in eligible if t.probability >= pr.confidence]
+    if not ok:
+        # the path's plans fall short: try every lever at the bound with more bookings (the
+        # model may have missed a complement the simulation sees)
+        corner = pr.corner()
+        if not any(np.allclose(t.x, corner) for t in pr.scores):
+            eligible.append(pr.simulate(corner, role="bounds"))
+        ok = [t for t in eligible if t.probability >= pr.confidence]
     if ok:
         return min(ok, key=lambda t: t.cost), True
-    if at_most is None:
-        at_most = next((t for t in pr.scores if np.allclose(t.x, x_most)), None) \
-            or pr.simulate(x_most)
-    best = max(eligible, key=lambda t: (t.probability, -t.cost))
-    return best, False
+    return max(eligible, key=lambda t: (t.probability, -t.cost)), False
 
 
 def _max_probability(pr: _Problem, budget: float, max_runs: int) -> tuple[_Score, bool]:
