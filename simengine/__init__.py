@@ -10,6 +10,7 @@ True
 from simengine._version import __version__
 from simengine.analysis import GoalProbability, Summary, prob_goal, summarize
 from simengine.analysis import GoalSeekResult, SensitivityResult, compare, goal_seek, sensitivity
+from simengine.analysis import OptimizeResult, optimize
 from simengine.api import simulate
 from simengine.calibrate import calibrate
 from simengine.dataset import load, save
@@ -22,3 +23,4 @@ __all__ = ["__version__", "load_scenario", "simulate", "summarize", "prob_goal",
            "Scenario", "ScenarioError", "SimEngineError", "RunSizeError", "GoalProbability",
            "Summary", "with_values", "to_yaml", "plot", "report", "calibrate"]
 __all__ += ["compare", "goal_seek", "sensitivity", "GoalSeekResult", "SensitivityResult"]
+__all__ += ["optimize", "OptimizeResult"]

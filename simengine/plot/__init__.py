@@ -5,6 +5,7 @@ from simengine.plot.campaigns import campaigns
 from simengine.plot.capacity import capacity
 from simengine.plot.decision import compare, sobol, tornado
 from simengine.plot.forecast import fan, goal
+from simengine.plot.frontier import frontier
 from simengine.plot.funnel import funnel, pipeline
 from simengine.plot.style import money, styled
 
@@ -14,3 +15,4 @@ KINDS = {"fan": fan, "goal": goal, "funnel": funnel, "pipeline": pipeline, "capa
 __all__ = ["fan", "goal", "funnel", "pipeline", "capacity", "campaigns", "backtest", "money",
            "styled", "KINDS"]
 __all__ += ["compare", "tornado", "sobol"]
+__all__ += ["frontier"]
