@@ -409,7 +409,9 @@ def _arrival_comment(f: Fitted, st: str, af: F.ArrivalFit, cv: float) -> list[st
              f"  by month: {shown}",
              f"  each month is a campaign; its volume is gamma with cv {cv:.1%} = month-to-month"
              f" variation ({math.sqrt(af.phi):.1%}) and the error of the mean rate "
-             f"({af.rel_se:.1%}); Poisson noise comes on top"]
+             f"({af.rel_se:.1%}); Poisson noise comes on top",
+             "  volumes are lead counts: a budget's saturation is left unset (history rarely "
+             "identifies diminishing returns; see volume in docs/scenario-reference.md)"]
     if af.weights is not None:
         lines.append("  month-of-year weights " + ", ".join(f"{w:.2f}" for w in af.weights))
     return lines
