@@ -601,7 +601,7 @@ class _Problem:
         except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - keep the path's plan
             return x
         y = self.snap(full(res.x))
-        (my, ky), (m0, k0) = self.model(y), self.model(x)
+        (my, ky), (_, k0) = self.model(y), self.model(x)
         if my >= level - 1e-9 * max(abs(level), 1.0) and ky < k0:
             return y
         return x
