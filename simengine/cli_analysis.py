@@ -257,6 +257,10 @@ def cmd_optimize(a: argparse.Namespace) -> int:
     _check_figure_path(a.plot)
     if a.output and Path(a.output).suffix.lower() not in (".yaml", ".yml"):
         raise SimEngineError(f"-o {a.output}: expected a path ending in .yaml or .yml")
+    if a.report:
+        from simengine.report import check_path
+
+        check_path(a.report)
     if a.budget is not None and a.confidence is not None:
         raise SimEngineError("--budget: expected either --confidence or --budget, found both")
     levers = _levers(a.lever)
@@ -307,6 +311,10 @@ def cmd_optimize(a: argparse.Namespace) -> int:
     if a.plot:
         _agg()
         out.print(f"wrote {_save_figure(se.plot.frontier(r), a.plot)}")
+    if a.report:  # the plan's forecast (the fresh seed of the check), with the plan shown
+        _agg()
+        ds = se.simulate(r.scenario(), draws=r.draws, seed=r.seed + 1, progress=False)
+        out.print(f"wrote {se.report(ds, a.report, plan=r)}")
     return code
 
 
@@ -369,6 +377,8 @@ def register(subparsers) -> None:
     o.add_argument("-o", "--output", metavar="PLAN.yaml",
                    help="write the plan as a scenario that extends SCENARIO")
     o.add_argument("--plot", metavar="FIG.png", help="draw the frontier")
+    o.add_argument("--report", metavar="REPORT.html",
+                   help="write the HTML report of the plan's forecast, with the plan shown")
     _set_arg(o)
     o.set_defaults(func=cmd_optimize)
 

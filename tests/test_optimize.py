@@ -250,6 +250,14 @@ def test_cli_round_trip(tmp_path, capsys):
     assert (tmp_path / "f.png").stat().st_size > 0
 
 
+def test_report_shows_the_plan(tmp_path):
+    sc = poisson_scenario()
+    r = se.optimize(sc, {A: (1_000, 8_000), B: (1_000, 40_000)}, draws=60, seed=0, frontier=1)
+    ds = se.simulate(r.scenario(), draws=60, seed=1, progress=False)
+    html = se.report(ds, tmp_path / "r.html", plan=r).read_text()
+    assert "The plan: cheapest mix" in html and A in html and "as loaded" in html
+
+
 def test_cli_exit_codes(tmp_path, capsys):
     src = _write(tmp_path, poisson_scenario())
     out = tmp_path / "plan.yaml"
