@@ -749,6 +749,18 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
             x = pr.plan(lvl, polish=False)
             if not any(np.allclose(x, s.x) for s in pr.scores):
                 pr.simulate(x, role="frontier")
+    # a frontier plan may beat the search's answer on the same draws
+    eligible = [t for t in pr.scores if t.role != "loaded" or pr.loaded_in_bounds]
+    if objective == "min_cost":
+        ok = [t for t in eligible if t.probability >= confidence]
+        if ok and min(t.cost for t in ok) < chosen.cost:
+            chosen, reached, note = min(ok, key=lambda t: t.cost), True, ""
+    else:
+        fit = [t for t in eligible if t.cost <= float(budget) * (1 + 1e-9)]
+        if fit:
+            best = max(fit, key=lambda t: (t.probability, -t.cost))
+            if best.probability > chosen.probability or not reached:
+                chosen, reached = best, True
     fresh = pr.simulate(chosen.x, seed=int(seed) + 1, role="check")
     origin = sc.horizon.start.replace(day=1)
     table = _table(pr, chosen, origin)
