@@ -528,9 +528,9 @@ class _Problem:
         return x
 
     def corner(self) -> np.ndarray:
-        """Each lever at the bound with more expected bookings (the other levers as loaded)."""
-        base = np.where(self.integer, np.round(self.current), self.current).clip(self.lo,
-                                                                                 self.hi)
+        """Each lever at the bound with more expected bookings, judged from the path's plan
+        with the most (where capacity is least likely to bind in the model)."""
+        base = self.most()
         x = base.copy()
         for j in range(len(self.levers)):
             a, b = base.copy(), base.copy()
