@@ -17,6 +17,37 @@ from simengine.errors import SimEngineError
 
 out = Console()
 err = Console(stderr=True)
+_OUT = out  # `out` goes to stderr while --format writes a table to stdout for scripts
+
+
+def emit_table(table, fmt: str) -> None:
+    """Write a DataFrame (or ``{name: DataFrame}``) to stdout as CSV or JSON records, for
+    scripts; several tables are one CSV with a leading ``table`` column, or one JSON object."""
+    import json
+
+    import pandas as pd
+
+    if isinstance(table, dict):
+        if fmt == "csv":
+            table = pd.concat([t.assign(table=k)[["table", *t.columns]]
+                               for k, t in table.items()], ignore_index=True)
+        else:
+            sys.stdout.write(json.dumps({k: json.loads(t.to_json(orient="records",
+                                                                 date_format="iso"))
+                                         for k, t in table.items()}, indent=1) + "\n")
+            sys.stdout.flush()
+            return
+    if fmt == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        sys.stdout.write(table.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    sys.stdout.flush()
+
+
+def add_format(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                    help="table (default, for people), or json / csv on stdout for scripts "
+                    "(everything else then goes to stderr)")
 
 
 def _money(x: float, cur: str) -> str:
@@ -25,9 +56,14 @@ def _money(x: float, cur: str) -> str:
     return money(x, cur)
 
 
-def print_summary(ds) -> None:
+def print_summary(ds, fmt: str = "table") -> None:
     from simengine.analysis import summarize
 
+    if fmt != "table":
+        from simengine.export import summary
+
+        emit_table(summary(ds), fmt)
+        return
     s = summarize(ds)
     cur = s.currency
     t = Table(title=f"{s.scenario}: {s.draws:,} draws, seed {ds.attrs.get('seed')}",
@@ -53,6 +89,12 @@ def print_summary(ds) -> None:
             row(name, s.kpis.loc[name], lambda x: f"{x:,.0f}")
         elif name.endswith(" cost") and name != "campaign spend":
             row(name, s.kpis.loc[name], lambda x: _money(x, cur))
+    from simengine.plot.campaigns import ratio
+
+    for name, label in (("campaign return (per 1 spent)", "bookings per {one} of campaigns"),
+                        ("campaign return all-in (with reps)", "… per {one} all-in (+ reps)")):
+        if name in s.kpis.index:
+            row(label.format(one=_money(1, cur)), s.kpis.loc[name], lambda x: ratio(x, cur))
     out.print(t)
     if s.goal is not None:
         g = s.goal
@@ -72,6 +114,65 @@ def print_summary(ds) -> None:
 
 
 RUN_PLOTS = ("fan", "goal", "funnel", "pipeline", "capacity")  # what `run --plots` writes
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+RESULT_SUFFIXES = (".nc", ".zarr")
+_KNOWN_INPUTS = {".yaml": "a scenario", ".yml": "a scenario", ".csv": "a CSV table",
+                 ".tsv": "a table", ".xlsx": "a workbook", ".html": "a report",
+                 ".nc": "a result", ".zarr": "a result", ".png": "a figure"}
+
+
+def _kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return _KNOWN_INPUTS.get(suffix, f"a '{suffix}' file" if suffix else "a file without suffix")
+
+
+def check_output(path: str | Path, flag: str, suffixes: tuple[str, ...] | None = None,
+                 folder: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``suffixes``: the accepted endings; ``folder``: the path is a folder to write files into.
+    """
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise SimEngineError(f"{flag} {path}: expected a path ending in "
+                             f"{' or '.join(suffixes)}, found '{p.suffix or 'no suffix'}'")
+    if folder and p.exists() and not p.is_dir():
+        raise SimEngineError(f"{flag} {path}: expected a folder to write into, found an "
+                             "existing file")
+    if not folder and p.is_dir() and p.suffix.lower() != ".zarr":
+        raise SimEngineError(f"{flag} {path}: expected a file name, found a folder")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SimEngineError(f"{flag} {path}: expected {parent} to be a folder, found "
+                                     "a file")
+            break
+    return p
+
+
+def load_result(path: str | Path):
+    """Open a saved result, or say in one line why the file is not one."""
+    import simengine as se
+
+    p = Path(path)
+    if p.suffix.lower() not in RESULT_SUFFIXES:
+        hint = {"a scenario": " (simulate it first: simengine run SCENARIO -o RESULT.nc)",
+                "a CSV table": " (a CRM export is read by simengine calibrate)"}
+        kind = _kind_of(p)
+        raise SimEngineError(f"{path}: expected a result (RESULT.nc or RESULT.zarr, written by "
+                             f"simengine run -o), found {kind}{hint.get(kind, '')}")
+    try:
+        ds = se.load(p)
+    except SimEngineError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
+                             f"file that cannot be read as one ({first})") from None
+    if "revenue" not in ds:
+        raise SimEngineError(f"{path}: expected a result written by simengine run -o, found a "
+                             "dataset without a simengine scenario")
+    return ds
 
 
 def _write_plots(ds, folder: Path) -> list[Path]:
@@ -117,12 +218,11 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     sc, _ = load_checked(a.scenario, a.set)
     stream = False
-    if a.output:
-        suffix = Path(a.output).suffix.lower()
-        if suffix not in (".nc", ".zarr"):
-            raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr, found "
-                                 f"'{suffix or 'no suffix'}'")
-        stream = suffix == ".zarr"  # a zarr store takes each chunk of draws as it completes
+    if a.output:  # every output is checked before the simulation, which it would otherwise lose
+        check_output(a.output, "-o", RESULT_SUFFIXES)
+        stream = Path(a.output).suffix.lower() == ".zarr"  # a store takes chunks as they finish
+    if a.plots:
+        check_output(a.plots, "--plots", folder=True)
     if a.resume and not stream:
         raise SimEngineError(f"--resume: expected -o OUT.zarr, the store of the interrupted run, "
                              f"found {a.output or 'no -o'}")
@@ -143,7 +243,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                          scheduler=a.scheduler, sampling=a.sampling or "random",
                          until_se=a.until_se, max_draws=a.max_draws,
                          store=a.output if stream else None)
-    print_summary(ds)
+    print_summary(ds, a.format)
     if "until_se" in ds.attrs:
         state = "reached" if ds.attrs["converged"] else "not reached (max draws)"
         out.print(f"precision {ds.attrs['until_se']:g} {state} with {ds.attrs['draws']:,} draws: "
@@ -195,7 +295,10 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    from simengine.engine import expected_prospects
+    import numba
+
+    from simengine.engine import check_size, expected_prospects
+    from simengine.errors import RunSizeError
 
     sc, cs = load_checked(a.scenario, a.set)
     unc = len(cs.params.uncertain)
@@ -205,6 +308,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sc.uses_pools:
         out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
                   f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
+    draws = 1000 if a.draws is None else a.draws
+    try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
+        check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
+    except RunSizeError as exc:
+        raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
+                             f"refused: {exc}") from None
     return 0
 
 
@@ -212,13 +321,13 @@ def cmd_plot(a: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import simengine as se
     from simengine import plot
 
-    ds = se.load(a.result)
     if a.kind not in plot.KINDS:
         raise SimEngineError(f"--kind: expected one of {', '.join(plot.KINDS)}, found "
                              f"'{a.kind}'")
+    check_output(a.output, "-o", FIGURE_SUFFIXES)
+    ds = load_result(a.result)
     fig = plot.KINDS[a.kind](ds)
     path = Path(a.output)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,6 +335,25 @@ def cmd_plot(a: argparse.Namespace) -> int:
     fig.savefig(tmp)
     tmp.replace(path)
     out.print(f"wrote {path}")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from simengine import export
+
+    if not (a.csv or a.xlsx):
+        raise SimEngineError("export: expected --csv DIR and/or --xlsx FILE.xlsx, found neither")
+    if a.csv:
+        check_output(a.csv, "--csv", folder=True)
+    if a.xlsx:
+        check_output(a.xlsx, "--xlsx", (".xlsx",))
+    ds = load_result(a.result)
+    tabs = export.tables(ds)
+    if a.csv:
+        for p in export.to_csv(tabs, a.csv):
+            out.print(f"wrote {p}")
+    if a.xlsx:
+        out.print(f"wrote {export.to_xlsx(tabs, a.xlsx)} (sheets: {', '.join(tabs)})")
     return 0
 
 
@@ -253,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     r.add_argument("-o", "--output", help="write the result to OUT.nc, or stream it to "
                    "OUT.zarr chunk by chunk as it is computed (bounded memory)")
-    r.add_argument("--plots", metavar="DIR", help="write fan, goal, funnel, pipeline PNGs")
+    r.add_argument("--plots", metavar="DIR", help="write fan.png, goal.png, funnel.png, "
+                   "pipeline.png and (with pools) capacity.png into this folder")
     r.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the result (one self-contained file)")
     r.add_argument("--chunk-draws", type=int, default=None, help="draws per kernel call")
@@ -276,10 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true",
                    help="complete the interrupted run streamed to -o OUT.zarr (same bits as "
                    "an uninterrupted run)")
+    add_format(r)
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file and report every problem")
     scenario_args(v)
+    v.add_argument("-n", "--draws", type=int, default=None,
+                   help="also check that a run of this many draws fits (default 1000)")
     v.set_defaults(func=cmd_validate)
 
     pl = sub.add_parser("plot", help="draw a figure of a saved result")
@@ -288,6 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fan | goal | funnel | pipeline | capacity | campaigns")
     pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
     pl.set_defaults(func=cmd_plot)
+
+    ex = sub.add_parser("export", help="write a saved result as CSV files or an Excel workbook")
+    ex.add_argument("result", help="RESULT.nc or RESULT.zarr (from simengine run or compare -o)")
+    ex.add_argument("--csv", metavar="DIR", help="write about, summary, periods, draws, "
+                    "campaigns and pools .csv (a comparison: scenarios, differences, draws) "
+                    "into this folder")
+    ex.add_argument("--xlsx", metavar="FILE.xlsx", help="write the same tables as the sheets "
+                    "of one workbook")
+    ex.set_defaults(func=cmd_export)
 
     import importlib
 
@@ -308,11 +449,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    global out
+    out = err if getattr(args, "format", "table") != "table" else _OUT
     try:
         return args.func(args)
     except SimEngineError as exc:
         for line in str(exc).splitlines():
             err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        return 2
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        # a file the user named cannot be written or read: their input, not our bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {where}{exc.strerror or exc}", highlight=False,
+                  soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

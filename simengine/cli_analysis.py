@@ -22,6 +22,20 @@ def _pct(p: float) -> str:
     return f"{p:.1%}" if math.isfinite(p) else "–"
 
 
+def value_text(path: str, x: float, cur: str) -> str:
+    from simengine.plot.style import value_text as text
+
+    return text(path, x, cur)
+
+
+def _narrow_table(title: str) -> Table:
+    """A table that fits 80 columns: no vertical rules, one space between columns."""
+    from rich import box
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                 padding=(0, 1), collapse_padding=True)
+
+
 def _save_figure(fig, path: str) -> Path:
     import matplotlib.pyplot as plt
 
@@ -41,8 +55,10 @@ def _agg() -> None:
 
 
 def _check_figure_path(path: str | None) -> None:
-    if path and Path(path).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise SimEngineError(f"--plot {path}: expected a path ending in .png, .svg or .pdf")
+    from simengine.cli import FIGURE_SUFFIXES, check_output
+
+    if path:
+        check_output(path, "--plot", FIGURE_SUFFIXES)
 
 
 # --- compare ------------------------------------------------------------------------------------
@@ -54,35 +70,45 @@ def cmd_compare(a: argparse.Namespace) -> int:
     if len(a.scenarios) < 2:
         raise SimEngineError(f"compare: expected two or more scenario files, found "
                              f"{len(a.scenarios)}")
-    if a.output and Path(a.output).suffix.lower() not in (".nc", ".zarr"):
-        raise SimEngineError(f"-o {a.output}: expected a path ending in .nc or .zarr")
+    if a.output:
+        from simengine.cli import RESULT_SUFFIXES, check_output
+
+        check_output(a.output, "-o", RESULT_SUFFIXES)
     _check_figure_path(a.plot)
     scs = [se.load_scenario(p, a.set) for p in a.scenarios]
     cmp = se.compare(scs, draws=a.draws, seed=a.seed)
     s = summarize_comparison(cmp)
     cur = s.currency
-    t = Table(title=f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers",
-              title_justify="left")
-    for col in ("scenario", "P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
-        t.add_column(col, justify="left" if col == "scenario" else "right")
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table({"scenarios": s.scenarios.rename_axis("scenario").reset_index(),
+                    "differences": s.differences.rename_axis("scenario").reset_index()},
+                   a.format)
+    t = _narrow_table(f"{s.draws:,} draws per scenario, seed {a.seed}, common random numbers")
+    longest = max((len(str(n)) for n in s.scenarios.index), default=8)
+    t.add_column("scenario", min_width=min(longest, 22), ratio=1, overflow="fold")
+    for col in ("P5", "P50", "P95", "mean ± s.e.", "P(goal) ± s.e."):
+        t.add_column(col, justify="right", no_wrap=True)
     for name, r in s.scenarios.iterrows():
         t.add_row(str(name), _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur),
                   f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
                   f"{_pct(r['p_goal'])} ± {_pct(r['p_goal_se'])}")
-    out.print(t)
-    d = Table(title=f"paired difference against {s.reference}, draw by draw",
-              title_justify="left")
-    for col in ("scenario", "mean ± s.e.", "P5", "P50", "P95", "P(goal) change",
-                "CRN variance ratio"):
-        d.add_column(col, justify="left" if col == "scenario" else "right")
+    d = _narrow_table(f"paired difference against {s.reference}, draw by draw")
+    longest = max((len(str(n)) for n in s.differences.index), default=8)
+    d.add_column("scenario", min_width=min(longest, 22), ratio=1, overflow="fold")
+    for col in ("mean ± s.e.", "P50", "P(goal) change", "CRN gain"):  # P5–P95: the sentence
+        d.add_column(col, justify="right", no_wrap=True)
     for name, r in s.differences.iterrows():
-        change = (f"{r['p_goal_diff'] * 100:+.1f} ± {r['p_goal_diff_se'] * 100:.1f} points"
+        change = (f"{r['p_goal_diff'] * 100:+.1f} ± {r['p_goal_diff_se'] * 100:.1f} pt"
                   if math.isfinite(r["p_goal_diff"]) else "–")
         d.add_row(str(name), f"{_money(r['mean'], cur)} ± {_money(r['mean_se'], cur)}",
-                  _money(r["P5"], cur), _money(r["P50"], cur), _money(r["P95"], cur), change,
+                  _money(r["P50"], cur), change,
                   f"{r['crn_variance_ratio']:.1f}x" if math.isfinite(r["crn_variance_ratio"])
                   else "–")
-    out.print(d)
+    if a.format == "table":
+        out.print(t)
+        out.print(d)
     for line in s.sentences():
         out.print(line)
     if a.output:
@@ -177,36 +203,44 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     r = se.sensitivity(sc, a.method, a.params or None, draws=a.draws, seed=a.seed,
                        groups=_groups(a.group), target=a.target, **opts)
     cur = r.currency
-    if r.method == "tornado":
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table(r.table, a.format)
+    elif r.method == "tornado":
+        from simengine.scenario.paths import label
+
         b = r.base
-        t = Table(title=f"tornado on common random numbers: {r.draws:,} draws per run, base "
-                  f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}",
-                  title_justify="left")
-        for col in ("factor", "low → high", "P50 bookings", "swing ± s.e.", "P(goal)"):
-            t.add_column(col, justify="left" if col == "factor" else "right")
+        t = _narrow_table(f"tornado on common random numbers: {r.draws:,} draws per run, base "
+                          f"P50 {_money(b['p50'], cur)}, P(goal) {_pct(b['p_goal'])}")
+        t.add_column("factor", min_width=16, ratio=1)
+        for col in ("low → high", "P50 bookings", "swing ± s.e.", "P(goal)"):
+            t.add_column(col, justify="right", no_wrap=True)
         for _, row in r.table.iterrows():
             if row.kind == "event":
                 inputs = "never → always"
             else:
-                inputs = f"{row.low:.4g} → {row.high:.4g}"
-            t.add_row(row.factor, inputs,
+                inputs = (f"{value_text(row.factor, row.low, cur)} → "
+                          f"{value_text(row.factor, row.high, cur)}")
+            t.add_row(label(row.factor), inputs,
                       f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
                       f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
-                      f"{_pct(row.p_goal_low)} → {_pct(row.p_goal_high)}")
+                      f"{row.p_goal_low:.0%} → {row.p_goal_high:.0%}")
         out.print(t)
     else:
         for lv in ("group", "parameter"):
             sub = r.table[r.table.level == lv]
             if sub.empty:
                 continue
-            t = Table(title=f"Sobol indices by {lv} ({r.draws:,} base rows, "
-                      f"{r.simulated:,} draws; ± {r.conf_level:.0%} interval)",
-                      title_justify="left")
-            for col in ("factor", "first order", "total", "first order, P(goal)",
-                        "total, P(goal)"):
-                t.add_column(col, justify="left" if col == "factor" else "right")
+            from simengine.scenario.paths import label
+
+            t = _narrow_table(f"Sobol indices by {lv} ({r.draws:,} base rows, "
+                              f"{r.simulated:,} draws; ± {r.conf_level:.0%} interval)")
+            t.add_column("factor", min_width=16, ratio=1)
+            for col in ("first order", "total", "first, P(goal)", "total, P(goal)"):
+                t.add_column(col, justify="right", no_wrap=True)
             for _, row in sub.iterrows():
-                t.add_row(row.factor, f"{row.S1:.1%} ± {row.S1_conf:.1%}",
+                t.add_row(label(row.factor), f"{row.S1:.1%} ± {row.S1_conf:.1%}",
                           f"{row.ST:.1%} ± {row.ST_conf:.1%}",
                           f"{row.get('S1_goal', float('nan')):.1%} ± "
                           f"{row.get('S1_conf_goal', float('nan')):.1%}",
@@ -324,6 +358,8 @@ def _set_arg(sp) -> None:
 
 
 def register(subparsers) -> None:
+    from simengine.cli import add_format
+
     c = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
     c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files; the first is the reference of the differences")
@@ -332,6 +368,7 @@ def register(subparsers) -> None:
     c.add_argument("-o", "--output", help="write the comparison to OUT.nc or OUT.zarr")
     c.add_argument("--plot", metavar="FIG.png", help="draw the comparison")
     _set_arg(c)
+    add_format(c)
     c.set_defaults(func=cmd_compare)
 
     g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
@@ -399,4 +436,5 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--plot", metavar="FIG.png", help="draw the tornado or the Sobol indices")
     _set_arg(s)
+    add_format(s)
     s.set_defaults(func=cmd_sensitivity)

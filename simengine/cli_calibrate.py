@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from simengine.errors import SimEngineError
@@ -45,6 +46,17 @@ def _common(sp: argparse.ArgumentParser) -> None:
                     "the longest dwell of any deal that ended)")
     sp.add_argument("--observed-from", metavar="DATE",
                     help="first day the export covers (default: detected)")
+    sp.add_argument("--date-format", choices=("iso", "mdy", "dmy"), default=None,
+                    help="order of numeric dates: iso (YYYY-MM-DD), mdy (MM/DD/YYYY) or dmy "
+                    "(DD/MM/YYYY); default: read from the file, which must show a day over 12")
+
+
+def _check_csv(path: str) -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix in (".yaml", ".yml", ".nc", ".zarr", ".html", ".xlsx"):
+        kind = {".yaml": "a scenario", ".yml": "a scenario", ".html": "a report",
+                ".xlsx": "a workbook (save the sheet as CSV)"}.get(suffix, "a result")
+        raise SimEngineError(f"{path}: expected a CRM export (a CSV file), found {kind}")
 
 
 def _kw(a: argparse.Namespace) -> dict:
@@ -54,15 +66,31 @@ def _kw(a: argparse.Namespace) -> dict:
             "stale_after": a.stale_after, "observed_from": a.observed_from}
 
 
+def _history(a: argparse.Namespace):
+    """Read the export once, saying which date format it was read with."""
+    from simengine.calibrate.read import read
+    from simengine.cli import out
+
+    kw = _kw(a)
+    h = read(a.csv, kw["mapping"], layout=kw["layout"], segment_by=kw["segment_by"],
+             date_format=a.date_format)
+    how = "given" if a.date_format else "read from the file"
+    out.print(f"{a.csv}: {h.rows:,} rows; dates {h.date_format} ({how})", highlight=False)
+    return h
+
+
 def cmd_calibrate(a: argparse.Namespace) -> int:
     from simengine.calibrate import calibrate
-    from simengine.cli import err, out
+    from simengine.cli import check_output, err, out
 
     out_path = Path(a.output)
     if out_path.suffix.lower() not in (".yaml", ".yml"):
         raise SimEngineError(f"-o {a.output}: expected a path ending in .yaml or .yml, found "
                              f"'{out_path.suffix or 'no suffix'}'")
-    res = calibrate(a.csv, as_of=a.as_of, horizon_days=a.horizon_days, name=a.name, **_kw(a))
+    check_output(out_path, "-o")
+    _check_csv(a.csv)
+    res = calibrate(_history(a), as_of=a.as_of, horizon_days=a.horizon_days, name=a.name,
+                    **_kw(a))
     path = res.write(out_path)
     out.print(res.report, highlight=False, soft_wrap=True)
     for w in res.fitted.warnings:
@@ -100,6 +128,27 @@ def print_backtest(res) -> None:
               "mean |P50 - actual| / actual; CRPS: mean continuous ranked probability score "
               "(lower is better), naive: the same for the naive forecast; skill: 1 - CRPS / "
               "naive", highlight=False, soft_wrap=True)
+    from simengine.calibrate.backtest import BENCHMARKS
+    from simengine.calibrate.benchmarks import ETS_MIN_MONTHS
+
+    b = Table(title="CRPS of each method on the same months (lower is better)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+              collapse_padding=True)
+    b.add_column("", justify="left", no_wrap=True)
+    b.add_column("engine", justify="right", no_wrap=True)
+    for name in BENCHMARKS.values():
+        b.add_column(name, justify="right", no_wrap=True)
+    for r in res.benchmark_crps().itertuples(index=False):
+        cur = r.variable == "revenue"
+        cells = [r.engine, *(getattr(r, k) for k in BENCHMARKS)]
+        b.add_row("bookings" if cur else "won",
+                  *[("—" if not np.isfinite(x) else money(x) if cur else f"{x:,.1f}")
+                    for x in cells])
+    out.print(b)
+    if not res.benchmark_crps()["ets"].notna().all():
+        out.print(f"ETS needs at least {ETS_MIN_MONTHS} complete months of history at a "
+                  "cut-off; — marks a method that could not forecast every month.",
+                  highlight=False, soft_wrap=True)
     out.print(res.coverage_line(), highlight=False)
 
 
@@ -109,12 +158,21 @@ def cmd_backtest(a: argparse.Namespace) -> int:
 
     if a.draws < 10:
         raise SimEngineError(f"-n {a.draws}: expected at least 10 draws, found {a.draws}")
-    if a.plot and Path(a.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise SimEngineError(f"--plot {a.plot}: expected a path ending in .png, .svg or .pdf, "
-                             f"found '{Path(a.plot).suffix or 'no suffix'}'")
-    res = backtest(a.csv, as_of=a.as_of, until=a.until, draws=a.draws, seed=a.seed,
+    from simengine.cli import FIGURE_SUFFIXES, check_output
+
+    if a.plot:
+        check_output(a.plot, "--plot", FIGURE_SUFFIXES)
+    if a.table:
+        check_output(a.table, "--table", (".csv",))
+    _check_csv(a.csv)
+    res = backtest(_history(a), as_of=a.as_of, until=a.until, draws=a.draws, seed=a.seed,
                    naive_months=a.naive_months, **_kw(a))
-    print_backtest(res)
+    if a.format != "table":
+        from simengine.cli import emit_table
+
+        emit_table(res.summary, a.format)
+    else:
+        print_backtest(res)
     if a.table:
         path = Path(a.table)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,4 +217,7 @@ def register(sub) -> None:
                    help="complete months averaged by the naive forecast (default 3)")
     b.add_argument("--plot", metavar="FIG.png", help="draw the back-test")
     b.add_argument("--table", metavar="TABLE.csv", help="write the month-by-month table")
+    from simengine.cli import add_format
+
+    add_format(b)
     b.set_defaults(func=cmd_backtest)

@@ -23,7 +23,8 @@ def cmd_explore(a: argparse.Namespace) -> int:
     from simengine.explore.server import access, serve
 
     acc = access(a.host, a.port)
-    ex = Explorer(a.scenario, draws=a.draws, seed=a.seed, threads=a.threads)
+    ex = Explorer(a.scenario, draws=a.draws, seed=a.seed, threads=a.threads,
+                  out_dir=a.out_dir)
     out.print(f"{a.scenario}: {len(ex.levers)} levers; simulating the scenario as loaded "
               f"({ex.draws:,} draws, seed {ex.seed})…", soft_wrap=True)
     ref = ex.reference()
@@ -53,4 +54,7 @@ def register(subparsers) -> None:
                    "P(goal) is at most 2 points)")
     e.add_argument("--seed", type=int, default=0, help="random seed shared by every update")
     e.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    e.add_argument("--out-dir", metavar="DIR", default=None,
+                   help="the one folder the page may write to (saved scenarios, exported "
+                   "reports; default: the scenario's folder)")
     e.set_defaults(func=cmd_explore)

@@ -10,11 +10,12 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import simengine as se
-    from simengine.cli import out
+    from simengine.cli import check_output, load_result, out
     from simengine.report import check_path
 
     check_path(a.output)
-    ds = se.load(a.result)
+    check_output(a.output, "-o")
+    ds = load_result(a.result)
     path = se.report(ds, a.output)
     out.print(f"wrote {path}")
     return 0

@@ -35,6 +35,18 @@ P_OCCURS = 11  # whether a risk event happens in a draw
 P_RESIDUAL = 12  # residual dwell of an initial-pipeline prospect
 P_COUNT = 13  # rounding of an uncertain initial-pipeline count
 P_ATTRITION = 14  # time until a rep leaves
+P_DRIFT = 15  # innovations of a drift path: visit = period, attempt 0 = eps, 1 = eta; keyed by
+#               derive(draw key, path_key("drift:" + parameter path)), a label no other key uses
+
+# --- clocks of the parameters that move over time (per stage, for routing and for dwell) -------
+DRIFT_NONE = 0  # nothing moves: time index 0 (the base values)
+DRIFT_COHORT = 1  # the arrival period of the prospect (1 + period; 0 for the open pipeline)
+DRIFT_PERIOD = 2  # the calendar period of the exit (routing) or of the visit's start (dwell)
+
+# --- drift models ----------------------------------------------------------------------------
+RANDOM_WALK = 0
+AR1 = 1
+LOCAL_TREND = 2
 
 # --- priority classes of the capacity path ----------------------------------------------------
 INBOUND = 0

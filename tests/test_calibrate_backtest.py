@@ -151,3 +151,104 @@ def test_bands_of_a_correct_model_cover_about_as_stated():
         g = t[t.variable == var]
         assert g.in90.mean() >= 0.70, res.summary
     assert res.summary[res.summary.as_of == "all"].skill.min() > -0.5
+
+
+# --- benchmarks by hand -------------------------------------------------------------------------
+def test_seasonal_naive_takes_the_same_month_of_the_last_quarter():
+    from simengine.calibrate import benchmarks as B
+
+    r = np.array([5.0, 1.0, 2.0, 3.0, 4.0, 6.0])  # months 1..6: the last quarter is 3, 4, 6
+    assert [B.seasonal_naive(r, h).point for h in range(1, 7)] == [3.0, 4.0, 6.0] * 2
+    # band from its own past log errors (3/5, 4/1, 6/2), widening with the seasons ahead
+    e = np.log([3 / 5, 4 / 1, 6 / 2])
+    sd1 = math.sqrt(np.mean(e ** 2))
+    assert B.seasonal_naive(r, 2).log_sd == pytest.approx(sd1)
+    assert B.seasonal_naive(r, 5).log_sd == pytest.approx(sd1 * math.sqrt(2))
+    assert B.seasonal_naive(r[:2], 1).point is None  # less than a quarter of history
+
+
+def test_drift_method_extends_the_average_change():
+    from simengine.calibrate import benchmarks as B
+
+    r = np.array([10.0, 14.0, 12.0, 16.0])  # average change (16 - 10) / 3 = 2
+    assert B.drift(r, 1).point == pytest.approx(18.0)
+    assert B.drift(r, 3).point == pytest.approx(22.0)
+
+
+def test_ets_needs_enough_months_and_gives_a_normal_band():
+    from simengine.calibrate import benchmarks as B
+
+    assert B.ets(np.ones(B.ETS_MIN_MONTHS - 1), 3) is None
+    rng = np.random.default_rng(3)
+    r = 20 + rng.normal(0, 1, 24)
+    fc = B.ets(r, 2)
+    assert len(fc) == 2 and all(f.sd > 0 for f in fc)
+    # a level with white noise: the forecast is near the mean, within 4 s.e. of it
+    assert abs(fc[0].point - r.mean()) < 4 * r.std() / math.sqrt(6)
+    y = 21.0
+    z = (y - fc[0].point) / fc[0].sd
+    exact = fc[0].sd * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z)
+                        - 1 / math.sqrt(math.pi))
+    assert fc[0].crps(y) == pytest.approx(exact)
+
+
+def test_crps_of_a_lognormal_band_from_its_quantiles():
+    from simengine.calibrate import benchmarks as B
+
+    fc = B.Forecast(100.0, log_sd=0.3)
+    rng = np.random.default_rng(4)
+    x = 100 * np.exp(0.3 * rng.standard_normal(200_000))
+    y = 130.0
+    se = (np.std(np.abs(x - y)) + np.std(x)) / math.sqrt(len(x))
+    assert abs(fc.crps(y) - crps_sample(x, y)) < 4 * se + 0.05
+
+
+def test_backtest_table_has_pit_and_benchmark_columns(export):
+    res = backtest(export, as_of="2020-09-30", until="2020-12-31", draws=100, seed=2,
+                   components=1)
+    t = res.table
+    head = ["as_of", "variable", "period", "days", "actual", "p5", "p25", "p50", "p75", "p95",
+            "mean", "naive", "in90", "in50", "crps", "crps_naive"]
+    assert list(t.columns[:len(head)]) == head
+    for col in ("pit", "snaive", "drift", "ets", "crps_snaive", "crps_drift", "crps_ets"):
+        assert col in t.columns
+    assert ((t.pit >= 0) & (t.pit <= 1)).all()
+    # the PIT is inside the central 90 % exactly when the actual is inside P5-P95 (up to ties)
+    inside = (t.pit >= 0.05) & (t.pit <= 0.95)
+    assert (inside | ~t.in90).mean() >= 0.9
+    b = res.benchmark_crps()
+    assert set(b.variable) == {"revenue", "won"}
+    assert b.engine.tolist() == [t[t.variable == v].crps.mean() for v in b.variable]
+
+
+@pytest.mark.slow
+def test_bands_cover_on_drifting_histories():
+    """Three histories whose lead flow doubles over 18 months (Poisson counts) and whose monthly
+    cohorts' win share moves (AR(1) on the logit, s.d. 0.4, persistence 0.3): the back-test must
+    cover at about the nominal rates. 23 months after the four cut-offs × 2 variables × 3
+    histories = 138 scored months; binomial s.d. of the coverage 2.6 % (P5-P95) and 4.3 %
+    (P25-P75) at that n, so the limits are 4 s.d. (months of one history are correlated, which
+    makes the real s.d. larger: the limits are if anything strict)."""
+    from simengine.calibrate.synthetic import drifting_export
+
+    months = [str(p) for p in pd.period_range("2020-01", "2021-06", freq="M")]
+    truth = {**TRUTH, "deal_value": 1000, "stages": [
+        {"name": "opportunity", "dwell": {"dist": "lognormal", "mean": 30, "cv": 0.6},
+         "next": {"won": 0.5}}]}
+    tables = []
+    for seed in (71, 72, 73):
+        rng = np.random.default_rng(seed)
+        z, shift = 0.0, {}
+        for m in months:
+            z = 0.3 * z + 0.4 * math.sqrt(1 - 0.09) * rng.standard_normal()
+            shift[m] = z
+        counts = {m: int(rng.poisson(150 * 2 ** (i / 17))) for i, m in enumerate(months)}
+        df = drifting_export(truth, counts, shift, "2021-06-30", seed=seed + 1)
+        res = backtest(df, as_of=["2020-09-30", "2020-12-31", "2021-01-31", "2021-03-31"],
+                       until="2021-06-30", draws=300, seed=6, components=1)
+        tables.append(res.table)
+    t = pd.concat(tables)
+    n = len(t)
+    assert n == 138
+    assert t.in90.mean() >= 0.9 - 4 * math.sqrt(0.9 * 0.1 / n)
+    assert abs(t.in50.mean() - 0.5) <= 4 * math.sqrt(0.25 / n)

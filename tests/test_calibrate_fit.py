@@ -16,6 +16,7 @@ from scipy import optimize, stats
 
 from simengine.calibrate import calibrate
 from simengine.calibrate import fit as F
+from simengine.calibrate.emit import cohort_adjust
 from simengine.calibrate.synthetic import (
     poisson_entries,
     synthetic_export,
@@ -149,6 +150,9 @@ def test_open_pipeline_accounts_for_every_open_deal(fitted):
     fit = f.stage_fits["opportunity"]
     ov = f.open_visits["opportunity"]
     r, rnd = F.posterior_open(fit, np.stack(ov["N"].to_numpy()))
+    assert r.sum() + rnd.sum() == pytest.approx(len(ov), rel=1e-12)
+    # each open deal's cohort moves its share of the won track; the split still sums to one
+    r, rnd, _ = cohort_adjust(f.cohorts["opportunity"], fit, ov, r, rnd)
     assert r.sum() + rnd.sum() == pytest.approx(len(ov), rel=1e-12)
     counts = sum(float(e.count.mean()) for e in fitted.scenario.initial_pipeline)
     assert counts == pytest.approx(r.sum(), abs=0.01 * len(fitted.scenario.initial_pipeline))

@@ -4,6 +4,7 @@ loopback, the page's logic and the CLI's errors."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import urllib.error
@@ -274,7 +275,8 @@ def test_save_round_trip_extends_the_original_and_runs(ex, small_path, tmp_path)
               "friction.slow-h2.dwell": 1.5}
     out = tmp_path / "sub" / "whatif.yaml"
     out.parent.mkdir()
-    ex.save(values, out)
+    ex.out_dir = tmp_path
+    ex.save(values, "sub/whatif.yaml")
     doc = yaml.safe_load(out.read_text())
     assert doc["extends"] == Path("..", "..", small_path.parent.name, small_path.name).as_posix() \
         or (out.parent / doc["extends"]).resolve() == small_path.resolve()
@@ -294,7 +296,8 @@ def test_save_round_trip_extends_the_original_and_runs(ex, small_path, tmp_path)
 
 def test_save_writes_lists_that_do_not_merge_by_name_whole(baseline, tmp_path):
     values = {"pools.ae.hires[0].count": 6, "segments.midmarket.deal_value.mean": 50_000}
-    out = baseline.save(values, tmp_path / "hires.yaml")
+    baseline.out_dir = tmp_path
+    out = baseline.save(values, "hires.yaml")
     doc = yaml.safe_load(out.read_text())
     assert [h["count"] for h in doc["pools"]["ae"]["hires"]] == [6, 3]
     raw = to_raw(se.load_scenario(out))
@@ -303,19 +306,21 @@ def test_save_writes_lists_that_do_not_merge_by_name_whole(baseline, tmp_path):
 
 
 def test_save_refuses_the_original_other_files_and_wrong_names(ex, small_path, tmp_path):
+    ex.out_dir = small_path.parent
     with pytest.raises(SimEngineError, match="never writes it"):
-        ex.save({}, small_path)
+        ex.save({}, small_path.name)
+    ex.out_dir = tmp_path
     taken = tmp_path / "taken.yaml"
     taken.write_text("x: 1\n")
     with pytest.raises(SimEngineError, match="existing one"):
-        ex.save({}, taken)
+        ex.save({}, "taken.yaml")
     assert taken.read_text() == "x: 1\n"
     with pytest.raises(SimEngineError, match="ending in .yaml"):
-        ex.save({}, tmp_path / "whatif.txt")
+        ex.save({}, "whatif.txt")
     with pytest.raises(SimEngineError, match="existing folder"):
-        ex.save({}, tmp_path / "no" / "whatif.yaml")
-    mine = ex.save({BUDGET: 60_000}, tmp_path / "mine.yaml")
-    ex.save({BUDGET: 70_000}, mine)  # its own earlier file may be replaced
+        ex.save({}, "no/whatif.yaml")
+    mine = ex.save({BUDGET: 60_000}, "mine.yaml")
+    ex.save({BUDGET: 70_000}, "mine.yaml")  # its own earlier file may be replaced
     assert to_raw(se.load_scenario(mine))["campaigns"][0]["volume"]["budget"] == 70_000
     assert list(tmp_path.glob(".*")) == []  # no temporary file left behind
 
@@ -333,12 +338,41 @@ def test_export_writes_the_report_of_the_what_if(ex, tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    path = ex.export({BUDGET: 80_000}, tmp_path / "whatif.html")
+    ex.out_dir = tmp_path
+    path = ex.export({BUDGET: 80_000}, "whatif.html")
     text = path.read_text()
     assert text.startswith("<!DOCTYPE html>") and "what-if" in text and "as loaded" in text
     assert '<section id="comparison"' in text  # the what-if against the scenario as loaded
     with pytest.raises(SimEngineError, match=".html"):
-        ex.export({}, tmp_path / "whatif.pdf")
+        ex.export({}, "whatif.pdf")
+
+
+@pytest.mark.parametrize("name,found", [
+    ("/tmp/evil.yaml", "an absolute path"),
+    ("~/evil.yaml", "an absolute path"),
+    ("../evil.yaml", "'..' in the path"),
+    ("sub/../../evil.yaml", "'..' in the path"),
+    ("link/evil.yaml", "a path that leads outside it"),
+    ("", "an empty name"),
+])
+def test_save_and_export_write_only_inside_the_output_folder(ex, tmp_path, name, found):
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "link").symlink_to(outside, target_is_directory=True)
+    ex.out_dir = inside
+    for write, suffix in ((ex.save, ".yaml"), (ex.export, ".html")):
+        target = name.replace(".yaml", suffix)
+        with pytest.raises(SimEngineError, match=re.escape(found)):
+            write({BUDGET: 70_000}, target)
+    assert not list(outside.iterdir()) and not (tmp_path / "evil.yaml").exists()
+    assert sorted(p.name for p in inside.iterdir()) == ["link"]
+    assert ex.save({}, "ok.yaml") == inside / "ok.yaml"  # a plain name is fine
+
+
+def test_explore_refuses_an_out_dir_that_is_not_a_folder(small_path, tmp_path):
+    with pytest.raises(SimEngineError, match="--out-dir .*expected an existing folder"):
+        Explorer(small_path, draws=60, out_dir=tmp_path / "none")
 
 
 # --- access: loopback by default, a token anywhere else ---------------------------------------

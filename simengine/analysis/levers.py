@@ -221,6 +221,10 @@ def lever(cs: Compiled, path: str, bounds: tuple[float, float] | None = None) ->
             lo, hi = 0.0, 1.0
         elif last in _DENOMINATOR_KEYS:
             lo, hi = cur / 10, cur * 10
+        elif path.startswith("drift") and last == "phi":  # a persistence, below 1
+            lo, hi = 0.0, 0.99
+        elif path.startswith("drift") and last == "trend":  # a drift per period, either sign
+            lo, hi = -max(abs(cur) * 10, 0.1), max(abs(cur) * 10, 0.1)
         else:
             lo, hi = 0.0, max(cur * 10, 1.0)
         if isinstance(d, Beta):
@@ -248,7 +252,7 @@ def lever_uniforms(cs: Compiled, lv: Lever, seed: int, draws: int) -> np.ndarray
 NOISE = "process noise"
 
 GROUP_ORDER = ("demand", "conversion", "capacity", "friction", "deal size", "timing",
-               "open pipeline", "other")
+               "open pipeline", "drift", "other")
 
 
 def default_group(path: str) -> str:
@@ -270,6 +274,8 @@ def default_group(path: str) -> str:
         return "conversion"
     if head == "initial_pipeline":
         return "open pipeline"
+    if head == "drift":  # the numbers of a parameter that moves over time
+        return "drift"
     return "other"
 
 

@@ -90,12 +90,16 @@ class SensitivityResult:
 
     def sentences(self) -> list[str]:
         """The result in words."""
-        from simengine.plot.style import money
+        from simengine.plot.style import money, value_text
+        from simengine.scenario.paths import label
 
         out = []
         if self.method == "tornado":
             for _, r in self.table.head(3).iterrows():
-                out.append(f"{r.factor} from {_num(r.low)} to {_num(r.high)} moves P50 bookings "
+                span = ("occurring rather than not" if r.kind == "event" else
+                        f"from {value_text(r.factor, r.low, self.currency)} to "
+                        f"{value_text(r.factor, r.high, self.currency)}")
+                out.append(f"{label(r.factor)} {span} moves P50 bookings "
                            f"from {money(r.p50_low, self.currency)} to "
                            f"{money(r.p50_high, self.currency)} and P(goal) from "
                            f"{r.p_goal_low:.0%} to {r.p_goal_high:.0%}")
@@ -108,16 +112,12 @@ class SensitivityResult:
                            f"{self.conf_level:.0%}); the rest is interactions")
             p = self.table[(self.table.level == "parameter")].head(3)
             for _, r in p.iterrows():
-                out.append(f"{r.factor}: first-order {r.S1:.0%} ± {r.S1_conf:.0%}, total "
+                out.append(f"{label(r.factor)}: first-order {r.S1:.0%} ± {r.S1_conf:.0%}, total "
                            f"{r.ST:.0%} ± {r.ST_conf:.0%}")
         return out
 
     def __str__(self) -> str:
         return "\n".join(self.sentences())
-
-
-def _num(x: float) -> str:
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def sensitivity(scenario: Scenario | str | Path, method: str = "tornado",

@@ -158,6 +158,41 @@ def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summa
             rows[f"{pool} queue wait (days)"] = describe(good.queue_wait.sel(pool=pool))
             rows[f"{pool} gone cold"] = describe(good.abandoned.sel(pool=pool).sum("period"))
             rows[f"{pool} cost"] = describe(good.pool_cost.sel(pool=pool))
+    direct, all_in = campaign_return(good)
+    if direct is not None:
+        rows["campaign return (per 1 spent)"] = describe(direct)
+    if all_in is not None:
+        rows["campaign return all-in (with reps)"] = describe(all_in)
     kpis = pd.DataFrame(rows).T
     return Summary(ds.attrs.get("scenario", ""), n, ds.attrs.get("currency", ""), bookings, won,
                    cycle, goal, monthly, kpis)
+
+
+def campaign_return(ds: xr.Dataset) -> tuple[xr.DataArray | None, xr.DataArray | None]:
+    """Per draw: bookings sourced by the campaigns per unit of campaign spend, and the same per
+    unit of campaign spend plus the reps' cost (``None`` without spend, or without pools).
+
+    The pipeline open at the start is not a campaign: its bookings are left out of both.
+    """
+    if "campaign_cost" not in ds or "revenue_by_campaign" not in ds:
+        return None, None
+    paid = [c for c in ds.campaign.values if str(c) != "initial_pipeline"]
+    sourced = ds.revenue_by_campaign.sel(campaign=paid).sum("campaign")
+    spend = ds.campaign_cost.sel(campaign=paid).sum("campaign")
+    if not bool((spend > 0).any()):
+        return None, None
+    direct = sourced / spend.where(spend > 0)
+    if "pool_cost" not in ds:
+        return direct, None
+    total = spend + ds.pool_cost.sum("pool")
+    return direct, sourced / total.where(total > 0)
+
+
+def pipeline_coverage(ds: xr.Dataset, goal: float | None = None) -> xr.DataArray:
+    """Per draw and period end: open pipeline value / what is left of the goal (infinite once
+    the goal is booked). The figure a sales leader reads at each checkpoint: 3x means three
+    dollars of open deals for each dollar still to book."""
+    goal = ds.attrs.get("goal") if goal is None else goal
+    left = goal - ds.revenue.cumsum("period")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (ds.pipeline_value / left.where(left > 0)).fillna(np.inf)

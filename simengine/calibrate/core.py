@@ -12,6 +12,14 @@ import numpy as np
 import pandas as pd
 
 from simengine.calibrate import fit as F
+from simengine.calibrate.cohorts import (
+    CohortFit,
+    fit_cohorts,
+    main_kind,
+    month_dispersion,
+    share_moves,
+)
+from simengine.calibrate.level import LevelFit, fit_level
 from simengine.calibrate.read import CalibrationError, History, cut, read, slug
 from simengine.scenario import Scenario
 
@@ -39,6 +47,9 @@ class Fitted:
     won_mix: dict[str, float]
     arrivals: dict[str, F.ArrivalFit]  # entry stage -> fit
     clock: F.Clock
+    cohorts: dict[str, CohortFit] = field(default_factory=dict)  # stage -> cohort effects
+    levels: dict[str, LevelFit] = field(default_factory=dict)  # entry stage -> arrival level
+    quarters_seen: int = 0  # fewest times any month of the quarter was seen (clock shrinkage)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -133,20 +144,26 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
     full = [m for m in months if (min(m.end_time.normalize(), t)
                                   - max(m.start_time.normalize(), t0)).days + 1 >= 20]
     seen = [sum(1 for m in full if (m.month - 1) % 3 == j) for j in range(3)]
+    quarters_seen = min(seen)
     if calendar is None:
-        calendar = min(seen) >= 2
+        calendar = quarters_seen >= 1
         if calendar:
-            notes.append(f"Exits were observed over {len(full)} months (each month of the "
-                         "quarter at least twice): a month-of-quarter clock is considered for "
-                         "each way out and kept where AIC prefers it.")
+            notes.append(
+                f"Exits were observed over {len(full)} months (each month of the quarter at "
+                f"least {quarters_seen} time{'s' if quarters_seen > 1 else ''}): a month-of-"
+                "quarter clock is considered for each way out and kept where AIC prefers it; "
+                f"its log speeds are shrunk towards no effect by {quarters_seen}/"
+                f"{quarters_seen + 1} (a quarter of no effect as prior: a pattern seen in "
+                "few quarters may not repeat).")
         else:
             notes.append(f"Exits were observed over {len(full)} months only: a month-of-"
                          "quarter pattern (quarter-end push) needs each month of the quarter "
-                         "seen at least twice, so none is fitted (calendar=True forces it).")
+                         "seen at least once, so none is fitted (calendar=True forces it).")
 
     # --- per stage: episodes, stale cut-off, fit -------------------------------------------
     span_days = (t - first_entry).days
     stage_fits, episodes, stale, open_visits, stale_counts = {}, {}, {}, {}, {}
+    cohorts: dict[str, CohortFit] = {}
     for st in h.stages:
         sv = v[v.stage == st]
         is_closed = sv.outcome.isin(["won", "lost"] + h.stages).to_numpy()
@@ -205,6 +222,19 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
             notes.append(f"Stage '{st}': the history is too short to tell stale deals from slow "
                          "ones; still-open visits are censored observations only (the no-"
                          "decision share is inferred from how long they have stayed open).")
+
+    # --- drift: cohorts and months against the pooled fit; the clock set by monthly exits ---
+    for st in h.stages:
+        sv = v[v.stage == st]
+        fit = stage_fits[st]
+        k_main = main_kind(fit)
+        if k_main is None:
+            continue
+        cf = _drift(fit, k_main, sv, clock, t0, t)
+        if any(sl.calendar for sl in fit.slots) and cf.months is not None:
+            if _set_clock(fit, cf.months):
+                cf = _drift(fit, k_main, sv, clock, t0, t)
+        cohorts[st] = cf
 
     # --- deal values -----------------------------------------------------------------------
     won = v[(v.outcome == "won") & v.value.notna()]
@@ -274,13 +304,93 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
                      f"would give {poisson_sd / (af.rate * 30.4):.0%}): each month is its own "
                      "campaign with an uncertain volume.")
 
+    levels = {st: _level(a) for st, a in arrivals.items()}
+    lf = levels[main]
+    notes.append(
+        f"Arrival level: {lf.model} fitted to the log arrivals per day of {lf.months} complete "
+        f"months (statsmodels UnobservedComponents, by maximum likelihood"
+        + (f"; AIC {', '.join(f'{k} {v:.1f}' for k, v in lf.aic.items())}" if lf.aic else "")
+        + f"): drift {lf.drift:+.1%} ± {lf.drift_se:.1%} a month, level step s.d. "
+        f"{lf.level_sd:.1%}, month-to-month noise s.d. {lf.noise_sd:.1%}. Future months' "
+        "volumes follow its forecast, whose spread grows with the horizon.")
+    for st, cf in cohorts.items():
+        notes.append(
+            f"Stage '{st}': monthly entry cohorts reach '{cf.kind}' at different rates beyond "
+            f"chance (dispersion chi2/df {cf.chi2_df:.1f}; 1 = chance alone): between-cohort "
+            f"s.d. of the share {math.sqrt(cf.tau2):.0%} (random effects, method of moments, "
+            "with the fitted clock in the expected counts)"
+            + (f", persistence {cf.phi:.2f} from one month to the next" if cf.phi_estimated
+               else f", persistence not estimable from {len(cf.table)} cohorts: {cf.phi:.2f} "
+               "assumed")
+            + ". Open deals of each cohort are forecast with the cohort's own share (its "
+            "posterior given its outcomes so far).")
     fitted = Fitted(history=h, as_of=t, observed_from=t0, truncated=truncated,
                     stages=list(h.stages), stage_fits=stage_fits, episodes=episodes,
                     stale_after=stale, open_visits=open_visits, stale_counts=stale_counts,
                     values=values, segment_of=segment_of, won_mix=won_mix, arrivals=arrivals,
-                    clock=clock, notes=notes, warnings=warnings)
+                    clock=clock, cohorts=cohorts, levels=levels, quarters_seen=quarters_seen,
+                    notes=notes, warnings=warnings)
     _check_recent(fitted)
     return fitted
+
+
+def _drift(fit: F.StageFit, k: int, sv: pd.DataFrame, clock: F.Clock, t0: pd.Timestamp,
+           t: pd.Timestamp) -> CohortFit:
+    """Cohort effects and the month-by-month error of a stage's pooled fit at the cut-off."""
+    ent = _day(sv.entered)
+    reached = (sv.outcome == fit.kinds[k]).to_numpy()
+    N = clock.span(ent + 0.5, np.full(len(sv), _day([t])[0] + 1.0))
+    cf = fit_cohorts(fit, sv.entered, reached, N, t0)
+    cf.moves = share_moves(sv.entered, sv.exited, sv.outcome, cf.kind, t, t0)
+    args = (fit, k, ent, sv.exited.dt.to_period("M").to_numpy(), reached, clock,
+            pd.period_range(t0, t, freq="M"), int(_day([t0])[0]), int(_day([t])[0]))
+    cf.month_tau2, cf.month_chi2_df, cf.months = month_dispersion(*args)
+    cf.update()
+    # what the cohorts leave unexplained, month by month: its local level is the pace to come
+    _, _, resid = month_dispersion(*args, weight=cf.weights(sv.entered))
+    resid = resid[resid.expected >= 5] if len(resid) else resid
+    if len(resid) >= 2:
+        cf.pace = fit_level(resid.observed / resid.expected, resid.observed)
+    return cf
+
+
+def _set_clock(fit: F.StageFit, months: pd.DataFrame) -> bool:
+    """Set the month-of-quarter clock by the monthly exits themselves.
+
+    The dwell fit places the quarter push through the likelihood of each deal's dwell; the
+    months' observed against expected exits (per month of the quarter, pooled over the months
+    seen) say whether the push it implies is the one that happened. Each calendar slot's speed in
+    month j of the quarter is multiplied by that ratio (renormalised to mean 1): to first order
+    a clock running r times faster in a month gives r times the exits. Returns False when a
+    month of the quarter was not seen.
+    """
+    if months is None or months.empty:
+        return False
+    moq = np.array([(m.month - 1) % 3 for m in months.month])
+    O = np.array([months.observed[moq == j].sum() for j in range(3)], float)
+    E = np.array([months.expected[moq == j].sum() for j in range(3)], float)
+    if np.any(E <= 0) or np.any(O <= 0):
+        return False
+    r = O / E
+    r = r / (r * E).sum() * E.sum()
+    for sl in fit.slots:
+        if sl.calendar:
+            sp = sl.speeds * r
+            sl.eta = (float(np.log(sp[0] / sp[2])), float(np.log(sp[1] / sp[2])))
+    return True
+
+
+def _level(af: F.ArrivalFit) -> LevelFit:
+    """The arrival level of the complete months (per day, any month-of-year pattern taken out)."""
+    m = af.months
+    full = m[m.days >= 20]
+    if full.empty:  # no complete month yet: the months there are
+        full = m[m.days > 0]
+    w = np.ones(len(full))
+    if af.weights is not None:
+        w = af.weights[pd.PeriodIndex(full.month, freq="M").month - 1]
+    return fit_level(full["count"].to_numpy(float) / full.days.to_numpy(float) / w,
+                     full["count"].to_numpy(float))
 
 
 def _check_recent(f: Fitted) -> None:
@@ -320,8 +430,8 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
               horizon_days: int = 365, name: str | None = None,
               families: tuple[str, ...] = F.FAMILIES, seasonality: bool | None = None,
               stage_name: str = "opportunity", won: tuple[str, ...] = (),
-              lost: tuple[str, ...] = (), no_decision: tuple[str, ...] = ()
-              ) -> CalibrationResult:
+              lost: tuple[str, ...] = (), no_decision: tuple[str, ...] = (),
+              date_format: str | None = None) -> CalibrationResult:
     """Fit a scenario to a CRM export, using only what was known at ``as_of``.
 
     Parameters
@@ -362,6 +472,9 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
     seasonality
         Month-of-year arrival pattern: ``None`` fits one when every calendar month was seen at
         least twice.
+    date_format
+        Order of numeric dates, ``"iso"``, ``"mdy"`` or ``"dmy"`` (default: read from the file;
+        see :func:`simengine.calibrate.read.read`).
 
     Returns
     -------
@@ -389,7 +502,7 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
                                f"{horizon_days}")
     h = data if isinstance(data, History) else read(
         data, mapping, layout=layout, won=won, lost=lost, no_decision=no_decision,
-        stage_name=stage_name, segment_by=segment_by)
+        stage_name=stage_name, segment_by=segment_by, date_format=date_format)
     fitted = estimate(h, as_of, split=split, calendar=calendar, components=components,
                       stale_after=stale_after,
                       observed_from=observed_from, families=families, seasonality=seasonality)

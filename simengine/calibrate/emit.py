@@ -25,6 +25,7 @@ from simengine.errors import ScenarioError
 from simengine.scenario import Scenario, validate
 
 SIG = 4
+DRIFT = "drift" in Scenario.model_fields  # the engine takes parameter paths over time
 TRUNC_SD = 2.0  # probabilities: normal truncated at +-2 sd, so the shares never sum over 1
 TRUNC_SD_FACTOR = 0.8796  # sd of a standard normal truncated to [-2, 2]
 
@@ -106,6 +107,80 @@ def _stage_of_track(f: Fitted, fit: F.StageFit, t: int) -> str:
     return f"{base}-{'fast' if fit.track_comp[t] == 0 else 'slow'}"
 
 
+def _clock(speeds: np.ndarray, quarters: int) -> list[float]:
+    """Month-of-quarter speeds shrunk towards no effect: log speeds times q / (q + 1) for a
+    pattern seen ``q`` times (a prior worth one quarter without a push), renormalised to mean 1.
+    """
+    w = quarters / (quarters + 1.0) if quarters > 0 else 1.0
+    e = np.exp(w * np.log(np.asarray(speeds, float)))
+    return [_r(x, 3) for x in e / e.mean()]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _expit(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+def _cohort_drift(cf, stage: str, key: str) -> dict:
+    """The cohort effect as a drift path: an AR(1) on the logit of the share by entry month,
+    whose stationary s.d. is the between-cohort s.d. estimated from the history. That s.d. is
+    itself estimated from a handful of cohorts (a variance from C values has a relative s.e.
+    of about sqrt(2 / (C - 1)), so the s.d. about half that): it is drawn per draw, lognormal
+    around the estimate, so the bands carry the uncertainty of their own width."""
+    sd = cf.logit_sd * math.sqrt(1 - cf.phi ** 2)
+    C = max(int((cf.table.expected >= 5).sum()), 2)
+    cv = 0.5 * math.sqrt(2.0 / (C - 1))
+    return {"name": f"{stage}-cohorts", "param": f"stages.{stage}.next.{key}", "model": "ar1",
+            "by": "cohort", "sd": {"dist": "lognormal", "mean": _r(sd, 3), "cv": _r(cv, 2)},
+            "phi": _r(cf.phi, 3)}
+
+
+def _pace_text(cf) -> str:
+    out = f"{cf.stage}: dispersion chi2/df {cf.month_chi2_df:.1f}"
+    if cf.pace is not None and cf.months is not None:
+        out += (", observed / expected exits by month after cohort effects, "
+                f"{cf.pace.model} at {math.exp(cf.pace.level):.2f} (level step s.d. "
+                f"{cf.pace.level_sd:.1%}, noise s.d. {cf.pace.noise_sd:.1%})")
+    return out
+
+
+def _pace_windows(f: Fitted, start: dt.date, horizon_days: int) -> list[dict]:
+    """One friction window per month of the horizon whose clock speed is drawn per draw: the
+    month-to-month error of the pooled fit in the history (``month_tau2``), carried as pace."""
+    out = []
+    end = start + dt.timedelta(days=horizon_days - 1)
+    for st, cf in f.cohorts.items():
+        if cf.pace is None and not cf.month_tau2 > 0:
+            continue
+        fit = f.stage_fits[st]
+        tracks = [_stage_of_track(f, fit, t) for t in range(len(fit.pi))] if fit.split \
+            else [st]
+        last = f.as_of.to_period("M")
+        if f.as_of < last.end_time.normalize():
+            last -= 1
+        for m in pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M"):
+            a = max(m.start_time.date(), start)
+            b = min(m.end_time.date(), end)
+            if cf.pace is not None:
+                mu, var = cf.pace.forecast(np.array([(m - last).n]))
+                # counting noise is the engine's own: only what is left is pace
+                mu, var = float(mu[0]), max(float(var[0]) - cf.pace.poisson_var, 0.0)
+            else:
+                mu, var = 0.0, cf.month_tau2
+            # the clock's speed is the pace (exits about in proportion): dwell = 1 / speed,
+            # lognormal with log-median -mu and log-variance var
+            cv = math.sqrt(math.expm1(var))
+            dwell = {"dist": "lognormal", "mean": _r(math.exp(-mu + var / 2), 3),
+                     "cv": _r(cv, 2)} if cv >= 0.005 else _r(math.exp(-mu), 3)
+            out.append({"name": f"{st}-pace-{m.year}-{m.month:02d}", "stages": tracks,
+                        "start": a, "end": b, "dwell": dwell})
+    return out
+
+
 def _floor5(x: float) -> float:
     """Rounded down to 5 decimals, so that shares never sum over 1 by rounding."""
     return math.floor(max(x, 0.0) * 1e5) / 1e5
@@ -142,6 +217,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
 
     # stages
     stages: list[dict] = []
+    drifts: list[dict] = []
     for st in f.stages:
         fit = f.stage_fits[st]
         K = len(fit.kinds)
@@ -159,6 +235,14 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             for k in range(K):
                 if k not in filler:
                     nxt[kname[k]], hi = _probability(p_k[k], se_k[k])
+                    cf = f.cohorts.get(st) if DRIFT else None
+                    if cf is not None and cf.tau2 > 0 and fit.kinds[k] == cf.kind:
+                        # room for the cohort drift's upper range (2 stationary s.d.)
+                        hi = _expit(_logit(hi) + 2 * cf.logit_sd)
+                        drifts.append(_cohort_drift(cf, st, kname[k]))
+                        com[("drift", len(drifts) - 1)] = _cohort_comment(cf) + [
+                            f"  a per-draw AR(1) on the logit of {kname[k]} by entry month: "
+                            f"stationary s.d. {cf.logit_sd:.2f}, persistence {cf.phi:.2f}"]
                     hi_total += hi
             nd_val, nd_hi = _probability(fit.pi_nd, se_nd) if fit.has_nd else (0, 0.0)
             room = 1.0 - hi_total - nd_hi
@@ -181,7 +265,9 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             com[("stages", idx, "next")] = [
                 f"{kname[k]}: {p_k[k]:.1%} ± {se_k[k]:.1%}" for k in range(K)] + (
                 [f"the remainder ({sliver:.1%}) is the room left for the uncertainty of the "
-                 "shares above: those deals leave at once as lost"] if sliver > 5e-4 else [])
+                 "shares above" + (" and for the cohort drift" if any(
+                     d["param"].startswith(f"stages.{st}.") for d in drifts) else "")
+                 + ": those deals leave at once as lost"] if sliver > 5e-4 else [])
             if fit.has_nd:
                 com[("stages", idx, "no_decision")] = [
                     f"{fit.pi_nd:.1%} ± {se_nd:.1%} never decide (stale): they leave at once"]
@@ -203,8 +289,8 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
                     track = {"name": _stage_of_track(f, fit, t), "dwell": _dwell(fit, s_),
                              "next": dict(target)}
                     if fit.slots[s_].calendar:
-                        track["calendar"] = {"month_of_quarter": [_r(x, 3) for x in
-                                                                  fit.slots[s_].speeds]}
+                        track["calendar"] = {"month_of_quarter": _clock(
+                            fit.slots[s_].speeds, f.quarters_seen)}
                     com[("stages", len(stages))] = (
                         _kind_comment(f, st, k) if len(tracks) == 1 else []) + \
                         _dwell_comment(f, st, s_)
@@ -218,7 +304,8 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             if fit.has_nd:
                 stage["no_decision"], _ = _probability(fit.pi_nd, se_nd)
             if fit.slots[0].calendar:
-                stage["calendar"] = {"month_of_quarter": [_r(x, 3) for x in fit.slots[0].speeds]}
+                stage["calendar"] = {"month_of_quarter": _clock(fit.slots[0].speeds,
+                                                                f.quarters_seen)}
             hi = sum(_hi_of(x) for x in nxt.values()) + _hi_of(stage.get("no_decision", 0))
             if hi > 1:
                 stage["next"] = {k: _floor5(_mean_of(x)) for k, x in nxt.items()}
@@ -230,22 +317,43 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
                 f"{fit.kinds[k]}: {p_k[k]:.1%} ± {se_k[k]:.1%}" for k in range(K)] + [
                 "the remainder is lost"]
     raw["stages"] = stages
+    if drifts:
+        raw["drift"] = drifts
+    pace = _pace_windows(f, start, horizon_days)
+    if pace:
+        raw["friction"] = pace
+        com[("friction", 0)] = [
+            "pace of each month: the fitted model's exits strayed from the months' actual exits "
+            "in the history by more than chance",
+            "  (" + "; ".join(_pace_text(cf) for cf in f.cohorts.values()) + ");",
+            "  each month's clock of the stages that close deals runs at a per-draw speed "
+            "whose median and spread are the local level's forecast of those monthly ratios "
+            "(a month running r times faster has about r times the exits)"]
 
-    # campaigns: one per calendar month of the horizon
+    # campaigns: one per calendar month of the horizon, volumes from the level's forecast
     campaigns = []
     end = start + dt.timedelta(days=horizon_days - 1)
     for st, af in f.arrivals.items():
-        cv = math.sqrt(af.phi + af.rel_se ** 2)
+        lf = f.levels[st]
+        full = af.months[af.months.days >= 20]
+        last = pd.Period(full.month.iloc[-1], freq="M") if len(full) else \
+            pd.Timestamp(f.as_of).to_period("M")
         first = True
         for m in pd.period_range(pd.Timestamp(start), pd.Timestamp(end), freq="M"):
             a = max(m.start_time.date(), start)
             b = min(m.end_time.date(), end)
             days = (b - a).days + 1
             w = af.weights[m.month - 1] if af.weights is not None else 1.0
-            mean = af.rate * days * w
+            h = (m - last).n
+            mu, var = lf.forecast(np.array([h]))
+            rate = math.exp(float(mu[0]))
+            # the engine draws Poisson arrivals around the volume: its share of the noise goes
+            var_vol = max(float(var[0]) - 1.0 / max(rate * days * w, 1.0), 0.0)
+            mean = rate * days * w * math.exp(var_vol / 2)
             if mean <= 0:
                 continue
-            vol = {"dist": "gamma", "mean": _r(mean), "cv": _r(cv, 3)} if cv > 1e-3 else \
+            cv = math.sqrt(math.expm1(var_vol))
+            vol = {"dist": "lognormal", "mean": _r(mean), "cv": _r(cv, 3)} if cv > 1e-3 else \
                 _r(mean)
             label = f"{m.year}-{m.month:02d}"
             cname = f"arrivals-{label}" if len(f.arrivals) == 1 else f"{st}-{label}"
@@ -255,7 +363,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             if not single:
                 camp["segment_mix"] = _mix(f.won_mix)
             if first:
-                com[("campaigns", len(campaigns))] = _arrival_comment(f, st, af, cv)
+                com[("campaigns", len(campaigns))] = _arrival_comment(f, st, af, lf)
                 first = False
             campaigns.append(camp)
     raw["campaigns"] = campaigns
@@ -269,20 +377,23 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
         fit = f.stage_fits[st]
         N = np.stack(ov["N"].to_numpy()) if len(ov) else np.zeros((0, 3))
         r, rnd = F.posterior_open(fit, N)
+        extra = np.zeros(len(fit.pi))
+        if fit.split and st in f.cohorts:
+            r, rnd, extra = cohort_adjust(f.cohorts[st], fit, ov, r, rnd)
         entries = []
         if fit.split:
             for t in range(len(fit.pi)):
                 entries.append((_stage_of_track(f, fit, t), r[:, t],
-                                N @ fit.slots[fit.track_slot[t]].speeds))
+                                N @ fit.slots[fit.track_slot[t]].speeds, extra[t]))
         else:
             in_stage = r.sum(axis=1) / max(1.0 - fit.pi_nd, 1e-12)
-            entries.append((st, np.minimum(in_stage, 1.0), N @ fit.slots[0].speeds))
+            entries.append((st, np.minimum(in_stage, 1.0), N @ fit.slots[0].speeds, 0.0))
         first = True
-        for stage_name, w, age in entries:
+        for stage_name, w, age, var_cohort in entries:
             n = float(w.sum())
             if n < 0.5:
                 continue
-            sd = math.sqrt(float((w * (1 - w)).sum()))
+            sd = math.sqrt(float((w * (1 - w)).sum()) + var_cohort)
             ages = np.maximum(np.round(age * 2) / 2, 0.0)  # half-day resolution
             tab = pd.Series(w).groupby(ages).sum()
             tab = tab[tab > 1e-9]
@@ -305,6 +416,35 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
     if init:
         raw["initial_pipeline"] = init
     return raw, com
+
+
+def cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Open deals' track probabilities under their cohort's own share of the main way out.
+
+    A deal open with probability ``r_t`` of each track t under the pooled fit has, under its
+    cohort's multiplier ``m`` on the main way out W, ``m r_t / D`` (t in W) and ``r_t / D``
+    (others), ``D = 1 + (m - 1) r_W``. ``m`` is the cohort's posterior mean; the posterior s.d.
+    adds, per track, the variance ``sum_c (sum_i dr_it/dm)^2 sd_c^2`` (deals of one cohort share
+    ``m``; cohorts are independent).
+    """
+    from simengine.calibrate.cohorts import main_kind
+
+    W = fit.tracks_of(main_kind(fit))
+    cohort = pd.to_datetime(ov.entered).dt.to_period("M").to_numpy()
+    post = {c: cf.multiplier(c) for c in set(cohort)}
+    m = np.array([post[c][0] for c in cohort])
+    rW = r[:, W].sum(axis=1)
+    D = 1.0 + (m - 1.0) * rW
+    inW = np.zeros(r.shape[1], bool)
+    inW[W] = True
+    out = np.where(inW[None, :], m[:, None] * r, r) / D[:, None]
+    dr = np.where(inW[None, :], r * (1.0 - rW)[:, None], -r * rW[:, None]) / (D ** 2)[:, None]
+    extra = np.zeros(r.shape[1])
+    for c in set(cohort):
+        sel = cohort == c
+        extra += dr[sel].sum(axis=0) ** 2 * post[c][1] ** 2
+    return out, rnd / D, extra
 
 
 def _mean_of(x) -> float:
@@ -399,22 +539,35 @@ def _kind_comment(f: Fitted, st: str, k: int) -> list[str]:
             f"{obs.max():.0f} d (calendar days, still-open deals not included)"]
 
 
-def _arrival_comment(f: Fitted, st: str, af: F.ArrivalFit, cv: float) -> list[str]:
+def _arrival_comment(f: Fitted, st: str, af: F.ArrivalFit, lf) -> list[str]:
     m = af.months
     per_month = af.rate * 365.25 / 12
     shown = ", ".join(f"{r.month} {r['count']:,}" + ("" if r.days >= 28 else f" ({r.days} d)")
                       for _, r in m.iterrows())
     lines = [f"arrivals into {st}: {af.n:,} deals entered {af.start.date()}..{af.end.date()}, "
-             f"{af.rate:.2f}/day ({per_month:,.0f}/month) ± {af.rel_se:.1%}",
+             f"{af.rate:.2f}/day ({per_month:,.0f}/month) on average",
              f"  by month: {shown}",
-             f"  each month is a campaign; its volume is gamma with cv {cv:.1%} = month-to-month"
-             f" variation ({math.sqrt(af.phi):.1%}) and the error of the mean rate "
-             f"({af.rel_se:.1%}); Poisson noise comes on top",
+             f"  level: {lf.model} on the log of arrivals per day ({lf.months} complete months)"
+             f": last level {math.exp(lf.level) * 365.25 / 12:,.0f}/month, drift "
+             f"{lf.drift:+.1%} ± {lf.drift_se:.1%} a month, level step s.d. {lf.level_sd:.1%}"
+             f", noise s.d. {lf.noise_sd:.1%}",
+             "  each month is a campaign; its volume is lognormal with the forecast's median "
+             "and spread (growing with the horizon); Poisson noise comes on top",
              "  volumes are lead counts: a budget's saturation is left unset (history rarely "
              "identifies diminishing returns; see volume in docs/scenario-reference.md)"]
     if af.weights is not None:
         lines.append("  month-of-year weights " + ", ".join(f"{w:.2f}" for w in af.weights))
     return lines
+
+
+def _cohort_comment(cf) -> list[str]:
+    t = cf.table
+    shown = ", ".join(f"{r.cohort} {r.ratio:.2f}" for r in t.itertuples() if r.expected >= 5)
+    return [f"cohort effects on '{cf.kind}' from {cf.stage}: dispersion chi2/df "
+            f"{cf.chi2_df:.1f} (1 = chance alone), between-cohort s.d. "
+            f"{math.sqrt(cf.tau2):.1%}, persistence {cf.phi:.2f}"
+            + ("" if cf.phi_estimated else " (assumed: too few cohorts)"),
+            f"  observed / expected by cohort: {shown}"]
 
 
 def _pipeline_comment(f: Fitted, st: str, r: np.ndarray, rnd: np.ndarray) -> list[str]:
@@ -509,8 +662,16 @@ def report_text(f: Fitted, sc: Scenario) -> str:
         lines.append(f"  {name}: {_value_comment(vf, name).split(': ', 1)[1]}")
     lines += ["", "Arrivals"]
     for st, af in f.arrivals.items():
-        cv = math.sqrt(af.phi + af.rel_se ** 2)
-        lines += [f"  {x.strip()}" for x in _arrival_comment(f, st, af, cv)]
+        lines += [f"  {x.strip()}" for x in _arrival_comment(f, st, af, f.levels[st])]
+    if f.cohorts:
+        lines += ["", "Drift between cohorts"]
+        for st, cf in f.cohorts.items():
+            lines += [f"  {x.strip()}" for x in _cohort_comment(cf)]
+            if cf.moves is not None and len(cf.moves) > 1:
+                lines.append(f"  decided share of '{cf.kind}' at the last month-ends: " + ", ".join(
+                    f"{r.month_end} {r.share:.1%}" + ("" if not np.isfinite(r.move_se) else
+                                                      f" ({r.move_se:+.1f} s.e.)")
+                    for r in cf.moves.itertuples()))
     lines += ["", "Open pipeline"]
     for e in sc.initial_pipeline:
         lines.append(f"  {e.stage}: {e.count.mean():,.1f} deals")

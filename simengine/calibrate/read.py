@@ -53,6 +53,12 @@ ROLES = tuple(ALIASES)
 REQUIRED = {"opportunities": ("id", "stage", "entered", "closed", "value"),
             "stages": ("id", "stage", "entered")}
 
+# Date orders an export may use besides ISO (YYYY-MM-DD); the names are what messages show.
+DATE_FORMATS = {"iso": "YYYY-MM-DD", "mdy": "MM/DD/YYYY", "dmy": "DD/MM/YYYY"}
+_DATE_FORMAT_ALIASES = {"iso": "iso", "yyyy-mm-dd": "iso", "mdy": "mdy", "mm/dd/yyyy": "mdy",
+                        "us": "mdy", "dmy": "dmy", "dd/mm/yyyy": "dmy"}
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
+
 
 class CalibrationError(SimEngineError):
     """A CRM export (or a calibration option) is invalid.
@@ -103,6 +109,7 @@ class History:
     labels: dict[str, str] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     rows: int = 0
+    date_format: str = "YYYY-MM-DD"
 
     @property
     def last_date(self) -> pd.Timestamp:
@@ -241,17 +248,70 @@ def detect_layout(df: pd.DataFrame, mapping: Mapping[str, str] | None) -> str:
     return "opportunities"
 
 
-def _dates(df: pd.DataFrame, col: str, probs: _Problems) -> pd.Series:
+def date_order(df: pd.DataFrame, columns: list[str], source: str,
+               given: str | None = None) -> str:
+    """The order of the numeric dates (``03/01/2017``) in ``columns``: ``iso``, ``mdy`` or
+    ``dmy``, read from the values that only one order can explain, or ``given``.
+
+    Raises
+    ------
+    CalibrationError
+        ``given`` is not a known order; or the order is ambiguous (every day is 12 or less) or
+        inconsistent (both orders seen) and ``given`` is None.
+    """
+    if given is not None:
+        key = _DATE_FORMAT_ALIASES.get(str(given).strip().lower())
+        if key is None:
+            raise CalibrationError(f"date_format: expected one of {', '.join(DATE_FORMATS)} "
+                                   f"({', '.join(DATE_FORMATS.values())}), found {given!r}")
+        return key
+    parts, example = [], ""
+    for col in columns:
+        text = df[col].dropna().astype(str)
+        m = text.str.extract(_NUMERIC_DATE).dropna()
+        parts.append(m.astype(int))
+        if len(m) and not example:
+            example = text[m.index[0]].strip()
+    nums = pd.concat(parts) if parts else pd.DataFrame()
+    if nums.empty:
+        return "iso"
+    a, b = nums[0], nums[1]
+    mdy = bool(((a <= 12) & (b <= 31)).all())
+    dmy = bool(((b <= 12) & (a <= 31)).all())
+    cols = ", ".join(f"'{c}'" for c in columns)
+    if mdy and dmy:
+        raise CalibrationError(
+            f"{source}: columns {cols}: expected dates whose order of day and month can be "
+            f"told, found {len(nums):,} dates like {example} with every day and month 12 or "
+            "less; say which order with --date-format mdy "
+            "(MM/DD/YYYY) or dmy (DD/MM/YYYY)")
+    if not (mdy or dmy):
+        raise CalibrationError(
+            f"{source}: columns {cols}: expected dates in one order, found both MM/DD/YYYY "
+            "and DD/MM/YYYY (a day over 12 in each position); fix the export or give "
+            "--date-format mdy|dmy to read one order and report the others")
+    return "mdy" if mdy else "dmy"
+
+
+def _dates(df: pd.DataFrame, col: str, probs: _Problems, order: str = "iso") -> pd.Series:
     raw = df[col]
     parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
     bad = parsed.isna() & raw.notna()
     if bad.any():
-        # a second chance for other common layouts (e.g. 03/01/2017), never mixed silently
-        alt = pd.to_datetime(raw[bad], errors="coerce", format="mixed", dayfirst=False)
-        parsed[bad] = alt
+        text = raw[bad].astype(str)
+        m = text.str.extract(_NUMERIC_DATE)
+        numeric = m[0].notna()
+        first, second = pd.to_numeric(m[0], errors="coerce"), pd.to_numeric(m[1], errors="coerce")
+        day, month = (second, first) if order == "mdy" else (first, second)
+        ok = numeric & (order != "iso") & (month <= 12) & (day <= 31)
+        # month names (1 Mar 2017, March 1 2017) are unambiguous; numeric dates follow ``order``
+        ok |= ~numeric
+        alt = pd.to_datetime(text[ok], errors="coerce", format="mixed", dayfirst=order == "dmy")
+        parsed[alt.index] = alt
         bad = parsed.isna() & raw.notna()
+    what = f"a date ({DATE_FORMATS[order]})"
     for i in np.flatnonzero(bad.to_numpy()):
-        probs.cell(int(i), col, "a date (YYYY-MM-DD)", raw.iloc[i])
+        probs.cell(int(i), col, what, raw.iloc[i])
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.dt.normalize()
@@ -283,7 +343,8 @@ def _kind(label: object, won: set[str], lost: set[str], nd: set[str]) -> str:
 def read(data: str | Path | pd.DataFrame, mapping: Mapping[str, str] | None = None, *,
          layout: str = "auto", won: tuple[str, ...] = (), lost: tuple[str, ...] = (),
          no_decision: tuple[str, ...] = (), stage_name: str = "opportunity",
-         segment_by: str | None = None, stages: list[str] | None = None) -> History:
+         segment_by: str | None = None, stages: list[str] | None = None,
+         date_format: str | None = None) -> History:
     """Read an opportunity-level or stage-history CRM export.
 
     Parameters
@@ -306,6 +367,10 @@ def read(data: str | Path | pd.DataFrame, mapping: Mapping[str, str] | None = No
     stages
         Stage labels of a stage-history export in process order (default: by the order in
         which deals pass through them).
+    date_format
+        ``"iso"``, ``"mdy"`` (MM/DD/YYYY) or ``"dmy"`` (DD/MM/YYYY). Default: ISO dates, or the
+        order of numeric dates that the file's values prove (a day over 12 somewhere); an
+        export whose every day is 12 or less is refused as ambiguous.
 
     Raises
     ------
@@ -330,30 +395,35 @@ def read(data: str | Path | pd.DataFrame, mapping: Mapping[str, str] | None = No
     cols = resolve_columns(df, source, layout, mapping)
     if "segment" not in mapping:
         cols.pop("segment", None)
+    order = date_order(df, [cols[r] for r in ("entered", "closed") if r in cols], source,
+                       date_format)
     wset = set(WON_LABELS) | {w.lower() for w in won}
     lset = set(LOST_LABELS) | {x.lower() for x in lost}
     nset = set(ND_LABELS) | {x.lower() for x in no_decision}
     if layout == "opportunities":
-        return _read_opportunities(df, source, cols, wset, lset, nset, stage_name)
-    return _read_stages(df, source, cols, wset, lset, nset, stages)
+        h = _read_opportunities(df, source, cols, wset, lset, nset, stage_name, order)
+    else:
+        h = _read_stages(df, source, cols, wset, lset, nset, stages, order)
+    return replace(h, date_format=DATE_FORMATS[order])
 
 
-def _base(df: pd.DataFrame, source: str, cols: dict[str, str], probs: _Problems):
+def _base(df: pd.DataFrame, source: str, cols: dict[str, str], probs: _Problems,
+          order: str = "iso"):
     ids = df[cols["id"]]
     for i in np.flatnonzero(ids.isna().to_numpy()):
         probs.cell(int(i), cols["id"], "a record id", None)
     stage = df[cols["stage"]]
     for i in np.flatnonzero(stage.isna().to_numpy()):
         probs.cell(int(i), cols["stage"], "a stage or status label", None)
-    entered = _dates(df, cols["entered"], probs)
+    entered = _dates(df, cols["entered"], probs, order)
     seg = df[cols["segment"]].fillna("unknown").astype(str) if "segment" in cols else None
     return ids.astype("string"), stage.astype("string"), entered, seg
 
 
-def _read_opportunities(df, source, cols, wset, lset, nset, stage_name) -> History:
+def _read_opportunities(df, source, cols, wset, lset, nset, stage_name, order="iso") -> History:
     probs = _Problems(source)
-    ids, stage, entered, seg = _base(df, source, cols, probs)
-    closed = _dates(df, cols["closed"], probs)
+    ids, stage, entered, seg = _base(df, source, cols, probs, order)
+    closed = _dates(df, cols["closed"], probs, order)
     value = _values(df, cols["value"], probs)
     kind = stage.map(lambda s: _kind(s, wset, lset, nset))
     c_ent, c_clo, c_val = cols["entered"], cols["closed"], cols["value"]
@@ -408,10 +478,10 @@ def _read_opportunities(df, source, cols, wset, lset, nset, stage_name) -> Histo
                    labels=labels, columns=cols, rows=len(df))
 
 
-def _read_stages(df, source, cols, wset, lset, nset, order) -> History:
+def _read_stages(df, source, cols, wset, lset, nset, order, date_order="iso") -> History:
     probs = _Problems(source)
-    ids, stage, entered, seg = _base(df, source, cols, probs)
-    exited = _dates(df, cols["closed"], probs) if "closed" in cols else None
+    ids, stage, entered, seg = _base(df, source, cols, probs, date_order)
+    exited = _dates(df, cols["closed"], probs, date_order) if "closed" in cols else None
     value = _values(df, cols["value"], probs) if "value" in cols else None
     outc = df[cols["outcome"]] if "outcome" in cols else None
     c_ent = cols["entered"]

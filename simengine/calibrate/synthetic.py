@@ -158,3 +158,40 @@ def synthetic_stage_history(truth: Scenario | dict, entries: pd.Series,
                 rows.append((f"D{i:06d}", "Won" if won[i] else "Lost", end.date().isoformat(),
                              round(float(rev[i]), 2) if won[i] else np.nan))
     return pd.DataFrame(rows, columns=["id", "stage", "entered_at", "amount"])
+
+
+def drifting_export(truth: Scenario | dict, monthly_counts: dict[str, int],
+                    won_shift: dict[str, float], as_of: str | pd.Timestamp, seed: int = 0,
+                    stage: str | None = None) -> pd.DataFrame:
+    """A non-stationary export: each monthly entry cohort with its own size and win share.
+
+    Parameters
+    ----------
+    truth
+        A one-stage scenario (``next: {won: p}``, the rest lost, fixed parameters).
+    monthly_counts
+        ``{"2020-01": 400, ...}``: deals entering in each month (uniform days within it).
+    won_shift
+        ``{"2020-01": 0.3, ...}``: the cohort's shift of logit(p) (0 where missing).
+    as_of
+        Date of the export.
+    """
+    raw = to_raw(truth) if isinstance(truth, Scenario) else dict(truth)
+    name = stage or raw["stages"][0]["name"]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, (month, n) in enumerate(sorted(monthly_counts.items())):
+        per = pd.Period(month, freq="M")
+        days = pd.date_range(per.start_time, per.end_time.normalize(), freq="D")
+        entries = pd.Series(np.sort(rng.choice(days.to_numpy(), size=int(n))))
+        if entries.iloc[0] > pd.Timestamp(as_of):
+            continue
+        cohort = {**raw, "stages": [dict(s) for s in raw["stages"]]}
+        st = next(s for s in cohort["stages"] if s["name"] == name)
+        p = float(st["next"]["won"])
+        z = np.log(p / (1 - p)) + float(won_shift.get(month, 0.0))
+        st["next"] = {**st["next"], "won": float(1 / (1 + np.exp(-z)))}
+        df = synthetic_export(cohort, entries, as_of, seed=seed * 1009 + i)
+        df["opportunity_id"] = [f"{month}-{x}" for x in df.opportunity_id]
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)

@@ -7,14 +7,21 @@ static. Dtypes are fixed once: float64 and int64, C-contiguous.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from simengine import codes
-from simengine.compile.grid import Grid, build_grid, calendar_speed, schedule_shape
+from simengine.compile.grid import (
+    Grid,
+    build_grid,
+    calendar_speed,
+    fiscal_offset,
+    schedule_shape,
+)
 from simengine.compile.params import ParamTable, TableBuilder, path_key
 from simengine.errors import ScenarioError
+from simengine.scenario import drift as drift_paths
 from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
 from simengine.scenario.model import (
     AudienceVolume,
@@ -117,6 +124,20 @@ class Compiled:
     pool_cost_col: np.ndarray  # (NP,)
     hire_day: np.ndarray  # (NP, H) day of each dated hire, -1 unused
     hire_col: np.ndarray  # (NP, H) theta column of its count, -1 unused
+    # initial-pipeline multipliers (defaults keep other constructors of this class working)
+    init_quality_col: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (I,)
+    init_dwell_col: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (I,)
+    # parameters that move over time: Z drift entries, T = 1 + P time slots when any moves
+    # routing or dwell (slot 0: the base values; slot 1 + p: period p), else T = 1
+    drift_targets: tuple = ()  # (Z,) simengine.scenario.drift.Target
+    dz_model: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (Z,) codes
+    dz_by: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (Z,) codes
+    dz_cols: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
+    # (Z, 4) theta columns of sd, phi, trend, trend_sd; -1 unused
+    dz_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # (Z,)
+    rt_mode: np.ndarray | None = None  # (S,) clock of each stage's routing (codes.DRIFT_*)
+    dw_mode: np.ndarray | None = None  # (S,) clock of each stage's dwell
+    dz_slots: int = 1  # T
 
     @property
     def n_stages(self) -> int:
@@ -182,7 +203,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
             rc_col[i] = tb.add(f"{base}.recycle.p", st.recycle.p)
             rc_to[i] = stages.index(st.recycle.to)
             delay_slot[i] = slot(f"{base}.recycle.delay", st.recycle.delay)
-        cal[i] = calendar_speed(st.calendar, grid)
+        cal[i] = calendar_speed(st.calendar, grid, fiscal_offset(sc.horizon))
     first_pv = stages.index(sc.pipeline_from) if sc.pipeline_from else 0
     in_pv = (np.arange(S) >= first_pv).astype(np.int64)
 
@@ -254,10 +275,13 @@ def compile_scenario(sc: Scenario) -> Compiled:
     init_stage, init_count_col = np.zeros(I_, np.int64), np.zeros(I_, np.int64)
     init_age_slot = np.full(I_, -1, np.int64)
     init_mix = np.zeros((I_, G))
+    init_quality_col, init_dwell_col = np.zeros(I_, np.int64), np.zeros(I_, np.int64)
     for i, e in enumerate(sc.initial_pipeline):
         base = f"initial_pipeline[{i}]"
         init_stage[i] = stages.index(e.stage)
         init_count_col[i] = tb.add(f"{base}.count", e.count)
+        init_quality_col[i] = tb.add(f"{base}.quality", 1.0 if e.quality is None else e.quality)
+        init_dwell_col[i] = tb.add(f"{base}.dwell", 1.0 if e.dwell is None else e.dwell)
         if e.age is not None:
             init_age_slot[i] = slot(f"{base}.age", e.age)
         if e.segment is not None:
@@ -322,6 +346,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
     camp_priority = np.array([codes.INBOUND if c.priority == "inbound" else codes.OUTBOUND
                               for c in sc.campaigns] + [codes.INBOUND], np.int64)
 
+    drift = _compile_drift(sc, tb, S, grid.periods)
+
     params = tb.build([(c.between[0], c.between[1], c.rho) for c in sc.correlations])
     keys = np.array
 
@@ -363,4 +389,41 @@ def compile_scenario(sc: Scenario) -> Compiled:
         pool_headcount_col=pool_cols["head"], pool_selling_col=pool_cols["sell"],
         pool_attrition_col=pool_cols["attr"], pool_cost_col=pool_cols["cost"],
         hire_day=hire_day, hire_col=hire_col,
+        init_quality_col=init_quality_col, init_dwell_col=init_dwell_col, **drift,
+    )
+
+
+_MODELS = {"random_walk": codes.RANDOM_WALK, "ar1": codes.AR1, "local_trend": codes.LOCAL_TREND}
+_CLOCKS = {None: codes.DRIFT_NONE, "cohort": codes.DRIFT_COHORT, "period": codes.DRIFT_PERIOD}
+
+
+def _compile_drift(sc: Scenario, tb: TableBuilder, S: int, P: int) -> dict:
+    """Drift entries as arrays; their numbers (sd, phi, trend, trend_sd) as parameter columns
+    named ``drift.NAME.sd`` (``drift[i].sd`` when the entry has no name)."""
+    Z = len(sc.drift)
+    targets = []
+    model = np.zeros(Z, np.int64)
+    by = np.zeros(Z, np.int64)
+    cols = np.full((Z, 4), -1, np.int64)
+    for i, d in enumerate(sc.drift):
+        t = drift_paths.resolve(sc, d.param)
+        assert isinstance(t, drift_paths.Target)  # validated with the scenario
+        targets.append(t)
+        base = f"drift.{d.name}" if d.name is not None else f"drift[{i}]"
+        model[i] = _MODELS[d.model]
+        by[i] = _CLOCKS[d.by]
+        cols[i, 0] = tb.add(f"{base}.sd", d.sd)
+        if d.model == "ar1":
+            cols[i, 1] = tb.add(f"{base}.phi", d.phi)
+        if d.model == "local_trend":
+            cols[i, 2] = tb.add(f"{base}.trend", 0.0 if d.trend is None else d.trend)
+            cols[i, 3] = tb.add(f"{base}.trend_sd", 0.0 if d.trend_sd is None else d.trend_sd)
+    route, dwell = drift_paths.clock_of_stages(sc)
+    rt_mode = _i64([_CLOCKS[b] for b in route]).reshape(S)
+    dw_mode = _i64([_CLOCKS[b] for b in dwell]).reshape(S)
+    moves = bool(rt_mode.any() or dw_mode.any())
+    return dict(
+        drift_targets=tuple(targets), dz_model=model, dz_by=by, dz_cols=cols,
+        dz_key=np.array([path_key(f"drift:{t.path}") for t in targets], dtype=np.uint64),
+        rt_mode=rt_mode, dw_mode=dw_mode, dz_slots=1 + P if moves else 1,
     )

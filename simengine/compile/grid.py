@@ -55,8 +55,8 @@ def build_grid(h: Horizon) -> Grid:
         key = np.arange(h.days) // 7
     elif h.period == "month":
         key = months.astype(np.int64)
-    else:
-        key = months.astype(np.int64) // 3
+    else:  # fiscal quarters: months counted from the fiscal year's first month
+        key = (months.astype(np.int64) - fiscal_offset(h)) // 3
     change = np.flatnonzero(np.diff(key)) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [h.days]])
@@ -71,15 +71,24 @@ def build_grid(h: Horizon) -> Grid:
     )
 
 
-def calendar_speed(cal: Calendar | None, grid: Grid) -> np.ndarray:
-    """Clock speed of a stage on each day (product of the calendar factors, each of mean 1)."""
+def fiscal_offset(h: Horizon) -> int:
+    """Months from January to the first month of the fiscal year (0 for a calendar year)."""
+    return (h.fiscal_year_start or 1) - 1
+
+
+def calendar_speed(cal: Calendar | None, grid: Grid, fiscal: int = 0) -> np.ndarray:
+    """Clock speed of a stage on each day (product of the calendar factors, each of mean 1).
+
+    ``fiscal``: months from January to the fiscal year's start; ``month_of_quarter`` counts
+    months of the fiscal quarter, ``month`` stays calendar months (January first).
+    """
     speed = np.ones(grid.days)
     if cal is None:
         return speed
     month = grid.dates.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
     if cal.month_of_quarter is not None:
         f = np.asarray(cal.month_of_quarter) / np.mean(cal.month_of_quarter)
-        speed *= f[month % 3]
+        speed *= f[(month - fiscal) % 3]
     if cal.month is not None:
         f = np.asarray(cal.month) / np.mean(cal.month)
         speed *= f[month]

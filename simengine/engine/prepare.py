@@ -8,13 +8,16 @@ segments, ages and residual dwells are computed here too, with scipy's inverse C
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from simengine import codes
 from simengine.compile import Compiled
 from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET
 from simengine.kernels.capacity import PoolDraws, PoolStatic, pool_capacity
+from simengine.kernels.drift import drift_paths
 from simengine.kernels.funnel import Draws, Static, initial_uniforms
 from simengine.kernels.rng import uniforms
+from simengine.scenario import drift as drift_kinds
 from simengine.scenario.distributions import Empirical, Fixed
 
 
@@ -33,7 +36,20 @@ def static_arrays(cs: Compiled) -> Static:
         camp_mix_cum=cs.camp_mix_cum, camp_key=cs.camp_key,
         init_stage=cs.init_stage, init_key=cs.init_key,
         fr_stages=cs.fr_stages,
+        rt_mode=_rt_mode(cs), dw_mode=_dw_mode(cs),
+        rt_stages=np.flatnonzero(_rt_mode(cs)).astype(np.int64),
+        rt_index=(np.cumsum(_rt_mode(cs) != 0) - 1).astype(np.int64), dz_slots=int(cs.dz_slots),
     )
+
+
+def _rt_mode(cs: Compiled) -> np.ndarray:
+    S = cs.n_stages
+    return np.zeros(S, np.int64) if cs.rt_mode is None else cs.rt_mode
+
+
+def _dw_mode(cs: Compiled) -> np.ndarray:
+    S = cs.n_stages
+    return np.zeros(S, np.int64) if cs.dw_mode is None else cs.dw_mode
 
 
 def _cols(theta: np.ndarray, cols: np.ndarray, default: float = 0.0) -> np.ndarray:
@@ -87,8 +103,11 @@ def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) ->
     failed = (np.isnan(nat).any(axis=(1, 2)) | np.isnan(theta).any(axis=1))
     nat = np.nan_to_num(nat)
 
-    quality = np.ones((n, C + 1))
+    E = len(cs.init_stage)
+    quality = np.ones((n, C + max(E, 1)))  # route sources: campaigns, initial-pipeline entries
     quality[:, :C] = theta[:, cs.quality_col]
+    if E and len(cs.init_quality_col):
+        quality[:, C:] = theta[:, cs.init_quality_col]
 
     # friction windows of this draw: does it happen, from which day, until which day
     occurs = uniforms(seed, draw_ids, cs.fr_key, codes.P_OCCURS) < theta[:, cs.fr_prob_col]
@@ -99,15 +118,16 @@ def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) ->
                    np.nan_to_num(cs.fr_end_day).astype(np.int64))
 
     counts, offsets, seg, residual = initial_pipeline(cs, theta, nat, seed, draw_ids)
+    p_next = np.ascontiguousarray(_cols(theta, cs.next_col.ravel()).reshape(n, *cs.next_col.shape))
+    p_nd = np.ascontiguousarray(theta[:, cs.nd_col])
+    p_rc = np.ascontiguousarray(_cols(theta, cs.rc_col))
+    adv = np.ascontiguousarray(theta[:, cs.adv_col])
+    dwell_mult = np.ascontiguousarray(theta[:, cs.dwell_mult_col])
+    dz = drift_arrays(cs, theta, seed, draw_ids, p_next, p_nd, p_rc, adv, quality, dwell_mult)
     return Draws(
         draw_ids=np.ascontiguousarray(draw_ids, np.int64), failed=failed.astype(np.int64),
         nat=np.ascontiguousarray(nat),
-        p_next=np.ascontiguousarray(_cols(theta, cs.next_col.ravel())
-                                    .reshape(n, *cs.next_col.shape)),
-        p_nd=np.ascontiguousarray(theta[:, cs.nd_col]),
-        p_rc=np.ascontiguousarray(_cols(theta, cs.rc_col)),
-        adv=np.ascontiguousarray(theta[:, cs.adv_col]),
-        dwell_mult=np.ascontiguousarray(theta[:, cs.dwell_mult_col]),
+        p_next=p_next, p_nd=p_nd, p_rc=p_rc, adv=adv, dwell_mult=dwell_mult,
         volume=np.ascontiguousarray(volumes(cs, theta)),
         quality=quality,
         fr_on=np.ascontiguousarray(occurs.astype(np.int64)),
@@ -115,8 +135,70 @@ def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) ->
         fr_dwell=np.ascontiguousarray(theta[:, cs.fr_dwell_col]),
         fr_nd=np.ascontiguousarray(theta[:, cs.fr_nd_col]),
         fr_lost=np.ascontiguousarray(theta[:, cs.fr_lost_col]),
-        init_count=counts, init_offset=offsets, init_seg=seg, init_residual=residual,
+        init_count=counts, init_offset=offsets, init_seg=seg, init_residual=residual, **dz,
     )
+
+
+def drift_z(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> np.ndarray:
+    """(n, Z, P) path of every drift entry in each draw of the chunk, on its transformed scale."""
+    n, Z, P = len(draw_ids), len(cs.drift_targets), cs.grid.periods
+    z = np.zeros((n, Z, P))
+    if Z:
+        per = [_cols(theta, cs.dz_cols[:, k]) for k in range(4)]  # sd, phi, trend, trend_sd
+        drift_paths(np.int64(seed), np.asarray(draw_ids, np.int64), cs.dz_key, cs.dz_model,
+                    *(np.ascontiguousarray(a) for a in per), z)
+    return z
+
+
+def _shift(x: np.ndarray, z: np.ndarray, scale: str) -> np.ndarray:
+    """``x`` (n,) moved by paths ``z`` (n, P) on the logit or log scale: (n, P)."""
+    x = x[:, None]
+    if scale == "log":
+        return x * np.exp(z)
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where((x > 0.0) & (x < 1.0), special.expit(special.logit(x) + z), x)
+
+
+def drift_arrays(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray,
+                 p_next: np.ndarray, p_nd: np.ndarray, p_rc: np.ndarray, adv: np.ndarray,
+                 quality: np.ndarray, dwell_mult: np.ndarray) -> dict[str, np.ndarray]:
+    """The kernels' time-slotted parameters: slot 0 the base values (bit for bit), slot 1 + p
+    the values of period p where a drift moves them; and the arrival-rate multipliers."""
+    n, C, P, T = len(draw_ids), cs.n_campaigns, cs.grid.periods, cs.dz_slots
+
+    def slots(a: np.ndarray, axis: int) -> np.ndarray:
+        return np.repeat(np.expand_dims(a, axis), T, axis=axis)
+
+    out = dict(dz_next=slots(p_next, 2), dz_nd=slots(p_nd, 2), dz_rc=slots(p_rc, 2),
+               dz_adv=slots(adv, 3), dz_quality=slots(quality, 2),
+               dz_dwell=slots(dwell_mult, 3), vol_mult=np.ones((n, C, P)))
+    z = drift_z(cs, theta, seed, draw_ids)
+    K = drift_kinds
+    for e, t in enumerate(cs.drift_targets):
+        ze = z[:, e]
+        if t.kind == K.VOLUME:
+            if t.scale == "logit":  # a response rate: the rate moves with it
+                rr = theta[:, cs.vol_cols[t.index, 1]]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    m = np.where(rr[:, None] > 0, _shift(rr, ze, "logit") / rr[:, None], 1.0)
+            else:
+                m = np.exp(t.sign * ze)
+            out["vol_mult"][:, t.index] *= m
+        elif t.kind == K.NEXT:
+            out["dz_next"][:, t.index, 1:, t.k] = _shift(p_next[:, t.index, t.k], ze, t.scale)
+        elif t.kind == K.NO_DECISION:
+            out["dz_nd"][:, t.index, 1:] = _shift(p_nd[:, t.index], ze, t.scale)
+        elif t.kind == K.RECYCLE:
+            out["dz_rc"][:, t.index, 1:] = _shift(p_rc[:, t.index], ze, t.scale)
+        elif t.kind == K.QUALITY:
+            out["dz_quality"][:, t.index, 1:] *= np.exp(ze)
+        elif t.kind == K.ADVANCE:
+            out["dz_adv"][:, t.index, list(t.stages), 1:] *= np.exp(ze)[:, None, :]
+        elif t.kind == K.DWELL:
+            out["dz_dwell"][:, :, t.index, 1:] *= np.exp(ze)[:, None, :]
+        elif t.kind == K.SEG_DWELL:
+            out["dz_dwell"][:, t.index, list(t.stages), 1:] *= np.exp(ze)[:, None, :]
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
 def initial_pipeline(cs: Compiled, theta: np.ndarray, nat: np.ndarray, seed: int,
@@ -151,6 +233,8 @@ def initial_pipeline(cs: Compiled, theta: np.ndarray, nat: np.ndarray, seed: int
         age = (np.zeros_like(mult) if a < 0
                else np.maximum(_ppf(cs, a, nat, u_age[:, sl]), 0.0))
         residual[:, sl] = _residual(cs, cs.dwell_slot[s], nat, u_res[:, sl], age, mult)
+        if len(cs.init_dwell_col):
+            residual[:, sl] *= theta[:, cs.init_dwell_col[e]][:, None]
     return counts, offsets[:-1].copy(), seg, residual
 
 

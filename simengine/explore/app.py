@@ -186,7 +186,7 @@ class Page:
         stem = ex.path.stem
         self.save_path = pn.widgets.TextInput(**_labelled(
             label="Save as scenario (YAML that extends the loaded file)",
-            value=str(ex.path.with_name(f"{stem}-whatif.yaml")), sizing_mode="stretch_width"))
+            value=f"{stem}-whatif.yaml", sizing_mode="stretch_width"))
         self.save_btn = pn.widgets.Button(**_labelled(
             label="Save as scenario", color="primary", sizing_mode="stretch_width"))
         self.save_btn.on_click(self._save)

@@ -143,6 +143,13 @@ def _label(sc: Scenario, path: str) -> str:
         return f"{parts[1]} → {parts[3]}"
     if parts[-2:] in (["deal_value", "mean"], ["deal_value", "value"]):
         return f"{parts[1]} deal value" if parts[0] == "segments" else "deal value"
+    m = re.fullmatch(r"drift(?:\.([^.\[\]]+)|\[(\d+)\])\.(sd|phi|trend|trend_sd)", path)
+    if m:  # a number of a parameter that moves over time: named after what moves
+        d = (next(x for x in sc.drift if x.name == m.group(1)) if m.group(1)
+             else sc.drift[int(m.group(2))])
+        what = {"sd": "drift s.d.", "phi": "drift persistence", "trend": "trend per period",
+                "trend_sd": "s.d. of the trend"}[m.group(3)]
+        return f"{d.param}: {what}"
     if parts[0] == "friction" and len(parts) == 3:
         what = {"dwell": "dwell ×", "no_decision": "+ no decision", "lost": "+ lost",
                 "probability": "chance it happens"}.get(parts[2], parts[2].replace("_", " "))

@@ -150,13 +150,20 @@ class Explorer:
     """
 
     def __init__(self, path: str | Path, draws: int = DEFAULT_DRAWS, seed: int = 0, *,
-                 threads: int | None = None, first_look: int = FIRST_LOOK):
+                 threads: int | None = None, first_look: int = FIRST_LOOK,
+                 out_dir: str | Path | None = None):
         if int(draws) < MIN_DRAWS:
             raise SimEngineError(f"--draws: expected at least {MIN_DRAWS}, found {draws}")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SimEngineError(f"--seed: expected a non-negative integer, found {seed!r}")
         self.path = Path(path)
         self.scenario = load_scenario(self.path)
+        # every file the explorer writes goes here: off loopback, whoever holds the token names
+        # the files, and must not be able to name one anywhere else on the machine
+        self.out_dir = Path(out_dir) if out_dir is not None else self.path.parent
+        if not self.out_dir.is_dir():
+            raise SimEngineError(f"--out-dir {self.out_dir}: expected an existing folder, found "
+                                 f"{'a file' if self.out_dir.exists() else 'nothing'}")
         self.compiled = compile_scenario(self.scenario)
         self.draws = int(draws)
         self.seed = int(seed)
@@ -311,8 +318,34 @@ class Explorer:
             goal_path=g * share, failed=int(n - ok.sum()), dataset=ds)
 
     # -- writing -------------------------------------------------------------------------------
+    def target(self, name: str | Path) -> Path:
+        """The path of ``name`` inside :attr:`out_dir`, the one folder the explorer writes to.
+
+        Raises
+        ------
+        SimEngineError
+            ``name`` is absolute, starts with ``~``, has a ``..`` part, or leads outside the
+            folder through a symbolic link.
+        """
+        text = str(name).strip()
+        rel = Path(text)
+        where = f"a file name inside {self.out_dir} (the explorer writes only there; choose " \
+            "the folder with simengine explore --out-dir)"
+        if not text or rel == Path("."):
+            raise SimEngineError(f"expected {where}, found an empty name")
+        if rel.is_absolute() or text.startswith(("~", "/", "\\")) or rel.drive:
+            raise SimEngineError(f"{text}: expected {where}, found an absolute path")
+        if ".." in rel.parts:
+            raise SimEngineError(f"{text}: expected {where}, found '..' in the path")
+        path = self.out_dir / rel
+        root = self.out_dir.resolve()
+        if root != path.resolve() and root not in path.resolve().parents:
+            raise SimEngineError(f"{text}: expected {where}, found a path that leads outside "
+                                 "it")
+        return path
+
     def _check_target(self, path: Path, suffixes: tuple[str, ...], what: str) -> Path:
-        path = Path(path).expanduser()
+        path = self.target(path)
         if path.suffix.lower() not in suffixes:
             raise SimEngineError(f"{path}: expected a {what} path ending in "
                                  f"{' or '.join(suffixes)}, found "
@@ -337,11 +370,13 @@ class Explorer:
         path relative to it; it is loaded and checked to resolve to the what-if scenario
         before it replaces anything.
 
+        ``path`` is a name inside :attr:`out_dir` (see :meth:`target`).
+
         Raises
         ------
         SimEngineError
-            The path is not a new ``.yaml`` file in an existing folder, or the setting is not
-            a valid scenario.
+            The path is not a new ``.yaml`` file in an existing folder inside the output
+            folder, or the setting is not a valid scenario.
         """
         path = self._check_target(Path(path), (".yaml", ".yml"), "scenario")
         changes = self._changes(values)
@@ -381,11 +416,12 @@ class Explorer:
 
     def export(self, values: dict[str, float], path: str | Path) -> Path:
         """Write the HTML report of the setting: the what-if against the scenario as loaded
-        (one report of the scenario when no lever moved)."""
+        (one report of the scenario when no lever moved), at a name inside :attr:`out_dir`."""
         from simengine.analysis.compare import compare
         from simengine.report import check_path, report
 
-        path = self._check_target(check_path(path), (".html", ".htm"), "report")
+        path = self._check_target(path, (".html", ".htm"), "report")
+        check_path(path)
         changes = self._changes(values)
         if not changes:
             ds = self.reference().ds

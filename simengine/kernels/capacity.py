@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
+from simengine.kernels.drift import clock_index, route_visit
 from simengine.kernels.funnel import MAX_VISITS, _clock, _exit_time
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import empirical, poisson, sample
@@ -173,9 +174,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     nat = dr.nat
     first_end_after, day_period = st.first_end_after, st.day_period
     dwell_slot, value_slot, delay_slot = st.dwell_slot, st.value_slot, st.delay_slot
-    next_target, n_next, rc_to, in_pv = st.next_target, st.n_next, st.rc_to, st.in_pipeline_value
-    p_next, p_nd, p_rc, adv, dwell_mult = dr.p_next, dr.p_nd, dr.p_rc, dr.adv, dr.dwell_mult
-    quality = dr.quality
+    rc_to, in_pv = st.rc_to, st.in_pipeline_value
     stage_pool, patience_slot, camp_priority = pc.stage_pool, pc.patience_slot, pc.camp_priority
     capacity = pd.capacity
     trace, trace_len = po.trace, pc.trace_len
@@ -210,7 +209,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     # prospects in flight: slots recycled through a free list
     pcap = 1024
     p_key = np.zeros(pcap, np.uint64)
-    p_int = np.zeros((pcap, 7), np.int64)  # campaign, segment, stage, visit, mask, version, state
+    # campaign, segment, stage, visit, mask, version, state, route source, cohort time slot
+    p_int = np.zeros((pcap, 9), np.int64)
     p_flt = np.zeros((pcap, 5))  # value, arrival, entered stage, entered queue, first dwell
     free = np.arange(pcap - 1, -1, -1).astype(np.int64)
     n_free = pcap
@@ -283,7 +283,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             else:
                 c = src - E
                 batch_key = derive(derive(dk, st.camp_key[c]), uint64(day))
-                lam = dr.volume[i, c] * st.camp_shape[c, day]
+                lam = dr.volume[i, c] * st.camp_shape[c, day] * dr.vol_mult[i, c, day_period[day]]
                 n = 0
                 if lam > 0.0:
                     n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
@@ -292,7 +292,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             if n > n_free:  # room for n more prospects
                 grow = max(pcap, n - n_free)
                 p_key = np.concatenate((p_key, np.zeros(grow, np.uint64)))
-                p_int = np.concatenate((p_int, np.zeros((grow, 7), np.int64)))
+                p_int = np.concatenate((p_int, np.zeros((grow, 9), np.int64)))
                 p_flt = np.concatenate((p_flt, np.zeros((grow, 5))))
                 free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
                                        np.zeros(pcap, np.int64)))
@@ -326,6 +326,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 p_int[q, 3] = 0
                 p_int[q, 4] = 0
                 p_int[q, 6] = ACTIVE
+                p_int[q, 7] = C + src if src < E else c
+                p_int[q, 8] = day_period[day] + 1 if src >= E and st.dz_slots > 1 else 0
                 p_flt[q, 0] = -1.0
                 p_flt[q, 3] = -1.0
                 walkers[n_walk] = q
@@ -424,41 +426,12 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 if route:  # the visit of stage s ended at x: where next?
                     xday = int(x)
                     period = day_period[xday]
-                    # outcome probabilities at the exit (kept in step with funnel._draw)
-                    am = adv[i, g, s] * quality[i, c]
-                    nn = n_next[s]
-                    a_total = 0.0
-                    for kk in range(nn):
-                        a_total += p_next[i, s, kk] * am
-                    take = nd_add[s, xday] + lost_add[s, xday]
-                    f = 1.0
-                    if take > 0.0 and a_total > 0.0:
-                        f = max(a_total - take, 0.0) / a_total
-                    a_total *= f
-                    q_nd = p_nd[i, s] + nd_add[s, xday]
-                    q_rc = p_rc[i, s]
-                    if a_total + q_nd + q_rc > 1.0:
-                        out.clipped[i, s] += 1.0
-                        if q_nd + q_rc < 1.0:
-                            f *= (1.0 - q_nd - q_rc) / a_total
-                            a_total = 1.0 - q_nd - q_rc
-                        else:
-                            f = 0.0
-                            a_total = 0.0
-                            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                    # outcome at the exit, as the fast path routes it
                     u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                    outcome = codes.LOST
-                    acc = 0.0
-                    for kk in range(nn):
-                        acc += p_next[i, s, kk] * am * f
-                        if u < acc:
-                            outcome = next_target[s, kk]
-                            break
-                    if outcome == codes.LOST:
-                        if u < a_total + q_nd:
-                            outcome = codes.NO_DECISION
-                        elif u < a_total + q_nd + q_rc:
-                            outcome = codes.RECYCLE
+                    tz = clock_index(st.rt_mode[s], p_int[q, 8], period)
+                    outcome, clipped = route_visit(st, dr, i, p_int[q, 7], g, s, tz, xday, u,
+                                                   nd_add, lost_add)
+                    out.clipped[i, s] += clipped
                     if outcome >= 0:
                         p_int[q, 2] = outcome
                         p_int[q, 3] = visit + 1
@@ -574,7 +547,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     else:
                         dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1],
                                        nat[i, ds, 2], nat[i, ds, 3], key, visit, codes.P_DWELL)
-                    dwell = max(dwell, 0.0) * dwell_mult[i, g, s]
+                    tz = clock_index(st.dw_mode[s], p_int[q, 8], day_period[min(int(x), D - 1)])
+                    dwell = max(dwell, 0.0) * dr.dz_dwell[i, g, s, tz]
                 if has_clock[s] == 0 or x >= D:
                     x_out = x + dwell
                 else:
@@ -674,7 +648,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 else:
                     dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
                                    nat[i, ds, 3], key, visit, codes.P_DWELL)
-                dwell = max(dwell, 0.0) * dwell_mult[i, g, s]
+                tz = clock_index(st.dw_mode[s], p_int[q, 8], day_period[min(int(now), D - 1)])
+                dwell = max(dwell, 0.0) * dr.dz_dwell[i, g, s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
             else:

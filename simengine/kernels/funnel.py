@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
+from simengine.kernels.drift import clock_index, route_table_t, route_visit
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import (
     NDTRI_CENTRAL,
@@ -39,6 +40,7 @@ Static = namedtuple("Static", [
     "camp_enters", "camp_shape", "camp_first_day", "camp_last_day", "camp_mix_cum", "camp_key",
     "init_stage", "init_key",
     "fr_stages",
+    "rt_mode", "dw_mode", "rt_stages", "rt_index", "dz_slots",
 ])
 
 Draws = namedtuple("Draws", [
@@ -46,6 +48,7 @@ Draws = namedtuple("Draws", [
     "volume", "quality",
     "fr_on", "fr_start", "fr_end", "fr_dwell", "fr_nd", "fr_lost",
     "init_count", "init_offset", "init_seg", "init_residual",
+    "dz_next", "dz_nd", "dz_rc", "dz_adv", "dz_quality", "dz_dwell", "vol_mult",
 ])
 
 Out = namedtuple("Out", [
@@ -107,18 +110,20 @@ def _exit_time(s, t, dwell, speed, cum, D):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
-    """Per-draw routing thresholds of each (source, segment, stage).
+    """Per-draw routing thresholds of each (route source, segment, stage).
 
+    A route source is a campaign, or an initial-pipeline entry (``C + e``).
     ``route[c, g, s, :n_next[s] + 2]`` are the cumulative probabilities of the next targets,
     then no decision, then recycle; a visit goes to ``r_out[s, j]`` for the first j whose
     threshold exceeds its uniform (``r_out[s, n_next[s] + 2]`` is lost: none does).
     ``r_clip`` marks the combinations whose probabilities had to be clipped to 1. Computed
-    with exactly the operations of :func:`_route_friction`, so a visit routes identically
+    with exactly the operations of :func:`drift.route_visit`, so a visit routes identically
     either way, then made non-decreasing (a running maximum, which keeps the first threshold
     above any u), so that j is simply the number of thresholds at or below u: no branch.
     Valid for the stages whose outcome probabilities no friction window changes in this draw
-    (``fr_route[s] == 0``); the others are routed by :func:`_route_friction`, which reads the
-    friction of the exit day.
+    (``fr_route[s] == 0``) and that no drift moves (``st.rt_mode[s] == 0``); the others are
+    routed by :func:`drift.route_visit`, which reads the friction of the exit day, or by the
+    per-time-slot table of :func:`drift.route_table_t`.
     """
     S, D = nd_add.shape
     n_next, next_target = st.n_next, st.next_target
@@ -221,11 +226,18 @@ def _draw(st, dr, out, i, root):
     nur_diff = np.zeros(P + 1)
     _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     K = dr.p_next.shape[2]
-    route = np.empty((C + 1, G, S, K + 2))
+    R = quality.shape[1]  # route sources: campaigns, then initial-pipeline entries
+    route = np.empty((R, G, S, K + 2))
     r_out = np.empty((S, K + 3), np.int64)
-    r_clip = np.zeros((C + 1, G, S), np.int64)
+    r_clip = np.zeros((R, G, S), np.int64)
     fr_route = np.zeros(S, np.int64)
     _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
+    # routing of the stages a drift moves: one table per time slot
+    rt_mode, rt_index, dw_mode, dz_dwell = st.rt_mode, st.rt_index, st.dw_mode, dr.dz_dwell
+    T = st.dz_slots
+    route_t = np.empty((R, G, st.rt_stages.shape[0], T, K + 2))
+    clip_t = np.zeros((R, G, st.rt_stages.shape[0], T), np.int64)
+    route_table_t(st, dr, i, route_t, clip_t)
     # block state, one entry per member
     b_key = np.empty(BLOCK, np.uint64)
     b_g = np.empty(BLOCK, np.int64)
@@ -234,6 +246,7 @@ def _draw(st, dr, out, i, root):
     b_value = np.empty(BLOCK)  # deal value, -1 until sampled
     b_visit = np.empty(BLOCK, np.int64)
     b_reached = np.empty(BLOCK, np.int64)  # bit s: has reached stage s
+    b_coh = np.empty(BLOCK, np.int64)  # time slot of the arrival period (0: open pipeline)
     queue = np.empty((S, BLOCK + 1), np.int64)  # members waiting at each stage (+1: dummy slot)
     qn = np.zeros(S, np.int64)
     w_idx = np.empty(BLOCK, np.int64)  # the members visiting the stage being worked
@@ -249,20 +262,23 @@ def _draw(st, dr, out, i, root):
     for src in range(E + C):
         if src < E:
             c = C
+            rc = C + src
             src_key = derive(dk, st.init_key[src])
             d0, d1 = 0, 1
         else:
             c = src - E
+            rc = c
             src_key = derive(dk, st.camp_key[c])
             d0, d1 = st.camp_first_day[c], st.camp_last_day[c]
         for day in range(d0, d1):
+            coh = day_period[day] + 1 if src >= E and T > 1 else 0
             if src < E:
                 batch_key = src_key
                 n = dr.init_count[i, src]
                 s0 = st.init_stage[src]
                 out.initial[i, s0] += n
             else:
-                lam = dr.volume[i, c] * st.camp_shape[c, day]
+                lam = dr.volume[i, c] * st.camp_shape[c, day] * dr.vol_mult[i, c, day_period[day]]
                 if lam <= 0.0:
                     continue
                 batch_key = derive(src_key, uint64(day))
@@ -292,6 +308,7 @@ def _draw(st, dr, out, i, root):
                     b_value[b] = -1.0
                     b_visit[b] = 0
                     b_reached[b] = 0
+                    b_coh[b] = coh
                     queue[s0, b] = b
                 qn[s0] = m0
                 # --- sweep the stages until every member has left the funnel or the horizon ---
@@ -400,7 +417,13 @@ def _draw(st, dr, out, i, root):
                                 b = w_idx[j]
                                 w_dwell[j] = _sample_at(kind, p0, p1, p2, p3, b_key[b], b_visit[b],
                                                         codes.P_DWELL, emp_values, emp_cum, e0, e1)
-                        if G > 1:
+                        dmode = dw_mode[s]
+                        if dmode != codes.DRIFT_NONE:  # a drift moves the dwell scale
+                            for j in range(m):
+                                b = w_idx[j]
+                                tz = clock_index(dmode, b_coh[b], day_period[int(b_t[b])])
+                                w_dwell[j] = max(w_dwell[j], 0.0) * dz_dwell[i, b_g[b], s, tz]
+                        elif G > 1:
                             for j in range(m):
                                 w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, b_g[w_idx[j]], s]
                         else:
@@ -417,6 +440,8 @@ def _draw(st, dr, out, i, root):
                         nn = n_next[s]
                         clock = has_clock[s] == 1
                         table = fr_route[s] == 0
+                        rmode = rt_mode[s]
+                        rx = rt_index[s]
                         for j in range(m):
                             b = w_idx[j]
                             t = b_t[b]
@@ -445,17 +470,26 @@ def _draw(st, dr, out, i, root):
                             o_exits[s] += 1.0
                             period = day_period[xday]
                             u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
-                            if table:
+                            if table and rmode == codes.DRIFT_NONE:
                                 # thresholds are non-decreasing: the outcome is how many lie
                                 # at or below u
-                                n_clip[s] += r_clip[c, g, s]
+                                n_clip[s] += r_clip[rc, g, s]
                                 jj = 0
                                 for kk in range(nn + 2):
-                                    jj += u >= route[c, g, s, kk]
+                                    jj += u >= route[rc, g, s, kk]
+                                outcome = r_out[s, jj]
+                            elif table:
+                                tz = clock_index(rmode, b_coh[b], period)
+                                n_clip[s] += clip_t[rc, g, rx, tz]
+                                jj = 0
+                                for kk in range(nn + 2):
+                                    jj += u >= route_t[rc, g, rx, tz, kk]
                                 outcome = r_out[s, jj]
                             else:
-                                outcome = _route_friction(st, dr, i, c, g, s, xday, u, nd_add,
-                                                          lost_add, n_clip)
+                                tz = clock_index(rmode, b_coh[b], period)
+                                outcome, clipped = route_visit(st, dr, i, rc, g, s, tz, xday, u,
+                                                               nd_add, lost_add)
+                                n_clip[s] += clipped
                             # advance (branch-free): queue at the next stage, or a dummy write
                             move = outcome >= 0
                             nxt = outcome if move else s
@@ -525,45 +559,6 @@ def _draw(st, dr, out, i, root):
         out.nurture[i, p] = run_nur
         for s in range(S):
             out.pipeline[i, p, s] = pipe[p, s] + (out.pipeline[i, p - 1, s] if p > 0 else 0.0)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _route_friction(st, dr, i, c, g, s, xday, u, nd_add, lost_add, n_clip):
-    """The outcome of a visit to a stage whose outcome probabilities a friction window changes:
-    segment, campaign quality and the friction of the exit day ``xday``, clipped to 1."""
-    n_next, next_target = st.n_next, st.next_target
-    p_next = dr.p_next
-    am = dr.adv[i, g, s] * dr.quality[i, c]
-    nn = n_next[s]
-    a_total = 0.0
-    for kk in range(nn):
-        a_total += p_next[i, s, kk] * am
-    take = nd_add[s, xday] + lost_add[s, xday]
-    f = 1.0
-    if take > 0.0 and a_total > 0.0:
-        f = max(a_total - take, 0.0) / a_total
-    a_total *= f
-    q_nd = dr.p_nd[i, s] + nd_add[s, xday]
-    q_rc = dr.p_rc[i, s]
-    if a_total + q_nd + q_rc > 1.0:
-        n_clip[s] += 1.0
-        if q_nd + q_rc < 1.0:
-            f *= (1.0 - q_nd - q_rc) / a_total
-            a_total = 1.0 - q_nd - q_rc
-        else:
-            f = 0.0
-            a_total = 0.0
-            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
-    acc = 0.0
-    for kk in range(nn):
-        acc += p_next[i, s, kk] * am * f
-        if u < acc:
-            return next_target[s, kk]
-    if u < a_total + q_nd:
-        return codes.NO_DECISION
-    if u < a_total + q_nd + q_rc:
-        return codes.RECYCLE
-    return codes.LOST
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)

@@ -21,18 +21,24 @@ def _mid(start, days) -> np.ndarray:
 
 def backtest(res, axes=None) -> Figure:
     """Monthly bookings and won deals: actuals, the P5–P95 / P25–P75 bands and P50 of each
-    cut-off's forecast, and the naive trailing-average forecast.
+    cut-off's forecast, and the naive trailing-average forecast; below, the PIT histogram and
+    the reliability of the central bands (is each band's coverage its nominal rate?).
 
     Parameters
     ----------
     res
         A :class:`simengine.calibrate.BacktestResult`.
     axes
-        Two Axes (bookings, won deals) to draw on; default a new figure.
+        Two Axes (bookings, won deals) to draw on, without the calibration panels; default a
+        new figure with all four.
     """
     with styled():
         if axes is None:
-            fig, axes = plt.subplots(2, 1, figsize=(11, 7.6), sharex=True)
+            fig = plt.figure(figsize=(11, 10.5))
+            grid = fig.add_gridspec(3, 2, height_ratios=(1, 1, 0.85))
+            axes = [fig.add_subplot(grid[0, :])]
+            axes.append(fig.add_subplot(grid[1, :], sharex=axes[0]))
+            _calibration(res, fig.add_subplot(grid[2, 0]), fig.add_subplot(grid[2, 1]))
         else:
             fig = axes[0].figure
         t = res.table
@@ -84,3 +90,30 @@ def backtest(res, axes=None) -> Figure:
                      x=0.01, ha="left", fontsize=10, color=PALETTE["grey"])
         fig.tight_layout()
     return fig
+
+
+def _calibration(res, ax_pit, ax_rel) -> None:
+    """PIT histogram and reliability of central bands, both variables pooled."""
+    t = res.table
+    pit = t.pit.to_numpy(float)
+    n = len(pit)
+    bins = np.linspace(0, 1, 11)
+    ax_pit.hist(pit, bins=bins, color=CYCLE[1], alpha=0.75, edgecolor="white")
+    ax_pit.axhline(n / 10, color=PALETTE["black"], lw=1, ls="--", label="honest (uniform)")
+    ax_pit.set_xlabel("PIT: share of draws below the actual")
+    ax_pit.set_ylabel("months")
+    ax_pit.set_title(f"PIT histogram, {n} months", fontsize=11)
+    ax_pit.legend(loc="upper center", frameon=False)
+    levels = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+    observed = np.array([np.mean(np.abs(pit - 0.5) <= lv / 2) for lv in levels])
+    se = np.sqrt(levels * (1 - levels) / max(n, 1))
+    ax_rel.fill_between(levels, levels - 2 * se, levels + 2 * se, color=PALETTE["grey"],
+                        alpha=0.2, lw=0, label="±2 s.e. of an honest band")
+    ax_rel.plot([0, 1], [0, 1], color=PALETTE["black"], lw=1, ls="--")
+    ax_rel.plot(levels, observed, color=CYCLE[2], marker="o", lw=2, label="engine")
+    ax_rel.set_xlim(0, 1)
+    ax_rel.set_ylim(0, 1)
+    ax_rel.set_xlabel("nominal coverage of the central band")
+    ax_rel.set_ylabel("months inside")
+    ax_rel.set_title("Reliability of the central bands", fontsize=11)
+    ax_rel.legend(loc="upper left", frameon=False)

@@ -25,7 +25,10 @@ LOW, HIGH = PALETTE["blue"], PALETTE["orange"]
 
 
 def _short(name: str, width: int = 52) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    from simengine.scenario.paths import label
+
+    name = label(name)
+    return name if len(name) <= width else name[:width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def compare(cmp: xr.Dataset, axes=None) -> Figure:
@@ -149,7 +152,7 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
         for yi, (_, r) in zip(y, t.iterrows(), strict=True):
             for val, inp in ((r.p50_low, r.low), (r.p50_high, r.high)):
                 right = val >= base
-                ax1.annotate(_input(r, inp), (val, yi), xytext=(4 if right else -4, 0),
+                ax1.annotate(_input(r, inp, cur), (val, yi), xytext=(4 if right else -4, 0),
                              textcoords="offset points", va="center",
                              ha="left" if right else "right", fontsize=7.5,
                              color=PALETTE["grey"])
@@ -183,12 +186,12 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
     return fig
 
 
-def _input(r, v: float) -> str:
+def _input(r, v: float, currency: str = "USD") -> str:
+    from simengine.plot.style import value_text
+
     if r.kind == "event":
         return "always" if v >= 1 else "never"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.3g}"
+    return value_text(r.factor, v, currency)
 
 
 def sobol(res, axes=None, output: str = "bookings", top: int = 12) -> Figure:

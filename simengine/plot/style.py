@@ -90,3 +90,23 @@ def period_mid(ds) -> np.ndarray:
     start = ds.period.values
     end = ds.period_end.values if "period_end" in ds.coords else start
     return start + (end - start) / 2
+
+
+def value_text(path: str, x: float, currency: str = "USD") -> str:
+    """A parameter's value in its own unit, from its path: 45%, $39.9k, 35 d, 1,159, 1.05x."""
+    from simengine.scenario.paths import kind
+
+    if not np.isfinite(x):
+        return "–"
+    k = kind(path)
+    if k == "probability":
+        return f"{x:.0%}" if x >= 0.1 else f"{x:.1%}"
+    if k == "money":
+        return money(x, currency)
+    if k == "days":
+        return f"{x:,.0f} d" if abs(x) >= 10 else f"{x:.1f} d"
+    if k == "count":
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}"
+    if k == "multiplier":
+        return f"{x:.2f}x"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"

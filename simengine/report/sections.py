@@ -236,11 +236,16 @@ def forecast(c: Context) -> Section:
     ds = c.ds
     cum = ds.revenue.cumsum("period")
     n = ds.sizes["period"]
-    idx = sorted({max(0, min(n - 1, round(n * f) - 1)) for f in (0.25, 0.5, 0.75, 1.0)})
     ends = ds.period_end.values if "period_end" in ds.coords else ds.period.values
+    idx = checkpoints(ends, str(ds.attrs.get("period")),
+                      (c.scenario.get("horizon") or {}).get("fiscal_year_start") or 1)
     share = ds.goal_share.values if "goal_share" in ds.coords else np.arange(1, n + 1) / n
     rows = []
     mid_text = ""
+    if np.isfinite(c.goal):
+        from simengine.analysis.summary import pipeline_coverage
+
+        coverage = pipeline_coverage(ds, c.goal)
     for i in idx:
         day = ends[i].astype("datetime64[D]").astype(object) - dt.timedelta(days=1)
         q = _q(cum.isel(period=i))
@@ -250,6 +255,7 @@ def forecast(c: Context) -> Section:
             on = float((cum.isel(period=i) >= due * (1 - 1e-12)).mean())
             row[1:1] = [c.m(due)]
             row.append(pct(on))
+            row.append(_coverage(float(np.median(coverage.isel(period=i).values))))
             if i == idx[len(idx) // 2 - 1] and i != n - 1 and not mid_text:
                 mid_text = (f"By {date(day)}, the middle outcome has booked {c.m(q[1])} against "
                             f"{c.m(due)} due on the goal trajectory; {pct(on)} of simulated "
@@ -258,7 +264,7 @@ def forecast(c: Context) -> Section:
     head = ["by", "booked (middle, 9 in 10 range)"]
     if np.isfinite(c.goal):
         head = ["by", "due on the goal trajectory", "booked (middle, 9 in 10 range)",
-                "chance on or ahead"]
+                "chance on or ahead", "pipeline coverage"]
     med = ds.revenue.median("draw").values
     per = {"week": "week", "month": "month", "quarter": "quarter"}.get(
         str(ds.attrs.get("period")), "period")
@@ -275,12 +281,32 @@ def forecast(c: Context) -> Section:
         "Dark band: the middle half of simulated outcomes; light band: 9 in 10.")
     html += "<h3>Checkpoints</h3>" + _table(head, rows, "num")
     if np.isfinite(c.goal):
+        html += ('<p class="note">Pipeline coverage: the open pipeline\'s value against what is '
+                 "left of the goal at that date (middle outcome); 3x means three dollars of open "
+                 "deals for each dollar still to book.</p>")
         phased = bool(c.scenario.get("goal", {}).get("phasing"))
         html += ('<p class="note">The goal trajectory is ' + (
             "phased as the scenario sets it." if phased else
             "the goal spread evenly over the days of the plan period (the scenario sets no "
             "phasing); bookings that come late in the year trail it early on.") + "</p>")
     return Section("forecast", "Bookings over time", html)
+
+
+def checkpoints(ends: np.ndarray, period: str, fiscal_year_start: int = 1) -> list[int]:
+    """Periods whose end is a quarter end of the fiscal year (and the last period); a weekly
+    grid, or a horizon with fewer than two such ends, is cut at quarters of its length."""
+    n = len(ends)
+    if period in ("month", "quarter"):
+        month = ends.astype("datetime64[M]").astype(np.int64) % 12  # of the day after the end
+        on = [i for i in range(n) if (month[i] - (fiscal_year_start - 1)) % 3 == 0]
+        idx = sorted(set(on) | {n - 1})
+        if len(idx) >= 2:
+            return idx
+    return sorted({max(0, min(n - 1, round(n * f) - 1)) for f in (0.25, 0.5, 0.75, 1.0)})
+
+
+def _coverage(x: float) -> str:
+    return "goal met" if not np.isfinite(x) else f"{x:.1f}x"
 
 
 # --- 3. distribution -----------------------------------------------------------------------------
@@ -415,6 +441,13 @@ def campaign_section(c: Context) -> Section | None:
     words = [f"This year's campaigns source {c.m(float(sourced.median()))} of bookings "
              f"({pct(share)} of the total) for {c.m(float(spend.median()))} of spend: "
              f"{ratio(roi_all, c.cur)} of bookings per {c.m(1)} spent."]
+    if "pool_cost" in ds:  # the reps who work these leads cost money too
+        from simengine.analysis.summary import campaign_return
+
+        reps = float(ds.pool_cost.sum("pool").median())
+        all_in = campaign_return(ds)[1]
+        words.append(f"Counting the sales teams' cost as well ({c.m(reps)}), the return "
+                     f"all-in is {ratio(float(all_in.median()), c.cur)} per {c.m(1)}.")
     if INITIAL in t.index:
         words.append(f"Deals already open on {date(c.start)} add "
                      f"{c.m(t.loc[INITIAL, ('bookings', 0.5)])}.")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import warnings
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
@@ -51,6 +53,13 @@ def _hi(x: Any) -> float:
 
 def _mean(x: Any) -> float:
     return float(x) if _is_number(x) else x.mean()
+
+
+def normal_hint(lo: float, hi: float) -> str:
+    """How to keep an (unbounded) normal inside [lo, hi]: the keys to add, and the alternatives."""
+    bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("low", lo), ("high", hi)) if math.isfinite(v))
+    others = "beta/uniform/pert" if hi <= 1 else "lognormal/gamma"
+    return f" (a normal is unbounded: add {bounds} to truncate it, or use {others})"
 
 
 class Dist(Model):
@@ -123,6 +132,9 @@ class Dist(Model):
             expected = what or f"a number in {interval}"
             if _is_number(v):
                 probs.add(name, expected, v)
+            elif isinstance(v, Normal):
+                probs.add(name, f"{expected}{normal_hint(lo, hi)}",
+                          f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)
             else:
                 probs.add(name, f"{expected} (a distribution whose every value is in it)",
                           f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)
@@ -581,7 +593,182 @@ def _number_to_fixed(v: Any) -> Any:
     v = _to_number(v)
     if _is_number(v):
         return {"dist": "fixed", "value": v}
+    if isinstance(v, dict) and any(_PERCENTILE.match(str(k)) for k in v):
+        return from_percentiles(v)
     return v
+
+
+# --- distributions given by percentiles ---------------------------------------------------------
+_PERCENTILE = re.compile(r"^[pP](\d{1,2}(?:\.\d+)?)$")
+# how many percentiles each distribution takes, and its natural parameters they replace
+_BY_PERCENTILES = {"normal": (2, ("mean", "sd")), "lognormal": (2, ("mean", "cv")),
+                   "gamma": (2, ("mean", "cv")), "weibull": (2, ("shape", "scale")),
+                   "beta": (2, ("mean", "sd")), "uniform": (2, ("low", "high")),
+                   "exponential": (1, ("mean",)), "triangular": (3, ("low", "mode", "high")),
+                   "pert": (3, ("low", "mode", "high"))}
+_SUPPORT = {"lognormal": (0, INF), "gamma": (0, INF), "weibull": (0, INF),
+            "exponential": (0, INF), "beta": (0, 1)}
+
+
+def from_percentiles(spec: dict[str, Any]) -> dict[str, Any]:
+    """``{dist: NAME, p10: a, p90: b}`` -> the same distribution in its natural parameters, with
+    exactly those percentiles (two for two-parameter distributions, one for the exponential,
+    three, e.g. P5 / P50 / P95, for triangular and PERT).
+
+    A normal may keep ``low`` / ``high``: the percentiles are then those of the truncated normal.
+
+    Raises
+    ------
+    pydantic_core.PydanticCustomError
+        One problem per wrong key, in the scenario's ``file:line: path: expected, found`` form.
+    """
+    probs = Problems()
+    name = spec.get("dist")
+    levels = sorted((float(_PERCENTILE.match(str(k)).group(1)), str(k)) for k in spec
+                    if _PERCENTILE.match(str(k)))
+    if name not in _BY_PERCENTILES:
+        probs.add("dist", "a distribution given by percentiles, one of "
+                  f"{', '.join(_BY_PERCENTILES)}", name)
+        probs.raise_if_any()
+    need, natural = _BY_PERCENTILES[name]
+    extra = [k for k in natural if k in spec]
+    if extra:
+        probs.add(extra[0], f"either {', '.join(natural)} or percentiles for a {name}",
+                  "both", raw=True)
+    if len(levels) != need:
+        example = {1: "p50", 2: "p10, p90", 3: "p5, p50, p95"}[need]
+        probs.add(levels[-1][1], f"{need} percentile{'s' if need > 1 else ''} for a {name} "
+                  f"(e.g. {example})",
+                  f"{len(levels)} ({', '.join(k for _, k in levels)})", raw=True)
+    probs.raise_if_any()
+    ps, xs = [], []
+    lo, hi = _SUPPORT.get(name, (-INF, INF))
+    for level, key in levels:
+        x = _to_number(spec[key])
+        if not _is_number(x):
+            probs.add(key, "a number (percentiles take no distributions)", x)
+            continue
+        x = float(x)
+        if not 0 < level < 100:
+            probs.add(key, "a percentile level between 0 and 100 (p1 ... p99)", key)
+        elif not (lo <= x <= hi and (lo == -INF or x > lo) and (hi == INF or x < hi)):
+            probs.add(key, f"a value in ({fmt(lo)}, {fmt(hi)}) for a {name}", x)
+        elif xs and not x > xs[-1]:
+            probs.add(key, f"a value above {levels[len(xs) - 1][1]} ({fmt(xs[-1])})", x)
+        ps.append(level / 100)
+        xs.append(x)
+    probs.raise_if_any()
+    rest = {k: v for k, v in spec.items() if not _PERCENTILE.match(str(k))}
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # trial points of the solvers
+            params = _fit(name, np.array(ps), np.array(xs), rest)
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        probs.add(levels[0][1], f"percentiles that a {name} can have ({exc})",
+                  ", ".join(f"{k}: {fmt(x)}" for (_, k), x in zip(levels, xs, strict=True)),
+                  raw=True)
+        probs.raise_if_any()
+    return {**rest, **params}
+
+
+def _fit(name: str, p: np.ndarray, x: np.ndarray, rest: dict[str, Any]) -> dict[str, float]:
+    """Natural parameters of ``name`` whose quantiles at ``p`` are ``x``, checked to 1e-9."""
+    from scipy import optimize
+
+    z = stats.norm.ppf(p)
+    if name == "normal" and rest.get("low") is None and rest.get("high") is None:
+        sd = (x[1] - x[0]) / (z[1] - z[0])
+        out = {"mean": x[0] - sd * z[0], "sd": sd}
+    elif name == "lognormal":
+        lx = np.log(x)
+        s = (lx[1] - lx[0]) / (z[1] - z[0])
+        mu = lx[0] - s * z[0]
+        out = {"mean": math.exp(mu + s * s / 2), "cv": math.sqrt(math.expm1(s * s))}
+    elif name == "weibull":
+        w = np.log(-np.log1p(-p))
+        k = (w[1] - w[0]) / (math.log(x[1]) - math.log(x[0]))
+        out = {"shape": k, "scale": x[0] / math.exp(w[0] / k)}
+    elif name == "exponential":
+        out = {"mean": -x[0] / math.log1p(-p[0])}
+    elif name == "uniform":
+        width = (x[1] - x[0]) / (p[1] - p[0])
+        out = {"low": x[0] - p[0] * width, "high": x[0] - p[0] * width + width}
+    elif name == "gamma":
+        ratio = math.log(x[1] / x[0])
+
+        def gap(logk: float) -> float:
+            k = math.exp(logk)
+            return math.log(stats.gamma.ppf(p[1], k) / stats.gamma.ppf(p[0], k)) - ratio
+
+        k = math.exp(optimize.brentq(gap, -3.0, 25.0, xtol=1e-14, rtol=1e-14))
+        scale = x[0] / stats.gamma.ppf(p[0], k)
+        out = {"mean": k * scale, "cv": 1 / math.sqrt(k)}
+    else:
+        out = _fit_numeric(name, p, x, rest)
+    got = _quantiles(name, out, rest, p)
+    if not np.allclose(got, x, rtol=1e-9, atol=1e-12 * max(1.0, float(np.abs(x).max()))):
+        raise ValueError(f"no {name} has these percentiles" + (
+            ": one side is too long for its shape; try " + (
+                "pert, lognormal or gamma" if name == "triangular" else "lognormal or gamma")
+            if name in ("triangular", "pert") else ""))
+    return {k: float(v) for k, v in out.items()}
+
+
+def _quantiles(name: str, params: dict[str, float], rest: dict[str, Any],
+               p: np.ndarray) -> np.ndarray:
+    d = DIST_CLASSES[name].model_validate({"dist": name, **rest, **params})
+    return d.ppf(p)
+
+
+def _fit_numeric(name: str, p: np.ndarray, x: np.ndarray, rest: dict[str, Any]
+                 ) -> dict[str, float]:
+    """Least squares in unconstrained coordinates (beta, triangular, PERT, truncated normal)."""
+    from scipy import optimize
+
+    span = float(x[-1] - x[0])
+    if name == "beta":
+        def unpack(t):
+            a, b = np.exp(t)
+            return {"mean": a / (a + b), "sd": math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))}
+        z = stats.norm.ppf(p)
+        starts = []
+        for m0 in (float(np.mean(x)), float(np.sqrt(x[0] * x[-1]))):
+            for sd0 in (span / (z[-1] - z[0]), span / 2, span / 8):
+                nu = m0 * (1 - m0) / sd0**2 - 1
+                if nu > 0:
+                    starts.append(np.log([m0 * nu, (1 - m0) * nu]))
+        starts.append(np.log([1.0, 1.0]))
+    elif name == "normal":  # truncated: the percentiles are the truncated distribution's
+        z = stats.norm.ppf(p)
+
+        def unpack(t):
+            return {"mean": t[0], "sd": math.exp(t[1])}
+        sd0 = span / (z[1] - z[0])
+        starts = [np.array([x[0] - sd0 * z[0], math.log(sd0)])]
+    else:  # triangular, PERT: low < mode < high around the three percentiles
+        def unpack(t):
+            low = t[0]
+            high = low + math.exp(t[1])
+            return {"low": low, "mode": low + (high - low) / (1 + math.exp(-t[2])),
+                    "high": high}
+        starts = [np.array([x[0] - f * span, math.log((1 + 2 * f) * span), c])
+                  for f in (0.1, 0.5, 1.0) for c in (-1.0, 0.0, 1.0)]
+
+    def resid(t):
+        try:
+            return (_quantiles(name, unpack(t), rest, p) - x) / span
+        except Exception:  # a trial point outside the distribution's domain
+            return np.full(len(p), 1e6)
+
+    best = None
+    for t0 in starts:
+        sol = optimize.least_squares(resid, t0, xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                                     max_nfev=600)
+        if best is None or sol.cost < best.cost:
+            best = sol
+        if best.cost < 1e-24:
+            break
+    return unpack(best.x)
 
 
 def _dist_tag(v: Any) -> str | None:

@@ -54,15 +54,27 @@ class _Source:
                                 f"{' ' + exc.context if exc.context else ''}") from None
         except yaml.YAMLError as exc:
             raise ScenarioError(f"{path}: YAML error: {exc}") from None
+        self.duplicates: list[str] = []
         if node is not None:
             self._index(node, ())
+        if self.duplicates:  # YAML keeps the last silently: a typo must not become a value
+            raise ScenarioError(self.duplicates)
 
     def _index(self, node: yaml.Node, at: tuple) -> None:
         self.lines.setdefault(at, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
             for k, v in node.value:
                 key = (k.value,)
-                self.lines[at + key] = k.start_mark.line + 1
+                line = k.start_mark.line + 1
+                if k.value in first:
+                    where = dotted(tuple(at) + key)
+                    self.duplicates.append(
+                        f"{self.path}:{line}: {where}: expected each key once in a mapping, found "
+                        f"'{k.value}' again (first at line {first[k.value]})")
+                    continue
+                first[k.value] = line
+                self.lines[at + key] = line
                 self._index(v, at + key)
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
@@ -76,7 +88,20 @@ class _Source:
         return None
 
 
+# What a file that is not a scenario probably is, by its suffix, and what to do with it.
+_NOT_SCENARIOS = {
+    ".csv": "a CSV table (a CRM export is turned into a scenario by simengine calibrate)",
+    ".tsv": "a table", ".xlsx": "a workbook", ".xls": "a workbook",
+    ".nc": "a result (simengine plot / report / export read it)",
+    ".zarr": "a result (simengine plot / report / export read it)",
+    ".html": "a report", ".png": "a figure", ".svg": "a figure", ".pdf": "a PDF document",
+}
+
+
 def _read(path: Path) -> _Source:
+    kind = _NOT_SCENARIOS.get(path.suffix.lower())
+    if kind is not None:
+        raise ScenarioError(f"{path}: expected a scenario YAML file, found {kind}")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -87,8 +112,10 @@ def _read(path: Path) -> _Source:
     if src.data is None:
         raise ScenarioError(f"{path}: expected a scenario (a YAML mapping), found an empty file")
     if not isinstance(src.data, dict):
-        raise ScenarioError(f"{path}:1: expected a scenario (a YAML mapping), found "
-                            f"{type(src.data).__name__}")
+        found = {"str": "a line of text", "list": "a list"}.get(type(src.data).__name__,
+                                                              type(src.data).__name__)
+        raise ScenarioError(f"{path}:1: expected a scenario (a YAML mapping of keys such as "
+                            f"name, horizon, stages), found {found}")
     return src
 
 
@@ -97,9 +124,9 @@ def merge(base: Any, over: Any, key: str | None = None) -> Any:
     """Merge ``over`` into ``base`` key by key.
 
     Mappings merge recursively (a ``null`` removes the key); the named lists (stages, campaigns,
-    friction) merge item by item by ``name`` (new names are appended); other lists and scalars
-    are replaced, and so are values written as mappings: a distribution (``{dist: ...}``) and a
-    campaign's ``volume`` form.
+    friction, drift) merge item by item by ``name`` (new names are appended); other lists and
+    scalars are replaced, and so are values written as mappings: a distribution
+    (``{dist: ...}``) and a campaign's ``volume`` form.
     """
     if isinstance(over, dict) and ("dist" in over or key == "volume"):
         return copy.deepcopy(over)
@@ -157,8 +184,8 @@ def parse_set(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ScenarioError(f"--set {item}: expected PATH=VALUE, found no '='")
     path, text = item.split("=", 1)
-    try:
-        value = yaml.safe_load(text)
+    try:  # dates stay text, so that a bad one is reported by validation like one in a file
+        value = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"--set {item}: expected a YAML value, found a syntax error "
                             f"({str(exc).splitlines()[0]})") from None
@@ -401,7 +428,10 @@ def validate(raw: dict[str, Any], chain: list[_Source] | None = None,
 
 def to_raw(sc: Scenario) -> dict[str, Any]:
     """The scenario as plain data (numbers, strings, dates), as it would be written in YAML."""
-    return sc.model_dump(mode="json", exclude_none=True, by_alias=True)
+    raw = sc.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if not raw.get("drift"):  # no drift: the same data (and fingerprint) as before drift existed
+        raw.pop("drift", None)
+    return raw
 
 
 def with_values(sc: Scenario, values: dict[str, Any]) -> Scenario:

@@ -8,6 +8,7 @@ downstream validates again.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
@@ -22,6 +23,7 @@ from simengine.scenario.distributions import (
     Value,
     _hi,
     _lo,
+    normal_hint,
 )
 
 TERMINALS = ("won", "lost", "no_decision")
@@ -73,8 +75,7 @@ def _in_range(probs: Problems, v: Dist, lo: float, hi: float, lo_open: bool, hi_
     if a < lo or b > hi:
         hint = ""
         if isinstance(v, Normal):
-            hint = " (a normal is unbounded: add low:/high: to truncate it, or use " + (
-                "beta/uniform/pert)" if hi <= 1 else "lognormal/gamma)")
+            hint = normal_hint(lo, hi)
         probs.add("", f"{what}{hint}",
                   f"{v.dist} ranging over [{fmt(a)}, {fmt(b)}]", raw=True)
 
@@ -85,6 +86,8 @@ NonNegative = Annotated[Value, _scalar(0, float("inf"), False, False, "a number 
 Duration = Annotated[Value, _quantity("a non-negative duration in days")]
 Money = Annotated[Value, _quantity("a non-negative amount of money")]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+Real = Annotated[Value, _scalar(-float("inf"), float("inf"), False, False, "a number")]
+Persistence = Annotated[Value, _scalar(0, 1, False, True, "a persistence phi in [0, 1)")]
 
 
 def _multiplier_tag(v: Any) -> str:
@@ -103,6 +106,9 @@ class Horizon(Model):
     start: dt.date = Field(description="first day simulated (ISO date)")
     days: int = Field(365, gt=0, le=3660, description="length of the simulated horizon, days")
     period: Literal["week", "month", "quarter"] = Field("month", description="reporting grid")
+    fiscal_year_start: int | None = Field(
+        None, ge=1, le=12, description="month the fiscal year starts (1 = January, the "
+        "default): quarters, month_of_quarter calendars and the report's checkpoints follow it")
 
 
 class Goal(Model):
@@ -269,6 +275,41 @@ class InitialEntry(Model):
     age: Duration | None = Field(None, description="days already spent in the stage at start")
     segment: str | None = None
     segment_mix: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
+    quality: Positive | None = Field(None, description="multiplier on the advance probabilities "
+                                     "of these prospects (default 1)")
+    dwell: Positive | None = Field(None, description="multiplier on the residual dwell of these "
+                                   "prospects (default 1)")
+
+
+class Drift(Model):
+    """A parameter that moves over the periods of a draw (see docs: parameters that move over
+    time)."""
+
+    name: Name | None = Field(None, description="name: its numbers are drift.NAME.sd, ...")
+    param: str = Field(description="parameter path of the scalar that moves")
+    model: Literal["ar1", "random_walk", "local_trend"]
+    by: Literal["cohort", "period"] = Field(
+        "cohort", description="cohort: prospects arriving in a period share its value; period: "
+        "the value in force in the calendar period")
+    sd: NonNegative = Field(description="innovation s.d. per period, on the transformed scale")
+    phi: Persistence | None = Field(None, description="ar1 only: persistence in [0, 1)")
+    trend: Real | None = Field(None, description="local_trend only: drift per period")
+    trend_sd: NonNegative | None = Field(None, description="local_trend only: s.d. of the "
+                                         "innovation of the drift")
+
+    @model_validator(mode="after")
+    def _check(self) -> Drift:
+        probs = Problems()
+        if self.model == "ar1" and self.phi is None:
+            probs.add("phi", "a persistence phi in [0, 1) for model ar1", "nothing", raw=True)
+        if self.model != "ar1" and self.phi is not None:
+            probs.add("phi", "phi only with model ar1", f"model {self.model}", raw=True)
+        for key in ("trend", "trend_sd"):
+            if self.model != "local_trend" and getattr(self, key) is not None:
+                probs.add(key, f"{key} only with model local_trend", f"model {self.model}",
+                          raw=True)
+        probs.raise_if_any()
+        return self
 
 
 class Friction(Model):
@@ -328,6 +369,8 @@ class Scenario(Model):
     initial_pipeline: list[InitialEntry] = Field(default_factory=list)
     friction: list[Friction] = Field(default_factory=list)
     correlations: list[Correlation] = Field(default_factory=list)
+    drift: list[Drift] = Field(default_factory=list,
+                               description="parameters that move over the periods of a draw")
 
     # -- look-ups -----------------------------------------------------------------------------
     @property
@@ -367,15 +410,18 @@ class Scenario(Model):
                               "remainder; no decision has its own key no_decision)", target)
                 elif target not in order:
                     probs.add(f"{at}.next.{target}", "a later stage or won (stages: "
-                              f"{', '.join(stages)})", target)
+                              f"{', '.join(stages)}){did_you_mean(target, stages + ['won'])}",
+                              target)
                 elif order[target] <= i:
                     probs.add(f"{at}.next.{target}", "a later stage (skips allowed; going back "
                               "is recycle)", f"'{target}', which is not after '{st.name}'",
                               raw=True)
             if st.recycle is not None and st.recycle.to not in order:
-                probs.add(f"{at}.recycle.to", _one_of("a stage", stages), st.recycle.to)
+                probs.add(f"{at}.recycle.to", _one_of("a stage", stages, st.recycle.to),
+                          st.recycle.to)
             if st.worked_by is not None and st.worked_by not in self.pools:
-                probs.add(f"{at}.worked_by", _one_of("a pool", list(self.pools)), st.worked_by)
+                probs.add(f"{at}.worked_by", _one_of("a pool", list(self.pools), st.worked_by),
+                          st.worked_by)
             if st.patience is not None and st.worked_by is None:
                 probs.add(f"{at}.patience", "patience only on a stage with worked_by",
                           "no worked_by", raw=True)
@@ -398,7 +444,7 @@ class Scenario(Model):
                     for st_name in mult:
                         if st_name not in order:
                             probs.add(f"segments.{name}.{key}.{st_name}",
-                                      _one_of("a stage", stages), st_name)
+                                      _one_of("a stage", stages, st_name), st_name)
         shares = [s.share for s in self.segments.values() if s.share is not None]
         if shares and (len(shares) != len(self.segments) or abs(sum(shares) - 1) > 1e-6):
             probs.add("segments", "a share for every segment, summing to 1 (or no shares)",
@@ -408,7 +454,7 @@ class Scenario(Model):
         for i, c in enumerate(self.campaigns):
             at = f"campaigns[{i}]"
             if c.enters not in order:
-                probs.add(f"{at}.enters", _one_of("a stage", stages), c.enters)
+                probs.add(f"{at}.enters", _one_of("a stage", stages, c.enters), c.enters)
             _check_mix(probs, f"{at}.segment_mix", c.segment_mix, segs)
             sch = c.schedule
             for k, s in enumerate(sch.spikes):
@@ -419,9 +465,9 @@ class Scenario(Model):
         for i, e in enumerate(self.initial_pipeline):
             at = f"initial_pipeline[{i}]"
             if e.stage not in order:
-                probs.add(f"{at}.stage", _one_of("a stage", stages), e.stage)
+                probs.add(f"{at}.stage", _one_of("a stage", stages, e.stage), e.stage)
             if e.segment is not None and e.segment not in self.segments:
-                probs.add(f"{at}.segment", _one_of("a segment", segs), e.segment)
+                probs.add(f"{at}.segment", _one_of("a segment", segs, e.segment), e.segment)
             if e.segment is not None and e.segment_mix is not None:
                 probs.add(f"{at}.segment_mix", "segment or segment_mix, not both", "both",
                           raw=True)
@@ -430,14 +476,51 @@ class Scenario(Model):
         for i, f in enumerate(self.friction):
             for k, st_name in enumerate(f.stages):
                 if st_name not in order:
-                    probs.add(f"friction[{i}].stages[{k}]", _one_of("a stage", stages), st_name)
+                    probs.add(f"friction[{i}].stages[{k}]", _one_of("a stage", stages, st_name),
+                              st_name)
+
+        _check_drift(probs, self)
 
         if self.pipeline_from is not None and self.pipeline_from not in order:
-            probs.add("pipeline_from", _one_of("a stage", stages), self.pipeline_from)
+            probs.add("pipeline_from", _one_of("a stage", stages, self.pipeline_from),
+                      self.pipeline_from)
         if self.goal is not None and self.goal.phasing is not None and sum(self.goal.phasing) <= 0:
             probs.add("goal.phasing", "weights with a positive sum", self.goal.phasing)
         probs.raise_if_any()
         return self
+
+
+def _check_drift(probs: Problems, sc: Scenario) -> None:
+    from simengine.scenario import drift as drift_paths
+
+    named: set[str] = set()
+    for i, d in enumerate(sc.drift):
+        if d.name is not None and d.name in named:
+            probs.add(f"drift[{i}].name", "a name not used before in this list", d.name)
+        named.add(d.name)
+    seen: dict[str, int] = {}
+    clocks: dict[tuple[str, int], tuple[int, str]] = {}  # (effect, stage) -> (entry, by)
+    for i, d in enumerate(sc.drift):
+        t = drift_paths.resolve(sc, d.param)
+        if not isinstance(t, drift_paths.Target):
+            probs.add(f"drift[{i}].param", t[0], t[1], raw=True)
+            continue
+        if t.path in seen:
+            probs.add(f"drift[{i}].param", f"one drift entry per parameter (drift[{seen[t.path]}] "
+                      f"already moves {t.path})", d.param)
+            continue
+        seen[t.path] = i
+        effect = ("routing" if t.kind in drift_paths.ROUTING
+                  else "dwell" if t.kind in drift_paths.DWELLS else None)
+        if effect is None:
+            continue
+        for s in t.stages:
+            j, by = clocks.setdefault((effect, s), (i, d.by))
+            if by != d.by:
+                probs.add(f"drift[{i}].by", f"by: {by} like drift[{j}], which also moves the "
+                          f"{effect} of stage '{sc.stages[s].name}' (one clock per stage and "
+                          "effect)", d.by)
+                break
 
 
 def _hi_mean(v: Dist) -> float:
@@ -445,9 +528,17 @@ def _hi_mean(v: Dist) -> float:
     return float(v.value) if isinstance(v, Fixed) else v.mean()
 
 
-def _one_of(what: str, names: list[str]) -> str:
+def _one_of(what: str, names: list[str], found: Any = None) -> str:
     shown = ", ".join(names) if names else "none defined"
-    return f"{what} defined in the scenario ({shown})"
+    return f"{what} defined in the scenario ({shown}){did_you_mean(found, names)}"
+
+
+def did_you_mean(found: Any, names: list[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``found`` is a near miss of one of ``names``, else ``""``."""
+    if not isinstance(found, str) or not names:
+        return ""
+    hint = difflib.get_close_matches(found, [str(n) for n in names], n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
 def _unique(probs: Problems, where: str, names: list[str]) -> None:
@@ -463,11 +554,11 @@ def _check_mix(probs: Problems, at: str, mix: dict[str, float] | None, segs: lis
         return
     for name in mix:
         if name not in segs:
-            probs.add(f"{at}.{name}", _one_of("a segment", segs), name)
+            probs.add(f"{at}.{name}", _one_of("a segment", segs, name), name)
     total = sum(mix.values())
     if abs(total - 1) > 1e-6:
         probs.add(at, "shares summing to 1", f"shares summing to {total:g}", raw=True)
 
 
 __all__ = ["Scenario", "Stage", "Campaign", "Segment", "Pool", "Friction", "Horizon", "Goal",
-           "InitialEntry", "Correlation", "Schedule", "TERMINALS", "_lo", "_hi"]
+           "InitialEntry", "Drift", "Correlation", "Schedule", "TERMINALS", "_lo", "_hi"]
