@@ -41,6 +41,8 @@ _HOME = {
     "sensitivity": "simengine.analysis.sensitivity",
     "SensitivityResult": "simengine.analysis.sensitivity",
     "calibrate": "simengine.calibrate.core",
+    "optimize": "simengine.analysis.optimize",
+    "OptimizeResult": "simengine.analysis.optimize",
     "write_report": "simengine.report.document",
 }
 # subpackages used as namespaces: ``se.plot.fan(ds)``; ``se.report`` is the report package
@@ -50,7 +52,7 @@ __all__ = ["__version__", "RunSizeError", "ScenarioError", "SimEngineError", "lo
            "to_yaml", "with_values", "Scenario", "simulate", "resume", "precision", "save", "load",
            "summarize", "prob_goal", "Summary", "GoalProbability", "Precision", "compare",
            "goal_seek", "GoalSeekResult", "sensitivity", "SensitivityResult", "calibrate",
-           "write_report", "plot", "report"]
+           "optimize", "OptimizeResult", "write_report", "plot", "report"]
 
 
 def __getattr__(name: str) -> Any:
@@ -71,6 +73,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from simengine import plot, report
     from simengine.analysis.compare import compare
     from simengine.analysis.goal_seek import GoalSeekResult, goal_seek
+    from simengine.analysis.optimize import OptimizeResult, optimize
     from simengine.analysis.sensitivity import SensitivityResult, sensitivity
     from simengine.analysis.summary import Summary, prob_goal, summarize
     from simengine.api import precision, resume, simulate

@@ -238,6 +238,99 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     return 0
 
 
+# --- optimize -----------------------------------------------------------------------------------
+def _levers(items: list[str]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for item in items:
+        if "=" not in item or ":" not in item.split("=", 1)[1]:
+            raise SimEngineError(f"--lever {item}: expected PATH=LOW:HIGH, e.g. "
+                                 f"campaigns.webinar-series.volume.budget=100000:600000")
+        path, bounds = item.split("=", 1)
+        lo, hi = bounds.split(":", 1)
+        if path.strip() in out:
+            raise SimEngineError(f"--lever {path.strip()}: expected each lever once, found it "
+                                 f"twice")
+        out[path.strip()] = (lo.strip(), hi.strip())
+    return out
+
+
+def _value(v, path: str, cur: str) -> str:
+    from simengine.analysis.goal_seek import _formatter
+
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return _formatter(path, cur)(float(v)) if not isinstance(v, int) else f"{v:,}"
+    return str(v)
+
+
+def cmd_optimize(a: argparse.Namespace) -> int:
+    import simengine as se
+    from simengine.analysis.optimize import OUT_OF_REACH_EXIT, PlanOutOfReach, write_plan
+    from simengine.cli_common import check_output, err, out
+
+    _check_figure_path(a.plot)
+    if a.output:
+        check_output(a.output, "-o", (".yaml", ".yml"))
+    if a.report:
+        from simengine.report.document import check_path
+
+        check_path(a.report)
+    if a.budget is not None and a.confidence is not None:
+        raise SimEngineError("--budget: expected either --confidence or --budget, found both")
+    levers = _levers(a.lever)
+    sc = se.load_scenario(a.scenario, a.set)
+    objective = "max_probability" if a.budget is not None else "min_cost"
+    code = 0
+    try:
+        r = se.optimize(sc, levers, objective=objective,
+                        confidence=a.confidence if a.confidence is not None else 0.8,
+                        target=a.target, budget=a.budget, draws=a.draws, seed=a.seed,
+                        frontier=a.frontier, max_runs=a.max_runs)
+    except PlanOutOfReach as exc:  # an answer: the best plan found, with its own exit code
+        r = exc.result
+        code = OUT_OF_REACH_EXIT
+        err.print(f"[yellow]{exc}[/yellow]", highlight=False, soft_wrap=True)
+    cur = r.currency
+    t = Table(title=f"the plan next to the scenario as loaded ({r.draws:,} draws, seed "
+              f"{r.seed}, common random numbers)", title_justify="left")
+    for col in ("", "as loaded", "plan"):
+        t.add_column(col, justify="left" if not col else "right")
+    for p in r.levers:
+        t.add_row(p.path, _value(r.loaded["values"][p.path], p.path, cur),
+                  _value(r.values[p.path], p.path, cur))
+    t.add_row("cost (campaign spend + pool cost)", _money(r.loaded["cost"], cur),
+              _money(r.cost, cur))
+    t.add_row("P(goal) ± s.e.",
+              f"{_pct(r.loaded['probability'])} ± {_pct(r.loaded['probability_se'])}",
+              f"{_pct(r.probability)} ± {_pct(r.probability_se)} (fresh draws; "
+              f"{_pct(r.search_probability)} on the search draws)")
+    out.print(t)
+    f = Table(title="frontier: every plan simulated, cheapest first (* efficient)",
+              title_justify="left")
+    for col in ("cost", "P(goal) ± s.e.", "plan",
+                *[p.path.split(".", 1)[-1] for p in r.levers]):
+        f.add_column(col, justify="right")
+    for _, row in r.frontier.iterrows():
+        f.add_row(("* " if row["efficient"] else "") + _money(row["cost"], cur),
+                  f"{_pct(row['probability'])} ± {_pct(row['probability_se'])}", row["role"],
+                  *[_value(row[p.path], p.path, cur) for p in r.levers])
+    out.print(f)
+    out.print(f"[bold]{r.sentence()}[/bold]")
+    if r.note:
+        out.print(r.note)
+    out.print(f"{r.plans_scored} plans simulated ({r.model_evaluations:,} evaluations of the "
+              f"expected-value model) in {r.elapsed:.1f} s, {r.cpu_seconds:.1f} CPU s")
+    if a.output:
+        out.print(f"wrote {write_plan(r, a.scenario, a.output)}")
+    if a.plot:
+        _agg()
+        out.print(f"wrote {save_figure(se.plot.frontier(r), a.plot)}")
+    if a.report:  # the plan's forecast (the fresh seed of the check), with the plan shown
+        _agg()
+        ds = se.simulate(r.scenario(), draws=r.draws, seed=r.seed + 1, progress=False)
+        out.print(f"wrote {se.write_report(ds, a.report, plan=r)}")
+    return code
+
+
 def _set_arg(sp) -> None:
     sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                     help="override a parameter of every scenario, e.g. --set goal.revenue=15e6")
@@ -276,6 +369,34 @@ def register(subparsers) -> None:
     g.add_argument("--plot", metavar="FIG.png", help="draw P(goal) against the lever")
     _set_arg(g)
     g.set_defaults(func=cmd_goal_seek)
+
+    o = subparsers.add_parser("optimize", help="the cheapest plan (campaign budgets, hires, "
+                              "...) that reaches the goal with a confidence, and the frontier")
+    o.add_argument("scenario", help="scenario YAML file")
+    o.add_argument("--lever", action="append", default=[], required=True,
+                   metavar="PATH=LOW:HIGH",
+                   help="a lever and its bounds, repeatable, e.g. "
+                   "campaigns.paid-search.volume.budget=100000:1500000, pools.sdr.headcount=4:12"
+                   ", pools.ae.hires[0].date=2027-02:2027-09")
+    o.add_argument("--confidence", type=float, default=None,
+                   help="required P(goal) of the cheapest plan (default 0.8)")
+    o.add_argument("--budget", type=float, default=None,
+                   help="instead: the largest P(goal) with a cost at most this")
+    o.add_argument("--target", type=float, default=None,
+                   help="bookings target (default the scenario's goal.revenue)")
+    o.add_argument("--frontier", type=int, default=8,
+                   help="plans of the frontier besides the search's (default 8)")
+    o.add_argument("--max-runs", type=int, default=10,
+                   help="at most this many simulations in the search (10)")
+    o.add_argument("-n", "--draws", type=int, default=1000, help="draws per plan (1000)")
+    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    o.add_argument("-o", "--output", metavar="PLAN.yaml",
+                   help="write the plan as a scenario that extends SCENARIO")
+    o.add_argument("--plot", metavar="FIG.png", help="draw the frontier")
+    o.add_argument("--report", metavar="REPORT.html",
+                   help="write the HTML report of the plan's forecast, with the plan shown")
+    _set_arg(o)
+    o.set_defaults(func=cmd_optimize)
 
     s = subparsers.add_parser("sensitivity", help="tornado or Sobol indices of bookings")
     s.add_argument("scenario", help="scenario YAML file")

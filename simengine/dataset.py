@@ -171,8 +171,7 @@ def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
         wait_class = po.wait_sum / po.wait_n
         util = po.busy_area / po.cap_area
         waited = po.waited / po.wait_n.sum(axis=2)
-    heads_year = raw.headcount.transpose(0, 2, 1) @ days_in / 365.0  # rep-years per pool
-    cost = heads_year * raw.theta[:, cs.pool_cost_col]
+    cost = pool_cost(raw)
     out = {
         "queue_wait": _var(wait_all, (DRAW, POOL), DAYS,
                            "mean days waited for a rep (prospects that got one)"),
@@ -196,6 +195,14 @@ def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
                             "first prospects to leave: arrival day (-1: open pipeline), exit "
                             "day, outcome code (-1 won, -2 lost, -3 no decision)")
     return out
+
+
+def pool_cost(raw: RawResult) -> np.ndarray:
+    """Cost per draw and pool of its reps over the horizon: rep-years x cost per rep-year."""
+    cs = raw.compiled
+    days_in = np.diff(np.concatenate([[0], cs.grid.period_end_day])).astype(float)
+    heads_year = raw.headcount.transpose(0, 2, 1) @ days_in / 365.0  # rep-years per pool
+    return heads_year * raw.theta[:, cs.pool_cost_col]
 
 
 def campaign_cost(raw: RawResult) -> np.ndarray:

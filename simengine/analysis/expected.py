@@ -21,6 +21,7 @@ conditional on the absorbing state by Doob's h-transform of Q.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,19 @@ def slot_mean(cs: Compiled, slot: int, theta: np.ndarray) -> float:
     d = cs.slot_dists[slot]
     if isinstance(d, Empirical):
         return d.mean()
-    p = {name: np.array([theta[cs.slot_cols[slot, k]]]) for k, name in enumerate(d.params())}
+    values = tuple(float(theta[cs.slot_cols[slot, k]]) for k in range(len(d.params())))
     if isinstance(d, Fixed):
-        return float(p["value"][0])
+        return values[0]
+    try:
+        return _dist_mean(d, values)
+    except TypeError:  # a distribution that cannot be a cache key
+        return _dist_mean.__wrapped__(d, values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dist_mean(d, values: tuple[float, ...]) -> float:
+    # scipy freezes a distribution slowly; the optimizer asks for the same means many times
+    p = {name: np.array([v]) for name, v in zip(d.params(), values, strict=True)}
     nat = d.natural(p)
     return float(np.asarray(d.frozen(nat[0]).mean()))
 
@@ -62,17 +73,27 @@ class Chain:
     rc_to: np.ndarray  # (S,) stage a recycled prospect comes back to, -1 without recycling
     served: np.ndarray  # (S,) share of visits that get a rep (1 on stages without a pool)
 
-    @property
+    @functools.cached_property
     def fundamental(self) -> np.ndarray:
         """N = (I - Q)^-1: expected visits to each stage from each stage."""
         return np.linalg.inv(np.eye(len(self.Q)) - self.Q)
 
+    def _memo(self, key, compute):
+        # a chain is shared by many sources: compute each figure once (read-only results)
+        memo = self.__dict__.setdefault("_memo_", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
     def p_won(self) -> np.ndarray:
         """P(eventually won | at stage s), B[:, won]."""
-        return self.fundamental @ self.won
+        return self._memo("p_won", lambda: self.fundamental @ self.won)
 
     def reach(self, start: int) -> np.ndarray:
         """P(ever reaching stage s | starting at ``start``) for every s (1 at ``start``)."""
+        return self._memo(("reach", start), lambda: self._reach(start))
+
+    def _reach(self, start: int) -> np.ndarray:
         S = len(self.Q)
         out = np.zeros(S)
         for s in range(S):
@@ -86,6 +107,9 @@ class Chain:
 
     def time_to_win(self) -> np.ndarray:
         """Expected days from entering stage s to a win, given that the prospect is won."""
+        return self._memo("time_to_win", self._time_to_win)
+
+    def _time_to_win(self) -> np.ndarray:
         w = self.p_won()
         S = len(w)
         ok = w > 1e-15

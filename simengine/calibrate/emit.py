@@ -552,7 +552,9 @@ def _arrival_comment(f: Fitted, st: str, af: F.ArrivalFit, lf) -> list[str]:
              f"{lf.drift:+.1%} ± {lf.drift_se:.1%} a month, level step s.d. {lf.level_sd:.1%}"
              f", noise s.d. {lf.noise_sd:.1%}",
              "  each month is a campaign; its volume is lognormal with the forecast's median "
-             "and spread (growing with the horizon); Poisson noise comes on top"]
+             "and spread (growing with the horizon); Poisson noise comes on top",
+             "  volumes are lead counts: a budget's saturation is left unset (history rarely "
+             "identifies diminishing returns; see volume in docs/scenario-reference.md)"]
     if af.weights is not None:
         lines.append("  month-of-year weights " + ", ".join(f"{w:.2f}" for w in af.weights))
     return lines

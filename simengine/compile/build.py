@@ -256,6 +256,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
             vol_kind[c] = VOL_BUDGET
             vol_cols[c, 0] = tb.add(f"{base}.volume.budget", v.budget)
             vol_cols[c, 1] = tb.add(f"{base}.volume.cost_per_lead", v.cost_per_lead)
+            if v.saturation is not None:  # read by engine.prepare.volumes under this path
+                tb.add(f"{base}.volume.saturation", v.saturation)
         elif isinstance(v, AudienceVolume):
             vol_kind[c] = VOL_AUDIENCE
             vol_cols[c, 0] = tb.add(f"{base}.volume.audience", v.audience)

@@ -70,13 +70,29 @@ def natural_params(cs: Compiled, theta: np.ndarray) -> np.ndarray:
     return nat
 
 
+def saturation_cols(cs: Compiled) -> np.ndarray:
+    """(C,) parameter column of each campaign's budget saturation, -1 without one."""
+    cols = np.full(cs.n_campaigns, -1, np.int64)
+    for c, name in enumerate(cs.campaign_names[:cs.n_campaigns]):
+        path = f"campaigns.{name}.volume.saturation"
+        if path in cs.params.paths:
+            cols[c] = cs.params.col(path)
+    return cols
+
+
 def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
-    """(n, C) expected prospects of each campaign over its whole schedule."""
+    """(n, C) expected prospects of each campaign over its whole schedule.
+
+    A budget with a saturation S buys (S / c)(1 - exp(-B / S)) leads instead of B / c: the
+    first dollars at c each, the marginal lead at budget B costs c exp(B / S).
+    """
     a = _cols(theta, cs.vol_cols[:, 0])
     b = _cols(theta, cs.vol_cols[:, 1], 1.0)
+    sat = _cols(theta, saturation_cols(cs), np.inf)
     kind = cs.vol_kind[None, :]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unused branch; tiny costs
-        return np.where(kind == VOL_BUDGET, a / b, np.where(kind == VOL_AUDIENCE, a * b, a))
+        budget = np.where(np.isfinite(sat), sat * -np.expm1(-a / sat), a)
+        return np.where(kind == VOL_BUDGET, budget / b, np.where(kind == VOL_AUDIENCE, a * b, a))
 
 
 def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:

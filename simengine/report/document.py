@@ -27,7 +27,7 @@ def check_path(path: str | Path) -> Path:
     return path
 
 
-def render(ds: xr.Dataset) -> str:
+def render(ds: xr.Dataset, plan=None) -> str:
     """The report of a result as one HTML document (a string).
 
     Parameters
@@ -36,6 +36,9 @@ def render(ds: xr.Dataset) -> str:
         A result of :func:`simengine.simulate` or :func:`simengine.load` (optionally with a
         ``pool`` dimension for the capacity section and a ``scenario`` dimension for the
         comparison).
+    plan
+        An :class:`~simengine.analysis.optimize.OptimizeResult`: the page then shows the plan
+        next to the scenario as loaded, with the frontier (second section).
 
     Returns
     -------
@@ -44,7 +47,7 @@ def render(ds: xr.Dataset) -> str:
         nothing outside itself.
     """
     ds = ds.load()
-    c, sections = build(ds)
+    c, sections = build(ds, plan)
     a = c.ds.attrs  # the scenario shown in detail (with its own name, goal and fingerprint)
     name = str(a.get("scenario", "")) or "simengine result"
     if c.shown:
@@ -65,7 +68,7 @@ def render(ds: xr.Dataset) -> str:
                            version=esc(a.get("simengine_version", "")))
 
 
-def write_report(ds: xr.Dataset, path: str | Path) -> Path:
+def write_report(ds: xr.Dataset, path: str | Path, plan=None) -> Path:
     """Write the report of a result to ``path`` (an ``.html`` file), atomically.
 
     The page is written to a temporary file in the same folder and renamed, so a crash never
@@ -77,6 +80,8 @@ def write_report(ds: xr.Dataset, path: str | Path) -> Path:
         A result (see :func:`render`).
     path
         Where to write; the folder is created if needed.
+    plan
+        An optimizer result to show (see :func:`render`).
 
     Returns
     -------
@@ -89,7 +94,7 @@ def write_report(ds: xr.Dataset, path: str | Path) -> Path:
         The path does not end in ``.html`` (or ``.htm``).
     """
     path = check_path(path)
-    html = render(ds)
+    html = render(ds, plan)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -747,8 +747,36 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
     comparison_section, assumptions, provenance)
 
 
-def build(ds: xr.Dataset) -> tuple[Context, list[Section]]:
-    """Every section that applies to ``ds``, in reading order."""
+def plan_section(c: Context, plan) -> Section:
+    """The plan optimizer's answer: each lever as loaded and in the plan, cost, P(goal), and
+    the frontier figure (``plan`` an :class:`~simengine.analysis.optimize.OptimizeResult`)."""
+    from simengine.plot.frontier import frontier
+
+    def v(x) -> str:
+        if isinstance(x, float):
+            return amount(x, c.cur) if abs(x) >= 1000 else f"{x:,.4g}"
+        return esc(f"{x:,}" if isinstance(x, int) else str(x))
+
+    rows = [[esc(p.path), v(plan.loaded["values"][p.path]), v(plan.values[p.path])]
+            for p in plan.levers]
+    rows.append(["cost: campaign spend + pool cost", amount(plan.loaded["cost"], c.cur),
+                 amount(plan.cost, c.cur)])
+    rows.append(["P(goal) ± s.e.",
+                 f"{pct(plan.loaded['probability'])} ± {pct(plan.loaded['probability_se'])}",
+                 f"{pct(plan.probability)} ± {pct(plan.probability_se)} (fresh draws)"])
+    html = (f"<p>{esc(plan.sentence())}</p>"
+            + _table(["lever", "as loaded", "plan"], rows)
+            + c.figure(frontier(plan), "Expected cost against P(goal) of every plan simulated",
+                       f"{len(plan.frontier)} plans simulated on common random numbers; the "
+                       "line joins the cheapest plan for each P(goal)."))
+    return Section("plan", "The plan: cheapest mix that reaches the goal", html)
+
+
+def build(ds: xr.Dataset, plan=None) -> tuple[Context, list[Section]]:
+    """Every section that applies to ``ds``, in reading order (the plan optimizer's answer
+    second when ``plan`` is given)."""
     c = Context.of(ds)
     out = [s for s in (f(c) for f in SECTIONS) if s is not None]
+    if plan is not None:
+        out.insert(1, plan_section(c, plan))
     return c, out

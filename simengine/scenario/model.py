@@ -224,6 +224,9 @@ class LeadsVolume(Model):
 class BudgetVolume(Model):
     budget: Positive = Field(description="media budget, currency units")
     cost_per_lead: Positive
+    saturation: Positive | None = Field(
+        None, description="diminishing returns, currency units: expected leads "
+        "(saturation / cost_per_lead) * (1 - exp(-budget / saturation))")
 
 
 class AudienceVolume(Model):
