@@ -255,10 +255,10 @@ def _levers(items: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def _value(v, path: str, cur: str) -> str:
-    from simengine.analysis.goal_seek import _formatter
+    from simengine.fmt import lever_formatter
 
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return _formatter(path, cur)(float(v)) if not isinstance(v, int) else f"{v:,}"
+        return lever_formatter(path, cur)(float(v)) if not isinstance(v, int) else f"{v:,}"
     return str(v)
 
 

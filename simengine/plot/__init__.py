@@ -3,7 +3,7 @@
 ``se.plot.fan(ds)``; the functions live in :mod:`~simengine.plot.forecast` (fan, goal),
 :mod:`~simengine.plot.stages` (funnel, pipeline), :mod:`~simengine.plot.pools` (capacity),
 :mod:`~simengine.plot.sources` (campaigns), :mod:`~simengine.plot.decision` (compare, tornado,
-sobol), :mod:`~simengine.plot.frontier` (frontier) and :mod:`~simengine.plot.history`
+sobol), :mod:`~simengine.plot.plans` (frontier) and :mod:`~simengine.plot.history`
 (backtest), one style in :mod:`~simengine.plot.style`. Each is imported on first use (a
 figure of a saved result does not load the engine).
 """
@@ -26,7 +26,7 @@ _HOME = {
     "compare": "simengine.plot.decision",
     "tornado": "simengine.plot.decision",
     "sobol": "simengine.plot.decision",
-    "frontier": "simengine.plot.frontier",
+    "frontier": "simengine.plot.plans",
     "styled": "simengine.plot.style",
     "money": "simengine.fmt",
 }

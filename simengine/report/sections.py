@@ -750,7 +750,7 @@ SECTIONS: tuple[Callable[[Context], Section | None], ...] = (
 def plan_section(c: Context, plan) -> Section:
     """The plan optimizer's answer: each lever as loaded and in the plan, cost, P(goal), and
     the frontier figure (``plan`` an :class:`~simengine.analysis.optimize.OptimizeResult`)."""
-    from simengine.plot.frontier import frontier
+    from simengine.plot.plans import frontier
 
     def v(x) -> str:
         if isinstance(x, float):
