@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from simengine.analysis.expected import expected_bookings, expected_funnel, mean_theta
-from simengine.analysis.levers import Lever, lever_uniforms
+from simengine.analysis.levers import Lever, lever_uniforms, scenario_and_target
 from simengine.analysis.levers import lever as resolve_lever
 from simengine.api import simulate
 from simengine.compile import Compiled, compile_scenario
@@ -336,15 +336,7 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
     if not rtol > 0:
         raise SimEngineError(f"rtol: expected a number > 0, found {rtol}")
     t0 = time.perf_counter()
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if target is None:
-        if sc.goal is None:
-            raise SimEngineError("target: expected a target (or goal.revenue in the scenario), "
-                                 "found none")
-        target = float(sc.goal.revenue)
-    target = float(target)
-    if not target > 0:
-        raise SimEngineError(f"target: expected bookings > 0, found {target:g}")
+    sc, target = scenario_and_target(scenario, target)
     cs = compile_scenario(sc)
     lv = resolve_lever(cs, path, bounds)
     table, x_det = reverse_waterfall(cs, lv, target)

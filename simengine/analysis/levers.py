@@ -434,3 +434,21 @@ def assign_groups(fs: list[Factor], groups: dict[str, list[str]] | None) -> list
                     break
         out.append(g)
     return out
+
+
+def scenario_and_target(scenario, target: float | None) -> tuple[Scenario, float]:
+    """The scenario (loaded when a path is given) and the bookings target of a search: the one
+    given, else the scenario's ``goal.revenue``; a clear error when there is none or it is not
+    positive."""
+    from simengine.scenario import load_scenario
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if target is None:
+        if sc.goal is None:
+            raise SimEngineError("target: expected a target (or goal.revenue in the scenario), "
+                                 "found none")
+        target = float(sc.goal.revenue)
+    target = float(target)
+    if not target > 0:
+        raise SimEngineError(f"target: expected bookings > 0, found {target:g}")
+    return sc, target

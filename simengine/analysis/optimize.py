@@ -52,7 +52,7 @@ import pandas as pd
 from scipy import optimize as sopt
 
 from simengine.analysis.expected import expected_model, mean_theta
-from simengine.analysis.levers import Lever, is_probability, lever_uniforms
+from simengine.analysis.levers import Lever, is_probability, lever_uniforms, scenario_and_target
 from simengine.analysis.levers import lever as resolve_lever
 from simengine.compile import Compiled, compile_scenario
 from simengine.dataset import campaign_cost, pool_cost
@@ -714,15 +714,7 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
         raise SimEngineError(f"seed: expected a non-negative integer, found {seed!r}")
     if int(frontier) < 0:
         raise SimEngineError(f"frontier: expected a number of plans >= 0, found {frontier}")
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if target is None:
-        if sc.goal is None:
-            raise SimEngineError("target: expected a target (or goal.revenue in the scenario), "
-                                 "found none")
-        target = float(sc.goal.revenue)
-    target = float(target)
-    if not target > 0:
-        raise SimEngineError(f"target: expected bookings > 0, found {target:g}")
+    sc, target = scenario_and_target(scenario, target)
     cs = compile_scenario(sc)
     pls = plan_levers(sc, cs, levers)
     pr = _Problem(sc, pls, target, confidence, int(draws), int(seed), threads)
