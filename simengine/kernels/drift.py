@@ -74,6 +74,23 @@ def clock_index(mode, cohort, period):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def clip_outcomes(f, a_total, q_nd, q_rc):
+    """Advance, no decision and recycle of a visit clipped to a total of 1 (and reported).
+
+    Advance gives way first: its targets are scaled by ``(1 - q_nd - q_rc) / a_total`` (times
+    ``f``, any scaling already applied); when no decision and recycle alone exceed 1, advance is
+    0 and the two are renormalised. Returns ``(f, a_total, q_nd, q_rc, clipped)``; one place for
+    the rule that every routing of both kernels follows.
+    """
+    if a_total + q_nd + q_rc > 1.0:
+        if q_nd + q_rc < 1.0:
+            return f * ((1.0 - q_nd - q_rc) / a_total), 1.0 - q_nd - q_rc, q_nd, q_rc, 1
+        s = q_nd + q_rc
+        return 0.0, 0.0, q_nd / s, q_rc / s, 1
+    return f, a_total, q_nd, q_rc, 0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def route_visit(st, dr, i, rc, g, s, tz, xday, u, nd_add, lost_add):
     """``(outcome, clipped)`` of a visit to stage ``s`` ending on day ``xday`` with uniform ``u``:
     route source ``rc`` (campaign or initial-pipeline entry) and segment ``g`` at time slot
@@ -94,16 +111,7 @@ def route_visit(st, dr, i, rc, g, s, tz, xday, u, nd_add, lost_add):
     a_total *= f
     q_nd = dr.dz_nd[i, s, tz] + nd_add[s, xday]
     q_rc = dr.dz_rc[i, s, tz]
-    clipped = 0
-    if a_total + q_nd + q_rc > 1.0:
-        clipped = 1
-        if q_nd + q_rc < 1.0:
-            f *= (1.0 - q_nd - q_rc) / a_total
-            a_total = 1.0 - q_nd - q_rc
-        else:
-            f = 0.0
-            a_total = 0.0
-            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+    f, a_total, q_nd, q_rc, clipped = clip_outcomes(f, a_total, q_nd, q_rc)
     acc = 0.0
     for kk in range(nn):
         acc += pn[i, s, tz, kk] * am * f
@@ -138,16 +146,8 @@ def route_table_t(st, dr, i, route_t, clip_t):
                     f = 1.0
                     q_nd = dr.dz_nd[i, s, tz]
                     q_rc = dr.dz_rc[i, s, tz]
-                    clip_t[c, g, x, tz] = 0
-                    if a_total + q_nd + q_rc > 1.0:
-                        clip_t[c, g, x, tz] = 1
-                        if q_nd + q_rc < 1.0:
-                            f *= (1.0 - q_nd - q_rc) / a_total
-                            a_total = 1.0 - q_nd - q_rc
-                        else:
-                            f = 0.0
-                            a_total = 0.0
-                            q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                    f, a_total, q_nd, q_rc, clip_t[c, g, x, tz] = clip_outcomes(
+                        f, a_total, q_nd, q_rc)
                     acc = 0.0
                     for kk in range(nn):
                         acc += pn[i, s, tz, kk] * am * f

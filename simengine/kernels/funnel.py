@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
-from simengine.kernels.drift import clock_index, route_table_t, route_visit
+from simengine.kernels.drift import clip_outcomes, clock_index, route_table_t, route_visit
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import (
     NDTRI_CENTRAL,
@@ -148,16 +148,7 @@ def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
                 f = 1.0
                 q_nd = p_nd[i, s]
                 q_rc = p_rc[i, s]
-                r_clip[c, g, s] = 0
-                if a_total + q_nd + q_rc > 1.0:
-                    r_clip[c, g, s] = 1
-                    if q_nd + q_rc < 1.0:
-                        f *= (1.0 - q_nd - q_rc) / a_total
-                        a_total = 1.0 - q_nd - q_rc
-                    else:
-                        f = 0.0
-                        a_total = 0.0
-                        q_nd, q_rc = q_nd / (q_nd + q_rc), q_rc / (q_nd + q_rc)
+                f, a_total, q_nd, q_rc, r_clip[c, g, s] = clip_outcomes(f, a_total, q_nd, q_rc)
                 acc = 0.0
                 for kk in range(nn):
                     acc += p_next[i, s, kk] * am * f
