@@ -3,7 +3,7 @@
 Each works on the monthly series known at the cut-off (complete months from the start of the
 export), as rates per day so that a partial month is scaled by its days:
 
-- trailing mean: the average of the last few complete months (``naive`` in the back-test);
+- trailing mean: the average of the last few complete months (the back-test's ``naive``);
 - seasonal naive: the same month of the last quarter (season of 3 months, the quarter cycle of
   B2B closes), with a lognormal band from its own past errors, widening by season;
 - drift: the last month plus the average monthly change so far (Hyndman & Athanasopoulos,
@@ -52,15 +52,6 @@ class Forecast:
             return crps_quantiles(x, y)
         return abs(self.point - y)
 
-    def band(self, lo: float, hi: float) -> tuple[float, float] | None:
-        if self.point is None:
-            return None
-        if self.sd is not None and self.sd > 0:
-            return tuple(self.point + self.sd * stats.norm.ppf([lo, hi]))
-        if self.log_sd is not None and self.log_sd > 0:
-            return tuple(self.point * np.exp(self.log_sd * stats.norm.ppf([lo, hi])))
-        return None
-
 
 def crps_quantiles(x: np.ndarray, y: float) -> float:
     """CRPS of a distribution given by equally spaced quantiles ``x`` (sorted sample form,
@@ -70,10 +61,6 @@ def crps_quantiles(x: np.ndarray, y: float) -> float:
     i = np.arange(1, m + 1)
     pair = 2.0 / (m * m) * float(np.sum((2 * i - m - 1) * x))
     return float(np.mean(np.abs(x - y)) - 0.5 * pair)
-
-
-def trailing_mean(rates: np.ndarray, months: int) -> Forecast:
-    return Forecast(float(np.mean(rates[-months:])) if len(rates) else None)
 
 
 def seasonal_naive(rates: np.ndarray, h: int, season: int = SEASON) -> Forecast:
