@@ -11,9 +11,9 @@ bounded by the prospects in flight. Every random number is the fast path's: keye
 draw, source, day, k, visit, purpose), so with ample capacity this path gives the fast path's
 counts exactly, and a prospect keeps its numbers when the scenario changes around it.
 
-As in ``funnel.py``, nothing in the per-event code calls a function that takes arrays: such calls
-cost reference counting that would dominate the run time; heap and queue operations are written
-out where they are used.
+The helpers it shares with the fast path (stage clocks, routing, per-prospect values, the
+end-of-draw snapshot) and its own (the heap, pool accounting) are inlined: a call that takes
+arrays costs reference counting on every event.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
+from simengine.kernels import heap
+from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clock_index, route_visit
-from simengine.kernels.funnel import MAX_VISITS, _clock, _exit_time
+from simengine.kernels.funnel import MAX_VISITS, route_table
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
-from simengine.kernels.samplers import empirical, poisson, sample
+from simengine.kernels.samplers import poisson
+from simengine.kernels.tally import snapshot
+from simengine.kernels.values import sample_at
 
 PoolStatic = namedtuple("PoolStatic", [
     "stage_pool", "patience_slot", "camp_priority", "n_pools", "trace_len",
@@ -39,8 +43,14 @@ PoolOut = namedtuple("PoolOut", [
     "trace", "trace_n",
 ])
 
-K_BATCH, K_ENTER, K_EXIT, K_ABANDON, K_DAY = 0, 1, 2, 3, 4
-FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3
+FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3  # states of a prospect slot
+
+# per-prospect state: integer columns of p_int ...
+I_CAMPAIGN, I_SEGMENT, I_STAGE, I_VISIT, I_REACHED, I_VERSION, I_STATE, I_ROUTE, I_COHORT = range(9)
+N_INT = 9
+# ... and float columns of p_flt
+F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
+N_FLT = 5
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -86,7 +96,7 @@ def pool_capacity(seed, draw_ids, pool_key, headcount, slots, selling, ramp_days
                             break
                         j -= c
                     ramped = False
-                    rk = derive(pk, uint64(1_000_000 + r))
+                    rk = derive(pk, uint64(codes.HIRED_REP_KEY + r))
                 generation = 0
                 while join < D:
                     if rate > 0.0:
@@ -112,51 +122,57 @@ def pool_capacity(seed, draw_ids, pool_key, headcount, slots, selling, ramp_days
                 heads_out[i, p, d] = heads[d]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _push(h_t, h_seq, h_id, h_aux, n, t, seq, ident, aux):
-    """Insert an event into a heap of n events (room for it is the caller's job)."""
-    j = n
-    while j > 0:
-        parent = (j - 1) >> 1
-        if h_t[parent] < t or (h_t[parent] == t and h_seq[parent] < seq):
-            break
-        h_t[j] = h_t[parent]
-        h_seq[j] = h_seq[parent]
-        h_id[j] = h_id[parent]
-        h_aux[j] = h_aux[parent]
-        j = parent
-    h_t[j] = t
-    h_seq[j] = seq
-    h_id[j] = ident
-    h_aux[j] = aux
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now):
+    """Busy and queue areas of a pool up to ``now`` (before its counts change)."""
+    area_busy[pool] += busy[pool] * (now - last_t[pool])
+    area_queue[pool] += n_wait[pool] * (now - last_t[pool])
+    last_t[pool] = now
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _pop(h_t, h_seq, h_id, h_aux, n):
-    """Remove the earliest of n events (its fields were read by the caller)."""
-    n -= 1
-    if n == 0:
-        return
-    lt, ls, li, la = h_t[n], h_seq[n], h_id[n], h_aux[n]
-    j = 0
-    while True:
-        child = 2 * j + 1
-        if child >= n:
-            break
-        if child + 1 < n and (h_t[child + 1] < h_t[child] or (
-                h_t[child + 1] == h_t[child] and h_seq[child + 1] < h_seq[child])):
-            child += 1
-        if lt < h_t[child] or (lt == h_t[child] and ls < h_seq[child]):
-            break
-        h_t[j] = h_t[child]
-        h_seq[j] = h_seq[child]
-        h_id[j] = h_id[child]
-        h_aux[j] = h_aux[child]
-        j = child
-    h_t[j] = lt
-    h_seq[j] = ls
-    h_id[j] = li
-    h_aux[j] = la
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _release(p_int, free, n_free, q):
+    """Prospect slot ``q`` back to the free list; returns the new number of free slots."""
+    p_int[q, I_STATE] = FREE
+    free[n_free] = q
+    return n_free + 1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _leave(pipe, pv_diff, o_time, o_exits, i, s, last, pv, t_in, t_out, value):
+    """A visit of stage ``s`` that began at ``t_in`` ends at ``t_out``: out of the pipeline at
+    the end of its period (``last``; its value too where ``pv``), its time in the stage
+    tallied."""
+    pipe[last, s] -= 1.0
+    if pv:
+        pv_diff[last] -= value
+    o_time[i, s] += t_out - t_in
+    o_exits[i, s] += 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _trace(trace, trace_n, i, arrival, t, outcome):
+    """The first prospects to leave the funnel in draw ``i`` (as many as ``trace`` holds):
+    arrival, exit, how."""
+    if trace_n[i] < trace.shape[1]:
+        m = int(trace_n[i])
+        trace[i, m, 0] = arrival
+        trace[i, m, 1] = t
+        trace[i, m, 2] = outcome
+        trace_n[i] += 1.0
+
+
+@njit(cache=True, nogil=True)
+def _room(a, n, fill):
+    """``a`` with room for ``n`` entries (doubled as often as needed, new entries ``fill``)."""
+    if n <= a.shape[0]:
+        return a
+    m = a.shape[0]
+    while m < n:
+        m *= 2
+    b = np.full((m,) + a.shape[1:], fill, a.dtype)
+    b[:a.shape[0]] = a
+    return b
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -170,16 +186,17 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     C = st.camp_enters.shape[0]
     G = st.camp_mix_cum.shape[1]
     NP = pc.n_pools
-    slot_kind, emp_values, emp_cum, slot_emp = st.slot_kind, st.emp_values, st.emp_cum, st.slot_emp
     nat = dr.nat
     first_end_after, day_period = st.first_end_after, st.day_period
     dwell_slot, value_slot, delay_slot = st.dwell_slot, st.value_slot, st.delay_slot
+    dw_mode, rt_mode, dz_dwell = st.dw_mode, st.rt_mode, dr.dz_dwell
     rc_to, in_pv = st.rc_to, st.in_pipeline_value
     stage_pool, patience_slot, camp_priority = pc.stage_pool, pc.patience_slot, pc.camp_priority
     capacity = pd.capacity
-    trace, trace_len = po.trace, pc.trace_len
     o_ent, o_reach, o_open = out.entered, out.reached, out.open_at_end
     o_time, o_exits = out.stage_time, out.stage_exits
+    slot_kind, emp_values, emp_cum, slot_emp = st.slot_kind, st.emp_values, st.emp_cum, st.slot_emp
+    trace, trace_n = po.trace, po.trace_n
 
     speed = np.empty((S, D))
     cum = np.empty((S, D + 1))
@@ -189,7 +206,15 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     pipe = np.zeros((P + 1, S))
     pv_diff = np.zeros(P + 1)
     nur_diff = np.zeros(P + 1)
-    _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    n_next = st.n_next
+    R = dr.quality.shape[1]
+    r_thr = np.empty((R, G, S, dr.p_next.shape[2] + 2))
+    r_out = np.empty((S, dr.p_next.shape[2] + 3), np.int64)
+    r_clip = np.zeros((R, G, S), np.int64)
+    fr_route = np.zeros(S, np.int64)
+    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, fr_route)
+    o_clip = out.clipped
     dk = draw_key(root, dr.draw_ids[i])
 
     # pools: busy and waiting counts, time integrals since the last day boundary
@@ -209,31 +234,24 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     # prospects in flight: slots recycled through a free list
     pcap = 1024
     p_key = np.zeros(pcap, np.uint64)
-    # campaign, segment, stage, visit, mask, version, state, route source, cohort time slot
-    p_int = np.zeros((pcap, 9), np.int64)
-    p_flt = np.zeros((pcap, 5))  # value, arrival, entered stage, entered queue, first dwell
+    p_int = np.zeros((pcap, N_INT), np.int64)
+    p_flt = np.zeros((pcap, N_FLT))
     free = np.arange(pcap - 1, -1, -1).astype(np.int64)
     n_free = pcap
 
     # events, ordered by (time, sequence number)
-    hcap = 1024
-    h_t = np.zeros(hcap)
-    h_seq = np.zeros(hcap, np.int64)
-    h_id = np.zeros(hcap, np.int64)  # object * 8 + kind
-    h_aux = np.zeros(hcap, np.int64)
+    h_t, h_int = heap.empty(1024)
     n_heap = 0
     seq = 0
     if D > 1:
-        _push(h_t, h_seq, h_id, h_aux, n_heap, 1.0, seq, K_DAY, 1)
-        n_heap += 1
-        seq += 1
+        h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, 1.0,
+                                                heap.event_id(0, codes.EV_DAY), 1)
     for src in range(E + C):
         day0 = 0 if src < E else st.camp_first_day[src - E]
         if src >= E and st.camp_last_day[src - E] <= day0:
             continue
-        _push(h_t, h_seq, h_id, h_aux, n_heap, float(day0), seq, src * 8 + K_BATCH, day0)
-        n_heap += 1
-        seq += 1
+        h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(day0),
+                                                heap.event_id(src, codes.EV_BATCH), day0)
 
     walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
     walk_t = np.zeros(64)
@@ -242,11 +260,10 @@ def _draw(st, pc, dr, pd, out, po, i, root):
 
     while n_heap > 0:
         now = h_t[0]
-        kind = h_id[0] & 7
-        obj = h_id[0] >> 3
-        aux = h_aux[0]
-        _pop(h_t, h_seq, h_id, h_aux, n_heap)
-        n_heap -= 1
+        kind = heap.event_kind(h_int[0, heap.ID])
+        obj = heap.event_obj(h_int[0, heap.ID])
+        aux = h_int[0, heap.AUX]
+        n_heap = heap.pop(h_t, h_int, n_heap)
         if now >= D:
             break
         n_walk = 0
@@ -254,12 +271,10 @@ def _draw(st, pc, dr, pd, out, po, i, root):
         n_join = 0
         dispatch = -1  # a pool whose queue may move (NP: every pool)
 
-        if kind == K_DAY:
+        if kind == codes.EV_DAY:
             per = day_period[aux - 1]
             for p in range(NP):
-                area_busy[p] += busy[p] * (now - last_t[p])
-                area_queue[p] += n_wait[p] * (now - last_t[p])
-                last_t[p] = now
+                _accrue(area_busy, area_queue, last_t, busy, n_wait, p, now)
                 po.busy_area[i, per, p] += area_busy[p]
                 po.queue_area[i, per, p] += area_queue[p]
                 po.cap_area[i, per, p] += cap[p]
@@ -267,11 +282,10 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 area_queue[p] = 0.0
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
-                _push(h_t, h_seq, h_id, h_aux, n_heap, float(aux + 1), seq, K_DAY, aux + 1)
-                n_heap += 1
-                seq += 1
+                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(aux + 1),
+                                                        heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
-        elif kind == K_BATCH:
+        elif kind == codes.EV_BATCH:
             src = obj
             day = aux
             if src < E:
@@ -292,8 +306,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             if n > n_free:  # room for n more prospects
                 grow = max(pcap, n - n_free)
                 p_key = np.concatenate((p_key, np.zeros(grow, np.uint64)))
-                p_int = np.concatenate((p_int, np.zeros((grow, 9), np.int64)))
-                p_flt = np.concatenate((p_flt, np.zeros((grow, 5))))
+                p_int = np.concatenate((p_int, np.zeros((grow, N_INT), np.int64)))
+                p_flt = np.concatenate((p_flt, np.zeros((grow, N_FLT))))
                 free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
                                        np.zeros(pcap, np.int64)))
                 n_free += grow
@@ -310,75 +324,57 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     j = dr.init_offset[src] + k
                     g = dr.init_seg[i, j]
                     t_in = 0.0
-                    p_flt[q, 1] = -1.0
-                    p_flt[q, 4] = dr.init_residual[i, j]
+                    p_flt[q, F_ARRIVAL] = -1.0
+                    p_flt[q, F_RESIDUAL] = dr.init_residual[i, j]
                 else:
                     u = uniform(key, counter(0, codes.P_SEGMENT, 0))
                     g = 0
                     while g < G - 1 and u >= st.camp_mix_cum[c, g]:
                         g += 1
                     t_in = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
-                    p_flt[q, 1] = t_in
-                    p_flt[q, 4] = -1.0
-                p_int[q, 0] = c
-                p_int[q, 1] = g
-                p_int[q, 2] = s0
-                p_int[q, 3] = 0
-                p_int[q, 4] = 0
-                p_int[q, 6] = ACTIVE
-                p_int[q, 7] = C + src if src < E else c
-                p_int[q, 8] = day_period[day] + 1 if src >= E and st.dz_slots > 1 else 0
-                p_flt[q, 0] = -1.0
-                p_flt[q, 3] = -1.0
+                    p_flt[q, F_ARRIVAL] = t_in
+                    p_flt[q, F_RESIDUAL] = -1.0
+                p_int[q, I_CAMPAIGN] = c
+                p_int[q, I_SEGMENT] = g
+                p_int[q, I_STAGE] = s0
+                p_int[q, I_VISIT] = 0
+                p_int[q, I_REACHED] = 0
+                p_int[q, I_STATE] = ACTIVE
+                p_int[q, I_ROUTE] = C + src if src < E else c
+                p_int[q, I_COHORT] = day_period[day] + 1 if src >= E and st.dz_slots > 1 else 0
+                p_flt[q, F_VALUE] = -1.0
+                p_flt[q, F_QUEUED] = -1.0
                 walkers[n_walk] = q
                 walk_t[n_walk] = t_in
                 n_walk += 1
             if src >= E and day + 1 < st.camp_last_day[c]:
-                _push(h_t, h_seq, h_id, h_aux, n_heap, float(day + 1), seq, src * 8 + K_BATCH,
-                      day + 1)
-                n_heap += 1
-                seq += 1
-        elif kind == K_ENTER:
+                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(day + 1),
+                                                        heap.event_id(src, codes.EV_BATCH),
+                                                        day + 1)
+        elif kind == codes.EV_ENTER:
             joining[0] = obj
             n_join = 1
-        elif kind == K_ABANDON:
+        elif kind == codes.EV_ABANDON:
             q = obj
-            if p_int[q, 6] == WAITING and p_int[q, 5] == aux:
-                s = p_int[q, 2]
+            if p_int[q, I_STATE] == WAITING and p_int[q, I_VERSION] == aux:
+                s = p_int[q, I_STAGE]
                 pool = stage_pool[s]
-                area_busy[pool] += busy[pool] * (now - last_t[pool])
-                area_queue[pool] += n_wait[pool] * (now - last_t[pool])
-                last_t[pool] = now
+                _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
                 n_wait[pool] -= 1
-                p_int[q, 6] = ABANDONED  # its slot is freed when the queue reaches it
+                p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
                 period = day_period[int(now)]
                 po.abandoned[i, period, pool] += 1.0
                 out.exited_lost[i, period, s] += 1.0
-                last = first_end_after[int(now)]
-                pipe[last, s] -= 1.0
-                if in_pv[s] == 1:
-                    pv_diff[last] -= p_flt[q, 0]
-                o_time[i, s] += now - p_flt[q, 2]
-                o_exits[i, s] += 1.0
-                if po.trace_n[i] < trace_len:
-                    m = int(po.trace_n[i])
-                    trace[i, m, 0] = p_flt[q, 1]
-                    trace[i, m, 1] = now
-                    trace[i, m, 2] = codes.LOST
-                    po.trace_n[i] += 1.0
-        else:  # K_EXIT: a pooled visit is over; the slot is free, the prospect moves on
+                _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
+                       in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
+                _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
+        else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = obj
-            s = p_int[q, 2]
-            last = first_end_after[int(now)]
-            pipe[last, s] -= 1.0
-            if in_pv[s] == 1:
-                pv_diff[last] -= p_flt[q, 0]
-            o_time[i, s] += now - p_flt[q, 2]
-            o_exits[i, s] += 1.0
+            s = p_int[q, I_STAGE]
+            _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)], in_pv[s] == 1,
+                   p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
             pool = stage_pool[s]
-            area_busy[pool] += busy[pool] * (now - last_t[pool])
-            area_queue[pool] += n_wait[pool] * (now - last_t[pool])
-            last_t[pool] = now
+            _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             busy[pool] -= 1
             dispatch = pool
             walkers[0] = -(q + 1)
@@ -394,19 +390,14 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     q = q_buf[r, q_head[r]]
                     q_head[r] = (q_head[r] + 1) % qcap
                     q_len[r] -= 1
-                    if p_int[q, 6] == ABANDONED:
-                        p_int[q, 6] = FREE
-                        free[n_free] = q
-                        n_free += 1
+                    if p_int[q, I_STATE] == ABANDONED:
+                        n_free = _release(p_int, free, n_free, q)
                         continue
-                    area_busy[pool] += busy[pool] * (now - last_t[pool])
-                    area_queue[pool] += n_wait[pool] * (now - last_t[pool])
-                    last_t[pool] = now
+                    _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
                     n_wait[pool] -= 1
                     busy[pool] += 1  # reserved now, so the loop sees it
-                    p_int[q, 6] = ACTIVE
-                    if n_start == starting.shape[0]:
-                        starting = np.concatenate((starting, np.zeros(n_start, np.int64)))
+                    p_int[q, I_STATE] = ACTIVE
+                    starting = _room(starting, n_start + 1, 0)
                     starting[n_start] = q
                     n_start += 1
 
@@ -417,179 +408,146 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             if route:
                 q = -q - 1
             x = walk_t[w]
-            g = p_int[q, 1]
-            c = p_int[q, 0]
+            g = p_int[q, I_SEGMENT]
+            c = p_int[q, I_CAMPAIGN]
             key = p_key[q]
             while True:
-                s = p_int[q, 2]
-                visit = p_int[q, 3]
+                s = p_int[q, I_STAGE]
+                visit = p_int[q, I_VISIT]
                 if route:  # the visit of stage s ended at x: where next?
                     xday = int(x)
                     period = day_period[xday]
                     # outcome at the exit, as the fast path routes it
                     u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                    tz = clock_index(st.rt_mode[s], p_int[q, 8], period)
-                    outcome, clipped = route_visit(st, dr, i, p_int[q, 7], g, s, tz, xday, u,
-                                                   nd_add, lost_add)
-                    out.clipped[i, s] += clipped
+                    r_src = p_int[q, I_ROUTE]
+                    if fr_route[s] == 0 and rt_mode[s] == codes.DRIFT_NONE:
+                        # the per-draw thresholds, as the fast path reads them
+                        o_clip[i, s] += r_clip[r_src, g, s]
+                        jj = 0
+                        for kk in range(n_next[s] + 2):
+                            jj += u >= r_thr[r_src, g, s, kk]
+                        outcome = r_out[s, jj]
+                    else:
+                        tz = clock_index(rt_mode[s], p_int[q, I_COHORT], period)
+                        outcome, clipped = route_visit(st, dr, i, r_src, g, s, tz, xday, u,
+                                                       nd_add, lost_add)
+                        o_clip[i, s] += clipped
                     if outcome >= 0:
-                        p_int[q, 2] = outcome
-                        p_int[q, 3] = visit + 1
+                        p_int[q, I_STAGE] = outcome
+                        p_int[q, I_VISIT] = visit + 1
                         route = False
                         continue
                     if outcome == codes.RECYCLE:
                         out.recycled[i, period, s] += 1.0
                         dl = delay_slot[s]
-                        if slot_kind[dl] == codes.EMPIRICAL:
-                            delay = empirical(emp_values, emp_cum, slot_emp[dl, 0],
-                                              slot_emp[dl, 1],
-                                              uniform(key, counter(visit, codes.P_DELAY, 0)))
-                        else:
-                            delay = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1],
-                                           nat[i, dl, 2], nat[i, dl, 3], key, visit,
-                                           codes.P_DELAY)
-                        t_back = x + max(delay, 0.0)
+                        t_back = x + max(sample_at(
+                            slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
+                            nat[i, dl, 3], key, visit, codes.P_DELAY, emp_values, emp_cum,
+                            slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
                         nur_diff[first_end_after[xday]] += 1.0
-                        p_int[q, 2] = rc_to[s]
-                        p_int[q, 3] = visit + 1
+                        p_int[q, I_STAGE] = rc_to[s]
+                        p_int[q, I_VISIT] = visit + 1
                         if t_back >= D:
                             o_open[i, rc_to[s]] += 1.0  # open at the stage it will come back to
-                            p_int[q, 6] = FREE
-                            free[n_free] = q
-                            n_free += 1
+                            n_free = _release(p_int, free, n_free, q)
                             break
                         nur_diff[first_end_after[int(t_back)]] -= 1.0
                         x = t_back
                         route = False
                         continue
                     if outcome == codes.WON:
-                        value = p_flt[q, 0]
+                        value = p_flt[q, F_VALUE]
                         if value < 0.0:
                             vs = value_slot[g]
-                            if slot_kind[vs] == codes.EMPIRICAL:
-                                value = empirical(emp_values, emp_cum, slot_emp[vs, 0],
-                                                  slot_emp[vs, 1],
-                                                  uniform(key, counter(0, codes.P_VALUE, 0)))
-                            else:
-                                value = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                               nat[i, vs, 2], nat[i, vs, 3], key, 0,
-                                               codes.P_VALUE)
-                            value = max(value, 0.0)
+                            value = max(sample_at(
+                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
+                                nat[i, vs, 3], key, 0, codes.P_VALUE, emp_values, emp_cum,
+                                slot_emp[vs, 0], slot_emp[vs, 1]), 0.0)
                         out.won[i, period] += 1.0
                         out.revenue[i, period] += value
                         out.won_by_campaign[i, c] += 1.0
                         out.revenue_by_campaign[i, c] += value
                         out.revenue_by_segment[i, g] += value
-                        if p_flt[q, 1] >= 0.0:
-                            out.cycle_time_sum[i] += x - p_flt[q, 1]
+                        if p_flt[q, F_ARRIVAL] >= 0.0:
+                            out.cycle_time_sum[i] += x - p_flt[q, F_ARRIVAL]
                             out.cycle_time_n[i] += 1.0
                     elif outcome == codes.LOST:
                         out.exited_lost[i, period, s] += 1.0
                     else:
                         out.exited_no_decision[i, period, s] += 1.0
-                    if po.trace_n[i] < trace_len:
-                        m = int(po.trace_n[i])
-                        trace[i, m, 0] = p_flt[q, 1]
-                        trace[i, m, 1] = x
-                        trace[i, m, 2] = outcome
-                        po.trace_n[i] += 1.0
-                    p_int[q, 6] = FREE
-                    free[n_free] = q
-                    n_free += 1
+                    _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], x, outcome)
+                    n_free = _release(p_int, free, n_free, q)
                     break
 
                 # entering stage s at x: order-free bookkeeping now
-                if not (visit == 0 and p_flt[q, 1] < 0.0):  # the day-0 pipeline was already in
+                if not (visit == 0 and p_flt[q, F_ARRIVAL] < 0.0):  # day-0 pipeline: already in
                     o_ent[i, day_period[int(x)], s] += 1.0
-                mask = p_int[q, 4]
+                mask = p_int[q, I_REACHED]
                 if (mask >> s) & 1 == 0:
-                    p_int[q, 4] = mask | (1 << s)
+                    p_int[q, I_REACHED] = mask | (1 << s)
                     o_reach[i, c, s] += 1.0
-                if in_pv[s] == 1 and p_flt[q, 0] < 0.0:
+                if in_pv[s] == 1 and p_flt[q, F_VALUE] < 0.0:
                     vs = value_slot[g]
-                    if slot_kind[vs] == codes.EMPIRICAL:
-                        v = empirical(emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1],
-                                      uniform(key, counter(0, codes.P_VALUE, 0)))
-                    else:
-                        v = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                                   nat[i, vs, 3], key, 0, codes.P_VALUE)
-                    p_flt[q, 0] = max(v, 0.0)
-                p_flt[q, 2] = x
+                    p_flt[q, F_VALUE] = max(sample_at(
+                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
+                        nat[i, vs, 3], key, 0, codes.P_VALUE, emp_values, emp_cum,
+                        slot_emp[vs, 0], slot_emp[vs, 1]), 0.0)
+                p_flt[q, F_ENTERED] = x
                 first = first_end_after[int(x)]
                 pipe[first, s] += 1.0
                 if in_pv[s] == 1:
-                    pv_diff[first] += p_flt[q, 0]
+                    pv_diff[first] += p_flt[q, F_VALUE]
                 if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
                     if x > now:
-                        if n_heap + 1 > hcap:
-                            h_t = np.concatenate((h_t, np.zeros(hcap)))
-                            h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
-                            h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
-                            h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
-                            hcap *= 2
-                        _push(h_t, h_seq, h_id, h_aux, n_heap, x, seq, q * 8 + K_ENTER, 0)
-                        n_heap += 1
-                        seq += 1
+                        h_t, h_int, n_heap, seq = heap.schedule(
+                            h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
                     else:
-                        if n_join == joining.shape[0]:
-                            joining = np.concatenate((joining, np.zeros(n_join, np.int64)))
+                        joining = _room(joining, n_join + 1, 0)
                         joining[n_join] = q
                         n_join += 1
                     break
                 # a stage nobody works: its visit is walked now
-                if visit == 0 and p_flt[q, 4] >= 0.0:
-                    dwell = p_flt[q, 4]
+                if visit == 0 and p_flt[q, F_RESIDUAL] >= 0.0:
+                    dwell = p_flt[q, F_RESIDUAL]
                 else:
                     ds = dwell_slot[s]
-                    if slot_kind[ds] == codes.EMPIRICAL:
-                        dwell = empirical(emp_values, emp_cum, slot_emp[ds, 0], slot_emp[ds, 1],
-                                          uniform(key, counter(visit, codes.P_DWELL, 0)))
-                    else:
-                        dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1],
-                                       nat[i, ds, 2], nat[i, ds, 3], key, visit, codes.P_DWELL)
-                    tz = clock_index(st.dw_mode[s], p_int[q, 8], day_period[min(int(x), D - 1)])
-                    dwell = max(dwell, 0.0) * dr.dz_dwell[i, g, s, tz]
+                    tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(x), D - 1)])
+                    dwell = max(sample_at(
+                        slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3],
+                        key, visit, codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
+                        slot_emp[ds, 1]), 0.0) * dz_dwell[i, g, s, tz]
                 if has_clock[s] == 0 or x >= D:
                     x_out = x + dwell
                 else:
-                    x_out = _exit_time(s, x, dwell, speed, cum, D)
+                    x_out = exit_time(s, x, dwell, speed, cum, D)
                 if x_out >= D or visit >= MAX_VISITS:
                     o_open[i, s] += 1.0
                     if visit >= MAX_VISITS:
                         out.capped[i] += 1.0
-                    p_int[q, 6] = FREE
-                    free[n_free] = q
-                    n_free += 1
+                    n_free = _release(p_int, free, n_free, q)
                     break
-                last = first_end_after[int(x_out)]
-                pipe[last, s] -= 1.0
-                if in_pv[s] == 1:
-                    pv_diff[last] -= p_flt[q, 0]
-                o_time[i, s] += x_out - x
-                o_exits[i, s] += 1.0
+                _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(x_out)],
+                       in_pv[s] == 1, x, x_out, p_flt[q, F_VALUE])
                 x = x_out
                 route = True
 
         # --- prospects entering a pooled stage now: a free slot, or the queue ---
         for z in range(n_join):
             q = joining[z]
-            s = p_int[q, 2]
+            s = p_int[q, I_STAGE]
             pool = stage_pool[s]
-            area_busy[pool] += busy[pool] * (now - last_t[pool])
-            area_queue[pool] += n_wait[pool] * (now - last_t[pool])
-            last_t[pool] = now
+            _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             if busy[pool] < cap[pool] and n_wait[pool] == 0:
                 busy[pool] += 1
-                if n_start == starting.shape[0]:
-                    starting = np.concatenate((starting, np.zeros(n_start, np.int64)))
+                starting = _room(starting, n_start + 1, 0)
                 starting[n_start] = q
                 n_start += 1
                 continue
             n_wait[pool] += 1
-            p_int[q, 6] = WAITING
-            p_int[q, 5] += 1
-            p_flt[q, 3] = now
-            r = 2 * pool + camp_priority[p_int[q, 0]]
+            p_int[q, I_STATE] = WAITING
+            p_int[q, I_VERSION] += 1
+            p_flt[q, F_QUEUED] = now
+            r = 2 * pool + camp_priority[p_int[q, I_CAMPAIGN]]
             if q_len[r] == qcap:
                 nb = np.zeros((2 * NP, 2 * qcap), np.int64)
                 for rr in range(2 * NP):
@@ -602,99 +560,63 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             q_len[r] += 1
             ps = patience_slot[s]
             if ps >= 0:
-                key = p_key[q]
-                visit = p_int[q, 3]
-                if slot_kind[ps] == codes.EMPIRICAL:
-                    pat = empirical(emp_values, emp_cum, slot_emp[ps, 0], slot_emp[ps, 1],
-                                    uniform(key, counter(visit, codes.P_PATIENCE, 0)))
-                else:
-                    pat = sample(slot_kind[ps], nat[i, ps, 0], nat[i, ps, 1], nat[i, ps, 2],
-                                 nat[i, ps, 3], key, visit, codes.P_PATIENCE)
-                t_cold = now + max(pat, 0.0)
+                t_cold = now + max(sample_at(
+                    slot_kind[ps], nat[i, ps, 0], nat[i, ps, 1], nat[i, ps, 2], nat[i, ps, 3],
+                    p_key[q], p_int[q, I_VISIT], codes.P_PATIENCE, emp_values, emp_cum,
+                    slot_emp[ps, 0], slot_emp[ps, 1]), 0.0)
                 if t_cold < D:
-                    if n_heap + 1 > hcap:
-                        h_t = np.concatenate((h_t, np.zeros(hcap)))
-                        h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
-                        h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
-                        h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
-                        hcap *= 2
-                    _push(h_t, h_seq, h_id, h_aux, n_heap, t_cold, seq, q * 8 + K_ABANDON,
-                          p_int[q, 5])
-                    n_heap += 1
-                    seq += 1
+                    h_t, h_int, n_heap, seq = heap.schedule(
+                        h_t, h_int, n_heap, seq, t_cold, heap.event_id(q, codes.EV_ABANDON),
+                        p_int[q, I_VERSION])
 
         # --- pooled visits that start now: their dwell, and when they end ---
         for z in range(n_start):
             q = starting[z]
-            s = p_int[q, 2]
-            g = p_int[q, 1]
-            visit = p_int[q, 3]
-            key = p_key[q]
+            s = p_int[q, I_STAGE]
+            visit = p_int[q, I_VISIT]
             pool = stage_pool[s]
-            wait = now - p_flt[q, 3] if p_flt[q, 3] >= 0.0 else 0.0
-            cls = camp_priority[p_int[q, 0]]
+            wait = now - p_flt[q, F_QUEUED] if p_flt[q, F_QUEUED] >= 0.0 else 0.0
+            cls = camp_priority[p_int[q, I_CAMPAIGN]]
             po.wait_sum[i, pool, cls] += wait
             po.wait_n[i, pool, cls] += 1.0
             if wait > 0.0:
                 po.waited[i, pool] += 1.0
-            p_flt[q, 3] = -1.0
-            if visit == 0 and p_flt[q, 4] >= 0.0:
-                dwell = p_flt[q, 4]
+            p_flt[q, F_QUEUED] = -1.0
+            if visit == 0 and p_flt[q, F_RESIDUAL] >= 0.0:
+                dwell = p_flt[q, F_RESIDUAL]
             else:
                 ds = dwell_slot[s]
-                if slot_kind[ds] == codes.EMPIRICAL:
-                    dwell = empirical(emp_values, emp_cum, slot_emp[ds, 0], slot_emp[ds, 1],
-                                      uniform(key, counter(visit, codes.P_DWELL, 0)))
-                else:
-                    dwell = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
-                                   nat[i, ds, 3], key, visit, codes.P_DWELL)
-                tz = clock_index(st.dw_mode[s], p_int[q, 8], day_period[min(int(now), D - 1)])
-                dwell = max(dwell, 0.0) * dr.dz_dwell[i, g, s, tz]
+                tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(now), D - 1)])
+                dwell = max(sample_at(
+                    slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3],
+                    p_key[q], visit, codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
+                    slot_emp[ds, 1]), 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
             else:
-                t_out = _exit_time(s, now, dwell, speed, cum, D)
+                t_out = exit_time(s, now, dwell, speed, cum, D)
             if t_out >= D or visit >= MAX_VISITS:
                 o_open[i, s] += 1.0  # it keeps its slot to the end
                 if visit >= MAX_VISITS:
                     out.capped[i] += 1.0
-                p_int[q, 6] = FREE
-                free[n_free] = q
-                n_free += 1
+                n_free = _release(p_int, free, n_free, q)
             else:
-                if n_heap + 1 > hcap:
-                    h_t = np.concatenate((h_t, np.zeros(hcap)))
-                    h_seq = np.concatenate((h_seq, np.zeros(hcap, np.int64)))
-                    h_id = np.concatenate((h_id, np.zeros(hcap, np.int64)))
-                    h_aux = np.concatenate((h_aux, np.zeros(hcap, np.int64)))
-                    hcap *= 2
-                _push(h_t, h_seq, h_id, h_aux, n_heap, t_out, seq, q * 8 + K_EXIT, 0)
-                n_heap += 1
-                seq += 1
+                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, t_out,
+                                                        heap.event_id(q, codes.EV_EXIT), 0)
 
     # the horizon ends: close the last day, count who is still waiting
     per = day_period[D - 1]
     for p in range(NP):
-        area_busy[p] += busy[p] * (D - last_t[p])
-        area_queue[p] += n_wait[p] * (D - last_t[p])
+        _accrue(area_busy, area_queue, last_t, busy, n_wait, p, float(D))
         po.busy_area[i, per, p] += area_busy[p]
         po.queue_area[i, per, p] += area_queue[p]
         po.cap_area[i, per, p] += cap[p]
     for r in range(2 * NP):
         for z in range(q_len[r]):
             q = q_buf[r, (q_head[r] + z) % qcap]
-            if p_int[q, 6] == WAITING:
-                o_open[i, p_int[q, 2]] += 1.0
-
-    run_pv = 0.0
-    run_nur = 0.0
-    for p in range(P):
-        run_pv += pv_diff[p]
-        run_nur += nur_diff[p]
-        out.pipeline_value[i, p] = run_pv
-        out.nurture[i, p] = run_nur
-        for s in range(S):
-            out.pipeline[i, p, s] = pipe[p, s] + (out.pipeline[i, p - 1, s] if p > 0 else 0.0)
+            if p_int[q, I_STATE] == WAITING:
+                o_open[i, p_int[q, I_STAGE]] += 1.0
+    snapshot(out, i, pipe, pv_diff, nur_diff)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)

@@ -16,18 +16,19 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
+from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clip_outcomes, clock_index, route_table_t, route_visit
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import (
     NDTRI_CENTRAL,
-    empirical,
     exp_poly,
     gamma_unit,
     ndtri,
     ndtri_central,
     poisson,
-    sample,
 )
+from simengine.kernels.tally import snapshot
+from simengine.kernels.values import sample_at
 
 MAX_VISITS = 10_000  # a prospect still cycling after this many visits stays open (and is counted)
 
@@ -60,56 +61,7 @@ Out = namedtuple("Out", [
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock):
-    """Per-draw stage clocks: calendar speed times the friction windows active in this draw."""
-    S, D = speed.shape
-    for s in range(S):
-        for d in range(D):
-            speed[s, d] = st.calendar[s, d]
-            nd_add[s, d] = 0.0
-            lost_add[s, d] = 0.0
-    for f in range(dr.fr_on.shape[1]):
-        if dr.fr_on[i, f] == 0:
-            continue
-        lo = max(dr.fr_start[i, f], 0)
-        hi = min(dr.fr_end[i, f], D)
-        for s in range(S):
-            if st.fr_stages[f, s] == 0:
-                continue
-            for d in range(lo, hi):
-                speed[s, d] /= dr.fr_dwell[i, f]
-                nd_add[s, d] += dr.fr_nd[i, f]
-                lost_add[s, d] += dr.fr_lost[i, f]
-    for s in range(S):
-        has_clock[s] = 0
-        cum[s, 0] = 0.0
-        for d in range(D):
-            cum[s, d + 1] = cum[s, d] + speed[s, d]
-            if speed[s, d] != 1.0:
-                has_clock[s] = 1
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _exit_time(s, t, dwell, speed, cum, D):
-    """Time at which ``dwell`` units of stage-clock time have passed since ``t``."""
-    day = int(t)
-    if day >= D:
-        return t + dwell
-    target = cum[s, day] + speed[s, day] * (t - day) + dwell
-    if target >= cum[s, D]:
-        return D + (target - cum[s, D])
-    lo, hi = day, D - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if cum[s, mid + 1] > target:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo + (target - cum[s, lo]) / speed[s, lo]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
+def route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
     """Per-draw routing thresholds of each (route source, segment, stage).
 
     A route source is a campaign, or an initial-pipeline entry (``C + e``).
@@ -162,14 +114,6 @@ def _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
 BLOCK = 256  # prospects of a batch followed together, one stage at a time
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _sample_at(kind, p0, p1, p2, p3, key, visit, purpose, emp_values, emp_cum, e0, e1):
-    """One value of a per-prospect distribution slot (empirical ones from their table)."""
-    if kind == codes.EMPIRICAL:
-        return empirical(emp_values, emp_cum, e0, e1, uniform(key, counter(visit, purpose, 0)))
-    return sample(kind, p0, p1, p2, p3, key, visit, purpose)
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, dr, out, i, root):
     """One draw: the open pipeline on day 0, then every campaign's arrivals.
@@ -215,14 +159,14 @@ def _draw(st, dr, out, i, root):
     pipe = np.zeros((P + 1, S))
     pv_diff = np.zeros(P + 1)
     nur_diff = np.zeros(P + 1)
-    _clock(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     K = dr.p_next.shape[2]
     R = quality.shape[1]  # route sources: campaigns, then initial-pipeline entries
     route = np.empty((R, G, S, K + 2))
     r_out = np.empty((S, K + 3), np.int64)
     r_clip = np.zeros((R, G, S), np.int64)
     fr_route = np.zeros(S, np.int64)
-    _route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
+    route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
     # routing of the stages a drift moves: one table per time slot
     rt_mode, rt_index, dw_mode, dz_dwell = st.rt_mode, st.rt_index, st.dw_mode, dr.dz_dwell
     T = st.dz_slots
@@ -238,6 +182,9 @@ def _draw(st, dr, out, i, root):
     b_visit = np.empty(BLOCK, np.int64)
     b_reached = np.empty(BLOCK, np.int64)  # bit s: has reached stage s
     b_coh = np.empty(BLOCK, np.int64)  # time slot of the arrival period (0: open pipeline)
+    b_c = np.empty(BLOCK, np.int64)  # campaign (C: the open pipeline)
+    b_rc = np.empty(BLOCK, np.int64)  # route source: campaign, or C + initial-pipeline entry
+    b_res = np.empty(BLOCK)  # the open pipeline's residual dwell of its first visit, else -1
     queue = np.empty((S, BLOCK + 1), np.int64)  # members waiting at each stage (+1: dummy slot)
     qn = np.zeros(S, np.int64)
     w_idx = np.empty(BLOCK, np.int64)  # the members visiting the stage being worked
@@ -249,282 +196,306 @@ def _draw(st, dr, out, i, root):
     w_new = np.empty(BLOCK + 1, np.int64)
     dk = draw_key(root, dr.draw_ids[i])
 
-    # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day)
-    for src in range(E + C):
-        if src < E:
-            c = C
-            rc = C + src
-            src_key = derive(dk, st.init_key[src])
-            d0, d1 = 0, 1
-        else:
-            c = src - E
-            rc = c
-            src_key = derive(dk, st.camp_key[c])
-            d0, d1 = st.camp_first_day[c], st.camp_last_day[c]
-        for day in range(d0, d1):
-            coh = day_period[day] + 1 if src >= E and T > 1 else 0
-            if src < E:
-                batch_key = src_key
-                n = dr.init_count[i, src]
-                s0 = st.init_stage[src]
-                out.initial[i, s0] += n
-            else:
-                lam = dr.volume[i, c] * st.camp_shape[c, day] * dr.vol_mult[i, c, day_period[day]]
-                if lam <= 0.0:
-                    continue
-                batch_key = derive(src_key, uint64(day))
-                n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
-                s0 = st.camp_enters[c]
-                out.arrivals[i, day_period[day], c] += n
-                o_ent[day_period[day], s0] += n
-            for k0 in range(0, n, BLOCK):
-                m0 = min(BLOCK, n - k0)
-                for b in range(m0):
-                    key = derive(batch_key, uint64(k0 + b))
-                    b_key[b] = key
+    # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day);
+    # a block takes the next BLOCK prospects whatever their batch, so small daily batches are
+    # followed together (each member keeps its own key, campaign and route source)
+    src, day, d1, n, k = -1, 0, 0, 0, 0
+    c = rc = coh = s0 = 0
+    src_key = batch_key = uint64(0)
+    more = True
+    while more:
+        nb = 0
+        while nb < BLOCK:
+            while k == n:  # the next batch with arrivals
+                day += 1
+                if day >= d1:
+                    src += 1
+                    if src == E + C:
+                        more = False
+                        break
                     if src < E:
-                        b_g[b] = dr.init_seg[i, dr.init_offset[src] + k0 + b]
-                        b_t[b] = 0.0
-                        b_arrival[b] = -1.0
+                        src_key = derive(dk, st.init_key[src])
+                        day, d1 = 0, 1
                     else:
-                        g = 0
-                        if G > 1:
-                            u = uniform(key, counter(0, codes.P_SEGMENT, 0))
-                            while g < G - 1 and u >= st.camp_mix_cum[c, g]:
-                                g += 1
-                        b_g[b] = g
-                        t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
-                        b_t[b] = t
-                        b_arrival[b] = t
-                    b_value[b] = -1.0
-                    b_visit[b] = 0
-                    b_reached[b] = 0
-                    b_coh[b] = coh
-                    queue[s0, b] = b
-                qn[s0] = m0
-                # --- sweep the stages until every member has left the funnel or the horizon ---
+                        src_key = derive(dk, st.camp_key[src - E])
+                        day, d1 = st.camp_first_day[src - E], st.camp_last_day[src - E]
+                    if day >= d1:
+                        continue
+                k = 0
+                n = 0
+                coh = day_period[day] + 1 if src >= E and T > 1 else 0
+                if src < E:
+                    c = C
+                    rc = C + src
+                    batch_key = src_key
+                    n = dr.init_count[i, src]
+                    s0 = st.init_stage[src]
+                    out.initial[i, s0] += n
+                else:
+                    c = src - E
+                    rc = c
+                    lam = (dr.volume[i, c] * st.camp_shape[c, day]
+                           * dr.vol_mult[i, c, day_period[day]])
+                    if lam <= 0.0:
+                        continue
+                    batch_key = derive(src_key, uint64(day))
+                    n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
+                    s0 = st.camp_enters[c]
+                    out.arrivals[i, day_period[day], c] += n
+                    o_ent[day_period[day], s0] += n
+            if not more:
+                break
+            b = nb
+            key = derive(batch_key, uint64(k))
+            b_key[b] = key
+            if src < E:
+                b_g[b] = dr.init_seg[i, dr.init_offset[src] + k]
+                b_t[b] = 0.0
+                b_arrival[b] = -1.0
+                b_res[b] = dr.init_residual[i, dr.init_offset[src] + k]
+            else:
+                g = 0
+                if G > 1:
+                    u = uniform(key, counter(0, codes.P_SEGMENT, 0))
+                    while g < G - 1 and u >= st.camp_mix_cum[c, g]:
+                        g += 1
+                b_g[b] = g
+                t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
+                b_t[b] = t
+                b_arrival[b] = t
+                b_res[b] = -1.0
+            b_value[b] = -1.0
+            b_visit[b] = 0
+            b_reached[b] = 0
+            b_coh[b] = coh
+            b_c[b] = c
+            b_rc[b] = rc
+            queue[s0, qn[s0]] = b
+            qn[s0] += 1
+            k += 1
+            nb += 1
+        if nb == 0:
+            break
+        # --- sweep the stages until every member has left the funnel or the horizon ---
+        busy = True
+        while busy:
+            busy = False
+            for s in range(S):
+                m = qn[s]
+                if m == 0:
+                    continue
                 busy = True
-                while busy:
-                    busy = False
-                    for s in range(S):
-                        m = qn[s]
-                        if m == 0:
-                            continue
-                        busy = True
+                for j in range(m):
+                    w_idx[j] = queue[s, j]
+                qn[s] = 0
+                pv = in_pv[s] == 1
+                # first visits to the stage; deal values from the pipeline stage on
+                for j in range(m):
+                    b = w_idx[j]
+                    o_reach[b_c[b], s] += 1 - ((b_reached[b] >> s) & 1)
+                    b_reached[b] |= 1 << s
+                if pv:
+                    nv = 0  # the members without a deal value yet
+                    for j in range(m):
+                        b = w_idx[j]
+                        w_new[nv] = b
+                        nv += b_value[b] < 0.0
+                    vs = value_slot[0]
+                    if G == 1 and slot_kind[vs] == codes.LOGNORMAL:
+                        # as ``sample`` draws it, in loops that vectorise
+                        ctr_v = counter(0, codes.P_VALUE, 0)
+                        for jj in range(nv):
+                            u = uniform(b_key[w_new[jj]], ctr_v)
+                            w_u[jj] = u
+                            w_dwell[jj] = ndtri_central(u)
+                        nt = 0
+                        for jj in range(nv):
+                            w_tail[nt] = jj
+                            nt += abs(w_u[jj] - 0.5) > NDTRI_CENTRAL
+                        for jt in range(nt):
+                            jj = w_tail[jt]
+                            w_dwell[jj] = ndtri(w_u[jj])
+                        mu, sg = nat[i, vs, 0], nat[i, vs, 1]
+                        for jj in range(nv):
+                            b_value[w_new[jj]] = max(exp_poly(mu + sg * w_dwell[jj]), 0.0)
+                    else:
+                        for jj in range(nv):
+                            b = w_new[jj]
+                            vs = value_slot[b_g[b]]
+                            b_value[b] = max(sample_at(
+                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
+                                emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
+                                0.0)
+                # dwells
+                ds = dwell_slot[s]
+                kind = slot_kind[ds]
+                p0, p1, p2, p3 = nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3]
+                if kind == codes.LOGNORMAL or (kind == codes.GAMMA and p0 >= 1.0):
+                    # a standard normal each, as ndtri(uniform) in ``sample``: the
+                    # uniforms and ndtri's central part in a loop that vectorises, then
+                    # the tails (15 %)
+                    for j in range(m):
+                        b = w_idx[j]
+                        w_key[j] = b_key[b]
+                        w_ctr[j] = counter(b_visit[b], codes.P_DWELL, 0)
+                    for j in range(m):
+                        u = uniform(w_key[j], w_ctr[j])
+                        w_u[j] = u
+                        w_dwell[j] = ndtri_central(u)
+                    nt = 0
+                    for j in range(m):
+                        w_tail[nt] = j
+                        nt += abs(w_u[j] - 0.5) > NDTRI_CENTRAL
+                    for jj in range(nt):
+                        j = w_tail[jj]
+                        w_dwell[j] = ndtri(w_u[j])
+                    if kind == codes.LOGNORMAL:
                         for j in range(m):
-                            w_idx[j] = queue[s, j]
-                        qn[s] = 0
-                        pv = in_pv[s] == 1
-                        # first visits to the stage; deal values from the pipeline stage on
-                        n_new = 0
+                            w_dwell[j] = exp_poly(p0 + p1 * w_dwell[j])
+                    else:
+                        # gamma_unit's first attempt and its squeeze for all, the
+                        # few (2 %) others by gamma_unit itself
+                        d = p0 - 1.0 / 3.0
+                        cc = 1.0 / math.sqrt(9.0 * d)
                         for j in range(m):
-                            b = w_idx[j]
-                            n_new += 1 - ((b_reached[b] >> s) & 1)
-                            b_reached[b] |= 1 << s
-                        o_reach[c, s] += n_new
-                        if pv:
-                            nv = 0  # the members without a deal value yet
-                            for j in range(m):
-                                b = w_idx[j]
-                                w_new[nv] = b
-                                nv += b_value[b] < 0.0
-                            vs = value_slot[0]
-                            if G == 1 and slot_kind[vs] == codes.LOGNORMAL:
-                                # as ``sample`` draws it, in loops that vectorise
-                                ctr_v = counter(0, codes.P_VALUE, 0)
-                                for jj in range(nv):
-                                    u = uniform(b_key[w_new[jj]], ctr_v)
-                                    w_u[jj] = u
-                                    w_dwell[jj] = ndtri_central(u)
-                                nt = 0
-                                for jj in range(nv):
-                                    w_tail[nt] = jj
-                                    nt += abs(w_u[jj] - 0.5) > NDTRI_CENTRAL
-                                for jt in range(nt):
-                                    jj = w_tail[jt]
-                                    w_dwell[jj] = ndtri(w_u[jj])
-                                mu, sg = nat[i, vs, 0], nat[i, vs, 1]
-                                for jj in range(nv):
-                                    b_value[w_new[jj]] = max(exp_poly(mu + sg * w_dwell[jj]), 0.0)
-                            else:
-                                for jj in range(nv):
-                                    b = w_new[jj]
-                                    vs = value_slot[b_g[b]]
-                                    b_value[b] = max(_sample_at(
-                                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                        nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
-                                        emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
-                                        0.0)
-                        # dwells
-                        ds = dwell_slot[s]
-                        kind = slot_kind[ds]
-                        p0, p1, p2, p3 = nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3]
-                        if kind == codes.LOGNORMAL or (kind == codes.GAMMA and p0 >= 1.0):
-                            # a standard normal each, as ndtri(uniform) in ``sample``: the
-                            # uniforms and ndtri's central part in a loop that vectorises, then
-                            # the tails (15 %)
-                            for j in range(m):
-                                b = w_idx[j]
-                                w_key[j] = b_key[b]
-                                w_ctr[j] = counter(b_visit[b], codes.P_DWELL, 0)
-                            for j in range(m):
-                                u = uniform(w_key[j], w_ctr[j])
-                                w_u[j] = u
-                                w_dwell[j] = ndtri_central(u)
-                            nt = 0
-                            for j in range(m):
-                                w_tail[nt] = j
-                                nt += abs(w_u[j] - 0.5) > NDTRI_CENTRAL
-                            for jj in range(nt):
-                                j = w_tail[jj]
-                                w_dwell[j] = ndtri(w_u[j])
-                            if kind == codes.LOGNORMAL:
-                                for j in range(m):
-                                    w_dwell[j] = exp_poly(p0 + p1 * w_dwell[j])
-                            else:
-                                # gamma_unit's first attempt and its squeeze for all, the
-                                # few (2 %) others by gamma_unit itself
-                                d = p0 - 1.0 / 3.0
-                                cc = 1.0 / math.sqrt(9.0 * d)
-                                for j in range(m):
-                                    x = w_dwell[j]
-                                    v = 1.0 + cc * x
-                                    v = v * v * v
-                                    u = uniform(w_key[j], w_ctr[j] + uint64(1))
-                                    x2 = x * x
-                                    w_u[j] = (v > 0.0) & (u < 1.0 - 0.0331 * x2 * x2)
-                                    w_dwell[j] = p1 * (d * v)
-                                nt = 0
-                                for j in range(m):
-                                    w_tail[nt] = j
-                                    nt += w_u[j] == 0.0
-                                for jj in range(nt):
-                                    j = w_tail[jj]
-                                    w_dwell[j] = p1 * gamma_unit(p0, w_key[j], b_visit[w_idx[j]],
-                                                                 codes.P_DWELL, 0)
+                            x = w_dwell[j]
+                            v = 1.0 + cc * x
+                            v = v * v * v
+                            u = uniform(w_key[j], w_ctr[j] + uint64(1))
+                            x2 = x * x
+                            w_u[j] = (v > 0.0) & (u < 1.0 - 0.0331 * x2 * x2)
+                            w_dwell[j] = p1 * (d * v)
+                        nt = 0
+                        for j in range(m):
+                            w_tail[nt] = j
+                            nt += w_u[j] == 0.0
+                        for jj in range(nt):
+                            j = w_tail[jj]
+                            w_dwell[j] = p1 * gamma_unit(p0, w_key[j], b_visit[w_idx[j]],
+                                                         codes.P_DWELL, 0)
+                else:
+                    e0, e1 = slot_emp[ds, 0], slot_emp[ds, 1]
+                    for j in range(m):
+                        b = w_idx[j]
+                        w_dwell[j] = sample_at(kind, p0, p1, p2, p3, b_key[b], b_visit[b],
+                                                codes.P_DWELL, emp_values, emp_cum, e0, e1)
+                dmode = dw_mode[s]
+                if dmode != codes.DRIFT_NONE:  # a drift moves the dwell scale
+                    for j in range(m):
+                        b = w_idx[j]
+                        tz = clock_index(dmode, b_coh[b], day_period[int(b_t[b])])
+                        w_dwell[j] = max(w_dwell[j], 0.0) * dz_dwell[i, b_g[b], s, tz]
+                elif G > 1:
+                    for j in range(m):
+                        w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, b_g[w_idx[j]], s]
+                else:
+                    mult = dwell_mult[i, 0, s]
+                    for j in range(m):
+                        w_dwell[j] = max(w_dwell[j], 0.0) * mult
+                for j in range(m):  # the open pipeline's first visit: its residual
+                    b = w_idx[j]
+                    if b_visit[b] == 0 and b_res[b] >= 0.0:
+                        w_dwell[j] = b_res[b]
+                # exits, routes and the counters they move
+                nn = n_next[s]
+                clock = has_clock[s] == 1
+                table = fr_route[s] == 0
+                rmode = rt_mode[s]
+                rx = rt_index[s]
+                for j in range(m):
+                    b = w_idx[j]
+                    t = b_t[b]
+                    visit = b_visit[b]
+                    g = b_g[b]
+                    r_src = b_rc[b]
+                    value = b_value[b]
+                    if clock and t < D:
+                        t_out = exit_time(s, t, w_dwell[j], speed, cum, D)
+                    else:
+                        t_out = t + w_dwell[j]
+                    first = first_end_after[int(t)]
+                    pipe[first, s] += 1.0
+                    if pv:
+                        pv_diff[first] += value
+                    if t_out >= D or visit >= MAX_VISITS:
+                        o_open[s] += 1.0
+                        if visit >= MAX_VISITS:
+                            out.capped[i] += 1.0
+                        continue
+                    xday = int(t_out)
+                    last = first_end_after[xday]
+                    pipe[last, s] -= 1.0
+                    if pv:
+                        pv_diff[last] -= value
+                    o_time[s] += t_out - t
+                    o_exits[s] += 1.0
+                    period = day_period[xday]
+                    u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
+                    if table and rmode == codes.DRIFT_NONE:
+                        # thresholds are non-decreasing: the outcome is how many lie
+                        # at or below u
+                        n_clip[s] += r_clip[r_src, g, s]
+                        jj = 0
+                        for kk in range(nn + 2):
+                            jj += u >= route[r_src, g, s, kk]
+                        outcome = r_out[s, jj]
+                    elif table:
+                        tz = clock_index(rmode, b_coh[b], period)
+                        n_clip[s] += clip_t[r_src, g, rx, tz]
+                        jj = 0
+                        for kk in range(nn + 2):
+                            jj += u >= route_t[r_src, g, rx, tz, kk]
+                        outcome = r_out[s, jj]
+                    else:
+                        tz = clock_index(rmode, b_coh[b], period)
+                        outcome, clipped = route_visit(st, dr, i, r_src, g, s, tz, xday, u,
+                                                       nd_add, lost_add)
+                        n_clip[s] += clipped
+                    # advance (branch-free): queue at the next stage, or a dummy write
+                    move = outcome >= 0
+                    nxt = outcome if move else s
+                    queue[nxt, qn[nxt]] = b
+                    qn[nxt] += move
+                    b_t[b] = t_out
+                    b_visit[b] = visit + 1
+                    o_ent[period, nxt] += move
+                    o_lost[period, s] += outcome == codes.LOST
+                    o_nd[period, s] += outcome == codes.NO_DECISION
+                    if outcome == codes.WON:
+                        if value < 0.0:
+                            vs = value_slot[g]
+                            value = max(sample_at(
+                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
+                                emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
+                                0.0)
+                        out.won[i, period] += 1.0
+                        out.revenue[i, period] += value
+                        out.won_by_campaign[i, b_c[b]] += 1.0
+                        out.revenue_by_campaign[i, b_c[b]] += value
+                        out.revenue_by_segment[i, g] += value
+                        if b_arrival[b] >= 0.0:
+                            out.cycle_time_sum[i] += t_out - b_arrival[b]
+                            out.cycle_time_n[i] += 1.0
+                    elif outcome == codes.RECYCLE:  # nurture for a delay, then back
+                        o_rc[period, s] += 1.0
+                        dl = delay_slot[s]
+                        delay = max(sample_at(
+                            slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
+                            nat[i, dl, 3], b_key[b], visit, codes.P_DELAY, emp_values,
+                            emp_cum, slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
+                        t_back = t_out + delay
+                        nur_diff[first_end_after[xday]] += 1.0
+                        back = rc_to[s]
+                        if t_back >= D:
+                            o_open[back] += 1.0  # open at the stage it will come back to
                         else:
-                            e0, e1 = slot_emp[ds, 0], slot_emp[ds, 1]
-                            for j in range(m):
-                                b = w_idx[j]
-                                w_dwell[j] = _sample_at(kind, p0, p1, p2, p3, b_key[b], b_visit[b],
-                                                        codes.P_DWELL, emp_values, emp_cum, e0, e1)
-                        dmode = dw_mode[s]
-                        if dmode != codes.DRIFT_NONE:  # a drift moves the dwell scale
-                            for j in range(m):
-                                b = w_idx[j]
-                                tz = clock_index(dmode, b_coh[b], day_period[int(b_t[b])])
-                                w_dwell[j] = max(w_dwell[j], 0.0) * dz_dwell[i, b_g[b], s, tz]
-                        elif G > 1:
-                            for j in range(m):
-                                w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, b_g[w_idx[j]], s]
-                        else:
-                            mult = dwell_mult[i, 0, s]
-                            for j in range(m):
-                                w_dwell[j] = max(w_dwell[j], 0.0) * mult
-                        if src < E:  # the open pipeline's first visit: its residual dwell
-                            off = dr.init_offset[src] + k0
-                            for j in range(m):
-                                b = w_idx[j]
-                                if b_visit[b] == 0:
-                                    w_dwell[j] = dr.init_residual[i, off + b]
-                        # exits, routes and the counters they move
-                        nn = n_next[s]
-                        clock = has_clock[s] == 1
-                        table = fr_route[s] == 0
-                        rmode = rt_mode[s]
-                        rx = rt_index[s]
-                        for j in range(m):
-                            b = w_idx[j]
-                            t = b_t[b]
-                            visit = b_visit[b]
-                            g = b_g[b]
-                            value = b_value[b]
-                            if clock and t < D:
-                                t_out = _exit_time(s, t, w_dwell[j], speed, cum, D)
-                            else:
-                                t_out = t + w_dwell[j]
-                            first = first_end_after[int(t)]
-                            pipe[first, s] += 1.0
-                            if pv:
-                                pv_diff[first] += value
-                            if t_out >= D or visit >= MAX_VISITS:
-                                o_open[s] += 1.0
-                                if visit >= MAX_VISITS:
-                                    out.capped[i] += 1.0
-                                continue
-                            xday = int(t_out)
-                            last = first_end_after[xday]
-                            pipe[last, s] -= 1.0
-                            if pv:
-                                pv_diff[last] -= value
-                            o_time[s] += t_out - t
-                            o_exits[s] += 1.0
-                            period = day_period[xday]
-                            u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
-                            if table and rmode == codes.DRIFT_NONE:
-                                # thresholds are non-decreasing: the outcome is how many lie
-                                # at or below u
-                                n_clip[s] += r_clip[rc, g, s]
-                                jj = 0
-                                for kk in range(nn + 2):
-                                    jj += u >= route[rc, g, s, kk]
-                                outcome = r_out[s, jj]
-                            elif table:
-                                tz = clock_index(rmode, b_coh[b], period)
-                                n_clip[s] += clip_t[rc, g, rx, tz]
-                                jj = 0
-                                for kk in range(nn + 2):
-                                    jj += u >= route_t[rc, g, rx, tz, kk]
-                                outcome = r_out[s, jj]
-                            else:
-                                tz = clock_index(rmode, b_coh[b], period)
-                                outcome, clipped = route_visit(st, dr, i, rc, g, s, tz, xday, u,
-                                                               nd_add, lost_add)
-                                n_clip[s] += clipped
-                            # advance (branch-free): queue at the next stage, or a dummy write
-                            move = outcome >= 0
-                            nxt = outcome if move else s
-                            queue[nxt, qn[nxt]] = b
-                            qn[nxt] += move
-                            b_t[b] = t_out
-                            b_visit[b] = visit + 1
-                            o_ent[period, nxt] += move
-                            o_lost[period, s] += outcome == codes.LOST
-                            o_nd[period, s] += outcome == codes.NO_DECISION
-                            if outcome == codes.WON:
-                                if value < 0.0:
-                                    vs = value_slot[g]
-                                    value = max(_sample_at(
-                                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                        nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
-                                        emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
-                                        0.0)
-                                out.won[i, period] += 1.0
-                                out.revenue[i, period] += value
-                                out.won_by_campaign[i, c] += 1.0
-                                out.revenue_by_campaign[i, c] += value
-                                out.revenue_by_segment[i, g] += value
-                                if b_arrival[b] >= 0.0:
-                                    out.cycle_time_sum[i] += t_out - b_arrival[b]
-                                    out.cycle_time_n[i] += 1.0
-                            elif outcome == codes.RECYCLE:  # nurture for a delay, then back
-                                o_rc[period, s] += 1.0
-                                dl = delay_slot[s]
-                                delay = max(_sample_at(
-                                    slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                                    nat[i, dl, 3], b_key[b], visit, codes.P_DELAY, emp_values,
-                                    emp_cum, slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
-                                t_back = t_out + delay
-                                nur_diff[first_end_after[xday]] += 1.0
-                                back = rc_to[s]
-                                if t_back >= D:
-                                    o_open[back] += 1.0  # open at the stage it will come back to
-                                else:
-                                    nur_diff[first_end_after[int(t_back)]] -= 1.0
-                                    b_t[b] = t_back
-                                    o_ent[day_period[int(t_back)], back] += 1.0
-                                    queue[back, qn[back]] = b
-                                    qn[back] += 1
+                            nur_diff[first_end_after[int(t_back)]] -= 1.0
+                            b_t[b] = t_back
+                            o_ent[day_period[int(t_back)], back] += 1.0
+                            queue[back, qn[back]] = b
+                            qn[back] += 1
 
     for p in range(P):
         for s in range(S):
@@ -540,16 +511,7 @@ def _draw(st, dr, out, i, root):
         for c in range(C + 1):
             out.reached[i, c, s] += o_reach[c, s]
 
-    # end-of-period snapshots from the difference arrays
-    run_pv = 0.0
-    run_nur = 0.0
-    for p in range(P):
-        run_pv += pv_diff[p]
-        run_nur += nur_diff[p]
-        out.pipeline_value[i, p] = run_pv
-        out.nurture[i, p] = run_nur
-        for s in range(S):
-            out.pipeline[i, p, s] = pipe[p, s] + (out.pipeline[i, p - 1, s] if p > 0 else 0.0)
+    snapshot(out, i, pipe, pv_diff, nur_diff)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
