@@ -28,8 +28,9 @@ from simengine import codes
 from simengine.kernels import heap
 from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clock_index, route_visit
-from simengine.kernels.funnel import MAX_VISITS, route_table
+from simengine.kernels.funnel import MAX_VISITS
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
+from simengine.kernels.route import route_table
 from simengine.kernels.samplers import poisson
 from simengine.kernels.tally import snapshot
 from simengine.kernels.values import sample_at
@@ -209,11 +210,13 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     n_next = st.n_next
     R = dr.quality.shape[1]
-    r_thr = np.empty((R, G, S, dr.p_next.shape[2] + 2))
+    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
+    r_thr = np.empty((R, G, S, NF, dr.p_next.shape[2] + 2))
     r_out = np.empty((S, dr.p_next.shape[2] + 3), np.int64)
-    r_clip = np.zeros((R, G, S), np.int64)
+    r_clip = np.zeros((R, G, S, NF), np.int64)
+    f_state = np.empty((S, D), np.int64)
     fr_route = np.zeros(S, np.int64)
-    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, fr_route)
+    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, f_state, fr_route)
     o_clip = out.clipped
     dk = draw_key(root, dr.draw_ids[i])
 
@@ -420,12 +423,13 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     # outcome at the exit, as the fast path routes it
                     u = uniform(key, counter(visit, codes.P_ROUTE, 0))
                     r_src = p_int[q, I_ROUTE]
-                    if fr_route[s] == 0 and rt_mode[s] == codes.DRIFT_NONE:
+                    if rt_mode[s] == codes.DRIFT_NONE:
                         # the per-draw thresholds, as the fast path reads them
-                        o_clip[i, s] += r_clip[r_src, g, s]
+                        fs = f_state[s, xday]
+                        o_clip[i, s] += r_clip[r_src, g, s, fs]
                         jj = 0
                         for kk in range(n_next[s] + 2):
-                            jj += u >= r_thr[r_src, g, s, kk]
+                            jj += u >= r_thr[r_src, g, s, fs, kk]
                         outcome = r_out[s, jj]
                     else:
                         tz = clock_index(rt_mode[s], p_int[q, I_COHORT], period)

@@ -95,7 +95,7 @@ def route_visit(st, dr, i, rc, g, s, tz, xday, u, nd_add, lost_add):
     """``(outcome, clipped)`` of a visit to stage ``s`` ending on day ``xday`` with uniform ``u``:
     route source ``rc`` (campaign or initial-pipeline entry) and segment ``g`` at time slot
     ``tz``, with the friction of the exit day; probabilities summing over 1 are clipped
-    (``clipped`` = 1). The thresholds of :func:`route_table_t` and ``funnel._route_table`` are
+    (``clipped`` = 1). The thresholds of :func:`route_table_t` and ``route.route_table`` are
     computed with the same operations, so a visit routes identically either way."""
     n_next, next_target = st.n_next, st.next_target
     pn = dr.dz_next
@@ -129,7 +129,7 @@ def route_table_t(st, dr, i, route_t, clip_t):
     """Routing thresholds of the stages whose routing moves (``st.rt_stages``), per time slot.
 
     ``route_t[rc, g, x, tz, :]`` and ``clip_t[rc, g, x, tz]`` for the x-th such stage, laid out
-    as ``funnel._route_table`` lays out one time slot (non-decreasing thresholds of the next
+    as ``route.route_table`` lays out one time slot (non-decreasing thresholds of the next
     targets, no decision, recycle; the outcome is their number at or below u)."""
     pn, n_next = dr.dz_next, st.n_next
     R, G, X, T = clip_t.shape

@@ -17,8 +17,9 @@ from numba import njit, prange, uint64
 
 from simengine import codes
 from simengine.kernels.clock import exit_time, stage_clocks
-from simengine.kernels.drift import clip_outcomes, clock_index, route_table_t, route_visit
+from simengine.kernels.drift import clock_index, route_table_t, route_visit
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
+from simengine.kernels.route import route_table
 from simengine.kernels.samplers import (
     NDTRI_CENTRAL,
     exp_poly,
@@ -58,57 +59,6 @@ Out = namedtuple("Out", [
     "won_by_campaign", "revenue_by_segment", "stage_time", "stage_exits", "open_at_end",
     "cycle_time_sum", "cycle_time_n", "clipped", "initial", "capped",
 ])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route):
-    """Per-draw routing thresholds of each (route source, segment, stage).
-
-    A route source is a campaign, or an initial-pipeline entry (``C + e``).
-    ``route[c, g, s, :n_next[s] + 2]`` are the cumulative probabilities of the next targets,
-    then no decision, then recycle; a visit goes to ``r_out[s, j]`` for the first j whose
-    threshold exceeds its uniform (``r_out[s, n_next[s] + 2]`` is lost: none does).
-    ``r_clip`` marks the combinations whose probabilities had to be clipped to 1. Computed
-    with exactly the operations of :func:`drift.route_visit`, so a visit routes identically
-    either way, then made non-decreasing (a running maximum, which keeps the first threshold
-    above any u), so that j is simply the number of thresholds at or below u: no branch.
-    Valid for the stages whose outcome probabilities no friction window changes in this draw
-    (``fr_route[s] == 0``) and that no drift moves (``st.rt_mode[s] == 0``); the others are
-    routed by :func:`drift.route_visit`, which reads the friction of the exit day, or by the
-    per-time-slot table of :func:`drift.route_table_t`.
-    """
-    S, D = nd_add.shape
-    n_next, next_target = st.n_next, st.next_target
-    p_next, p_nd, p_rc, adv, quality = dr.p_next, dr.p_nd, dr.p_rc, dr.adv, dr.quality
-    for s in range(S):
-        fr_route[s] = 0
-        for d in range(D):
-            if nd_add[s, d] != 0.0 or lost_add[s, d] != 0.0:
-                fr_route[s] = 1
-        nn = n_next[s]
-        for kk in range(nn):
-            r_out[s, kk] = next_target[s, kk]
-        r_out[s, nn] = codes.NO_DECISION
-        r_out[s, nn + 1] = codes.RECYCLE
-        r_out[s, nn + 2] = codes.LOST
-        for c in range(route.shape[0]):
-            for g in range(route.shape[1]):
-                am = adv[i, g, s] * quality[i, c]
-                a_total = 0.0
-                for kk in range(nn):
-                    a_total += p_next[i, s, kk] * am
-                f = 1.0
-                q_nd = p_nd[i, s]
-                q_rc = p_rc[i, s]
-                f, a_total, q_nd, q_rc, r_clip[c, g, s] = clip_outcomes(f, a_total, q_nd, q_rc)
-                acc = 0.0
-                for kk in range(nn):
-                    acc += p_next[i, s, kk] * am * f
-                    route[c, g, s, kk] = acc
-                route[c, g, s, nn] = a_total + q_nd
-                route[c, g, s, nn + 1] = a_total + q_nd + q_rc
-                for kk in range(1, nn + 2):
-                    route[c, g, s, kk] = max(route[c, g, s, kk], route[c, g, s, kk - 1])
 
 
 BLOCK = 256  # prospects of a batch followed together, one stage at a time
@@ -162,11 +112,13 @@ def _draw(st, dr, out, i, root):
     stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     K = dr.p_next.shape[2]
     R = quality.shape[1]  # route sources: campaigns, then initial-pipeline entries
-    route = np.empty((R, G, S, K + 2))
+    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
+    route = np.empty((R, G, S, NF, K + 2))
     r_out = np.empty((S, K + 3), np.int64)
-    r_clip = np.zeros((R, G, S), np.int64)
+    r_clip = np.zeros((R, G, S, NF), np.int64)
+    f_state = np.empty((S, D), np.int64)
     fr_route = np.zeros(S, np.int64)
-    route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, fr_route)
+    route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, f_state, fr_route)
     # routing of the stages a drift moves: one table per time slot
     rt_mode, rt_index, dw_mode, dz_dwell = st.rt_mode, st.rt_index, st.dw_mode, dr.dz_dwell
     T = st.dz_slots
@@ -432,13 +384,14 @@ def _draw(st, dr, out, i, root):
                     o_exits[s] += 1.0
                     period = day_period[xday]
                     u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
-                    if table and rmode == codes.DRIFT_NONE:
+                    if rmode == codes.DRIFT_NONE:
                         # thresholds are non-decreasing: the outcome is how many lie
-                        # at or below u
-                        n_clip[s] += r_clip[r_src, g, s]
+                        # at or below u (under the friction of the exit day)
+                        fs = f_state[s, xday]
+                        n_clip[s] += r_clip[r_src, g, s, fs]
                         jj = 0
                         for kk in range(nn + 2):
-                            jj += u >= route[r_src, g, s, kk]
+                            jj += u >= route[r_src, g, s, fs, kk]
                         outcome = r_out[s, jj]
                     elif table:
                         tz = clock_index(rmode, b_coh[b], period)
