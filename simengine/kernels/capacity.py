@@ -199,6 +199,44 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     slot_kind, emp_values, emp_cum, slot_emp = st.slot_kind, st.emp_values, st.emp_cum, st.slot_emp
     trace, trace_n = po.trace, po.trace_n
 
+    # every array the event loop touches, as a local: reading a tuple's member in the loop
+    # would cost reference counting each time
+    out_clipped = out.clipped
+    po_busy_area = po.busy_area
+    po_queue_area = po.queue_area
+    po_cap_area = po.cap_area
+    out_initial = out.initial
+    out_arrivals = out.arrivals
+    po_abandoned = po.abandoned
+    out_exited_lost = out.exited_lost
+    out_recycled = out.recycled
+    out_won = out.won
+    out_revenue = out.revenue
+    out_won_by_campaign = out.won_by_campaign
+    out_revenue_by_campaign = out.revenue_by_campaign
+    out_revenue_by_segment = out.revenue_by_segment
+    out_cycle_time_sum = out.cycle_time_sum
+    out_cycle_time_n = out.cycle_time_n
+    out_exited_no_decision = out.exited_no_decision
+    out_capped = out.capped
+    po_wait_sum = po.wait_sum
+    po_wait_n = po.wait_n
+    po_waited = po.waited
+    st_camp_last_day = st.camp_last_day
+    st_camp_first_day = st.camp_first_day
+    st_camp_key = st.camp_key
+    st_camp_shape = st.camp_shape
+    st_camp_enters = st.camp_enters
+    st_camp_mix_cum = st.camp_mix_cum
+    st_init_key = st.init_key
+    st_init_stage = st.init_stage
+    dr_init_count = dr.init_count
+    dr_init_offset = dr.init_offset
+    dr_init_residual = dr.init_residual
+    dr_init_seg = dr.init_seg
+    dr_volume = dr.volume
+    dr_vol_mult = dr.vol_mult
+
     speed = np.empty((S, D))
     cum = np.empty((S, D + 1))
     nd_add = np.empty((S, D))
@@ -217,7 +255,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     f_state = np.empty((S, D), np.int64)
     fr_route = np.zeros(S, np.int64)
     route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, f_state, fr_route)
-    o_clip = out.clipped
+    o_clip = out_clipped
     dk = draw_key(root, dr.draw_ids[i])
 
     # pools: busy and waiting counts, time integrals since the last day boundary
@@ -247,14 +285,18 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     n_heap = 0
     seq = 0
     if D > 1:
-        h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, 1.0,
-                                                heap.event_id(0, codes.EV_DAY), 1)
+        if n_heap == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, 1.0,
+                                heap.event_id(0, codes.EV_DAY), 1)
     for src in range(E + C):
-        day0 = 0 if src < E else st.camp_first_day[src - E]
-        if src >= E and st.camp_last_day[src - E] <= day0:
+        day0 = 0 if src < E else st_camp_first_day[src - E]
+        if src >= E and st_camp_last_day[src - E] <= day0:
             continue
-        h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(day0),
-                                                heap.event_id(src, codes.EV_BATCH), day0)
+        if n_heap == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day0),
+                                heap.event_id(src, codes.EV_BATCH), day0)
 
     walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
     walk_t = np.zeros(64)
@@ -278,34 +320,36 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             per = day_period[aux - 1]
             for p in range(NP):
                 _accrue(area_busy, area_queue, last_t, busy, n_wait, p, now)
-                po.busy_area[i, per, p] += area_busy[p]
-                po.queue_area[i, per, p] += area_queue[p]
-                po.cap_area[i, per, p] += cap[p]
+                po_busy_area[i, per, p] += area_busy[p]
+                po_queue_area[i, per, p] += area_queue[p]
+                po_cap_area[i, per, p] += cap[p]
                 area_busy[p] = 0.0
                 area_queue[p] = 0.0
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
-                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(aux + 1),
-                                                        heap.event_id(0, codes.EV_DAY), aux + 1)
+                if n_heap == h_t.shape[0]:
+                    h_t, h_int = heap.grown(h_t, h_int)
+                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(aux + 1),
+                                        heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
         elif kind == codes.EV_BATCH:
             src = obj
             day = aux
             if src < E:
                 c = C
-                batch_key = derive(dk, st.init_key[src])
-                n = dr.init_count[i, src]
-                s0 = st.init_stage[src]
-                out.initial[i, s0] += n
+                batch_key = derive(dk, st_init_key[src])
+                n = dr_init_count[i, src]
+                s0 = st_init_stage[src]
+                out_initial[i, s0] += n
             else:
                 c = src - E
-                batch_key = derive(derive(dk, st.camp_key[c]), uint64(day))
-                lam = dr.volume[i, c] * st.camp_shape[c, day] * dr.vol_mult[i, c, day_period[day]]
+                batch_key = derive(derive(dk, st_camp_key[c]), uint64(day))
+                lam = dr_volume[i, c] * st_camp_shape[c, day] * dr_vol_mult[i, c, day_period[day]]
                 n = 0
                 if lam > 0.0:
                     n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
-                s0 = st.camp_enters[c]
-                out.arrivals[i, day_period[day], c] += n
+                s0 = st_camp_enters[c]
+                out_arrivals[i, day_period[day], c] += n
             if n > n_free:  # room for n more prospects
                 grow = max(pcap, n - n_free)
                 p_key = np.concatenate((p_key, np.zeros(grow, np.uint64)))
@@ -324,15 +368,15 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 key = derive(batch_key, uint64(k))
                 p_key[q] = key
                 if src < E:
-                    j = dr.init_offset[src] + k
-                    g = dr.init_seg[i, j]
+                    j = dr_init_offset[src] + k
+                    g = dr_init_seg[i, j]
                     t_in = 0.0
                     p_flt[q, F_ARRIVAL] = -1.0
-                    p_flt[q, F_RESIDUAL] = dr.init_residual[i, j]
+                    p_flt[q, F_RESIDUAL] = dr_init_residual[i, j]
                 else:
                     u = uniform(key, counter(0, codes.P_SEGMENT, 0))
                     g = 0
-                    while g < G - 1 and u >= st.camp_mix_cum[c, g]:
+                    while g < G - 1 and u >= st_camp_mix_cum[c, g]:
                         g += 1
                     t_in = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
                     p_flt[q, F_ARRIVAL] = t_in
@@ -350,10 +394,12 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 walkers[n_walk] = q
                 walk_t[n_walk] = t_in
                 n_walk += 1
-            if src >= E and day + 1 < st.camp_last_day[c]:
-                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, float(day + 1),
-                                                        heap.event_id(src, codes.EV_BATCH),
-                                                        day + 1)
+            if src >= E and day + 1 < st_camp_last_day[c]:
+                if n_heap == h_t.shape[0]:
+                    h_t, h_int = heap.grown(h_t, h_int)
+                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day + 1),
+                                        heap.event_id(src, codes.EV_BATCH),
+                                        day + 1)
         elif kind == codes.EV_ENTER:
             joining[0] = obj
             n_join = 1
@@ -366,8 +412,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 n_wait[pool] -= 1
                 p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
                 period = day_period[int(now)]
-                po.abandoned[i, period, pool] += 1.0
-                out.exited_lost[i, period, s] += 1.0
+                po_abandoned[i, period, pool] += 1.0
+                out_exited_lost[i, period, s] += 1.0
                 _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
                        in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
                 _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
@@ -442,7 +488,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                         route = False
                         continue
                     if outcome == codes.RECYCLE:
-                        out.recycled[i, period, s] += 1.0
+                        out_recycled[i, period, s] += 1.0
                         dl = delay_slot[s]
                         t_back = x + max(sample_at(
                             slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
@@ -467,18 +513,18 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                                 slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
                                 nat[i, vs, 3], key, 0, codes.P_VALUE, emp_values, emp_cum,
                                 slot_emp[vs, 0], slot_emp[vs, 1]), 0.0)
-                        out.won[i, period] += 1.0
-                        out.revenue[i, period] += value
-                        out.won_by_campaign[i, c] += 1.0
-                        out.revenue_by_campaign[i, c] += value
-                        out.revenue_by_segment[i, g] += value
+                        out_won[i, period] += 1.0
+                        out_revenue[i, period] += value
+                        out_won_by_campaign[i, c] += 1.0
+                        out_revenue_by_campaign[i, c] += value
+                        out_revenue_by_segment[i, g] += value
                         if p_flt[q, F_ARRIVAL] >= 0.0:
-                            out.cycle_time_sum[i] += x - p_flt[q, F_ARRIVAL]
-                            out.cycle_time_n[i] += 1.0
+                            out_cycle_time_sum[i] += x - p_flt[q, F_ARRIVAL]
+                            out_cycle_time_n[i] += 1.0
                     elif outcome == codes.LOST:
-                        out.exited_lost[i, period, s] += 1.0
+                        out_exited_lost[i, period, s] += 1.0
                     else:
-                        out.exited_no_decision[i, period, s] += 1.0
+                        out_exited_no_decision[i, period, s] += 1.0
                     _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], x, outcome)
                     n_free = _release(p_int, free, n_free, q)
                     break
@@ -503,7 +549,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     pv_diff[first] += p_flt[q, F_VALUE]
                 if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
                     if x > now:
-                        h_t, h_int, n_heap, seq = heap.schedule(
+                        if n_heap == h_t.shape[0]:
+                            h_t, h_int = heap.grown(h_t, h_int)
+                        n_heap, seq = heap.push(
                             h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
                     else:
                         joining = _room(joining, n_join + 1, 0)
@@ -527,7 +575,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 if x_out >= D or visit >= MAX_VISITS:
                     o_open[i, s] += 1.0
                     if visit >= MAX_VISITS:
-                        out.capped[i] += 1.0
+                        out_capped[i] += 1.0
                     n_free = _release(p_int, free, n_free, q)
                     break
                 _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(x_out)],
@@ -569,7 +617,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     p_key[q], p_int[q, I_VISIT], codes.P_PATIENCE, emp_values, emp_cum,
                     slot_emp[ps, 0], slot_emp[ps, 1]), 0.0)
                 if t_cold < D:
-                    h_t, h_int, n_heap, seq = heap.schedule(
+                    if n_heap == h_t.shape[0]:
+                        h_t, h_int = heap.grown(h_t, h_int)
+                    n_heap, seq = heap.push(
                         h_t, h_int, n_heap, seq, t_cold, heap.event_id(q, codes.EV_ABANDON),
                         p_int[q, I_VERSION])
 
@@ -581,10 +631,10 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             pool = stage_pool[s]
             wait = now - p_flt[q, F_QUEUED] if p_flt[q, F_QUEUED] >= 0.0 else 0.0
             cls = camp_priority[p_int[q, I_CAMPAIGN]]
-            po.wait_sum[i, pool, cls] += wait
-            po.wait_n[i, pool, cls] += 1.0
+            po_wait_sum[i, pool, cls] += wait
+            po_wait_n[i, pool, cls] += 1.0
             if wait > 0.0:
-                po.waited[i, pool] += 1.0
+                po_waited[i, pool] += 1.0
             p_flt[q, F_QUEUED] = -1.0
             if visit == 0 and p_flt[q, F_RESIDUAL] >= 0.0:
                 dwell = p_flt[q, F_RESIDUAL]
@@ -602,19 +652,21 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             if t_out >= D or visit >= MAX_VISITS:
                 o_open[i, s] += 1.0  # it keeps its slot to the end
                 if visit >= MAX_VISITS:
-                    out.capped[i] += 1.0
+                    out_capped[i] += 1.0
                 n_free = _release(p_int, free, n_free, q)
             else:
-                h_t, h_int, n_heap, seq = heap.schedule(h_t, h_int, n_heap, seq, t_out,
-                                                        heap.event_id(q, codes.EV_EXIT), 0)
+                if n_heap == h_t.shape[0]:
+                    h_t, h_int = heap.grown(h_t, h_int)
+                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, t_out,
+                                        heap.event_id(q, codes.EV_EXIT), 0)
 
     # the horizon ends: close the last day, count who is still waiting
     per = day_period[D - 1]
     for p in range(NP):
         _accrue(area_busy, area_queue, last_t, busy, n_wait, p, float(D))
-        po.busy_area[i, per, p] += area_busy[p]
-        po.queue_area[i, per, p] += area_queue[p]
-        po.cap_area[i, per, p] += cap[p]
+        po_busy_area[i, per, p] += area_busy[p]
+        po_queue_area[i, per, p] += area_queue[p]
+        po_cap_area[i, per, p] += cap[p]
     for r in range(2 * NP):
         for z in range(q_len[r]):
             q = q_buf[r, (q_head[r] + z) % qcap]

@@ -1,8 +1,8 @@
 """The capacity path's event queue: a binary heap in arrays, ordered by (time, sequence number).
 
 ``h_t[j]`` is an event's time and ``h_int[j] = (sequence number, id, aux)``; the id packs the
-object and the event kind (:func:`event_id`). :func:`schedule` inserts an event and grows the
-arrays when they are full, :func:`pop` removes the earliest. Both are inlined into the kernel:
+object and the event kind (:func:`event_id`). :func:`push` inserts an event (:func:`grown`
+doubles full arrays), :func:`pop` removes the earliest. Both are inlined into the kernel:
 a call that takes arrays would cost reference counting on every event.
 """
 
@@ -39,7 +39,8 @@ def empty(capacity):
 
 
 @njit(cache=True, nogil=True)
-def _grown(h_t, h_int):
+def grown(h_t, h_int):
+    """The heap's arrays at twice the size (called when ``n == h_t.shape[0]``)."""
     n = h_t.shape[0]
     t2 = np.zeros(2 * n)
     i2 = np.zeros((2 * n, 3), np.int64)
@@ -49,13 +50,11 @@ def _grown(h_t, h_int):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def schedule(h_t, h_int, n, seq, t, ident, aux):
-    """Insert event ``(t, seq, ident, aux)`` into the heap of ``n`` events, growing it when full.
-
-    Returns ``(h_t, h_int, n + 1, seq + 1)``.
+def push(h_t, h_int, n, seq, t, ident, aux):
+    """Insert event ``(t, seq, ident, aux)`` into the heap of ``n`` events (the caller makes
+    room with :func:`grown` when ``n == h_t.shape[0]``: returning arrays from here would cost
+    reference counting on every event). Returns ``(n + 1, seq + 1)``.
     """
-    if n == h_t.shape[0]:
-        h_t, h_int = _grown(h_t, h_int)
     j = n
     while j > 0:
         parent = (j - 1) >> 1
@@ -71,7 +70,7 @@ def schedule(h_t, h_int, n, seq, t, ident, aux):
     h_int[j, SEQ] = seq
     h_int[j, ID] = ident
     h_int[j, AUX] = aux
-    return h_t, h_int, n + 1, seq + 1
+    return n + 1, seq + 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")

@@ -1,0 +1,80 @@
+"""The kernels' shared helpers against independent answers: the event heap against a sort, the
+event id packing against its unpacking, and the per-draw routing tables (one per friction state)
+against routing each visit on its own exit day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import simengine as se
+from simengine import codes
+from simengine.compile import compile_scenario
+from simengine.engine.prepare import prepare, static_arrays
+from simengine.engine.sampling import sample_params
+from simengine.kernels import heap
+from simengine.kernels.clock import stage_clocks
+from simengine.kernels.drift import route_visit
+from simengine.kernels.route import route_table
+
+BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
+
+
+def test_heap_pops_in_time_then_sequence_order_and_grows():
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, 40, 700).astype(float) / 4.0  # many ties in time
+    h_t, h_int = heap.empty(16)
+    n, seq = 0, 0
+    for k in range(len(t)):
+        if n == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n, seq = heap.push(h_t, h_int, n, seq, t[k], k, -k)
+    got = []
+    while n:
+        got.append((h_t[0], h_int[0, heap.SEQ], h_int[0, heap.ID], h_int[0, heap.AUX]))
+        n = heap.pop(h_t, h_int, n)
+    order = sorted(range(len(t)), key=lambda k: (t[k], k))
+    assert [g[1] for g in got] == order
+    assert [g[2] for g in got] == order and [g[3] for g in got] == [-k for k in order]
+    assert h_t.shape[0] >= len(t)
+
+
+def test_event_ids_unpack():
+    for obj in (0, 1, 12345, 2**40):
+        for kind in (codes.EV_BATCH, codes.EV_ENTER, codes.EV_EXIT, codes.EV_ABANDON,
+                     codes.EV_DAY):
+            ident = heap.event_id(obj, kind)
+            assert heap.event_obj(ident) == obj and heap.event_kind(ident) == kind
+
+
+def test_friction_state_tables_route_as_each_exit_day_does():
+    sc = se.load_scenario(BASELINE, ["friction.recession.probability=1"])
+    cs = compile_scenario(sc)
+    st = static_arrays(cs)
+    ids = np.arange(2, dtype=np.int64)
+    dr = prepare(cs, sample_params(cs.params, 5, ids), 5, ids)
+    S, D = cs.n_stages, cs.grid.days
+    R, G, K = dr.quality.shape[1], cs.camp_mix_cum.shape[1], dr.p_next.shape[2]
+    NF = 2 * dr.fr_on.shape[1] + 1
+    u = np.random.default_rng(0).random(8)
+    for i in range(len(ids)):
+        speed, cum = np.empty((S, D)), np.empty((S, D + 1))
+        nd_add, lost_add = np.empty((S, D)), np.empty((S, D))
+        stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, np.zeros(S, np.int64))
+        thr = np.empty((R, G, S, NF, K + 2))
+        r_out = np.empty((S, K + 3), np.int64)
+        r_clip = np.zeros((R, G, S, NF), np.int64)
+        f_state = np.empty((S, D), np.int64)
+        fr_route = np.zeros(S, np.int64)
+        route_table(st, dr, i, nd_add, lost_add, thr, r_out, r_clip, f_state, fr_route)
+        assert fr_route.sum() == 2 and f_state.max() >= 2  # two windows on two stages
+        for s in range(S):
+            for d in range(0, D, 13):
+                fs = f_state[s, d]
+                for rc in range(R):
+                    for g in range(G):
+                        for x in u:
+                            want = route_visit(st, dr, i, rc, g, s, 0, d, x, nd_add, lost_add)
+                            j = int(np.sum(x >= thr[rc, g, s, fs, :cs.n_next[s] + 2]))
+                            assert (r_out[s, j], r_clip[rc, g, s, fs]) == want
