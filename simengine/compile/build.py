@@ -23,10 +23,12 @@ from simengine.compile.params import ParamTable, TableBuilder, path_key
 from simengine.errors import ScenarioError
 from simengine.scenario import drift as drift_paths
 from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
+from simengine.scenario import rules
 from simengine.scenario.model import (
     AudienceVolume,
     BudgetVolume,
     LeadsVolume,
+    Overall,
     Scenario,
 )
 
@@ -138,6 +140,9 @@ class Compiled:
     rt_mode: np.ndarray | None = None  # (S,) clock of each stage's routing (codes.DRIFT_*)
     dw_mode: np.ndarray | None = None  # (S,) clock of each stage's dwell
     dz_slots: int = 1  # T
+    # (S,) 1 where the stage's no decision is taken from its next probabilities
+    # (no_decision_from: advance), 0 where it comes out of lost
+    nd_from_advance: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_stages(self) -> int:
@@ -208,6 +213,11 @@ def compile_scenario(sc: Scenario) -> Compiled:
     in_pv = (np.arange(S) >= first_pv).astype(np.int64)
 
     # --- segments ---
+    # overall forms ({overall: f}) solved to the per-stage multiplier, at the mean parameters
+    has_overall = (any(isinstance(x.advance, Overall) for x in sc.segments.values())
+                   or any(isinstance(c.quality, Overall) for c in sc.campaigns))
+    seg_adv = rules.segment_advance(sc) if has_overall else {}
+    camp_quality = rules.campaign_quality(sc, seg=seg_adv) if has_overall else []
     value_slot = np.zeros(G, np.int64)
     adv_col = np.zeros((G, S), np.int64)
     dwell_mult_col = np.zeros((G, S), np.int64)
@@ -222,6 +232,8 @@ def compile_scenario(sc: Scenario) -> Compiled:
             value_slot[g] = shared_value
         for key, out in (("advance", adv_col), ("dwell", dwell_mult_col)):
             mult = getattr(seg, key)
+            if isinstance(mult, Overall):
+                mult = Fixed(value=float(seg_adv[name][0]))
             if isinstance(mult, dict):
                 for s_i, s_name in enumerate(stages):
                     out[g, s_i] = tb.add(f"{base}.{key}.{s_name}", mult.get(s_name, 1.0))
@@ -262,7 +274,10 @@ def compile_scenario(sc: Scenario) -> Compiled:
             vol_kind[c] = VOL_AUDIENCE
             vol_cols[c, 0] = tb.add(f"{base}.volume.audience", v.audience)
             vol_cols[c, 1] = tb.add(f"{base}.volume.response_rate", v.response_rate)
-        quality_col[c] = tb.add(f"{base}.quality", camp.quality)
+        quality = camp.quality
+        if isinstance(quality, Overall):
+            quality = Fixed(value=camp_quality[c])
+        quality_col[c] = tb.add(f"{base}.quality", quality)
         cost_fixed_col[c] = tb.add(f"{base}.cost.fixed", camp.cost.fixed)
         cost_per_lead_col[c] = tb.add(f"{base}.cost.per_lead", camp.cost.per_lead)
         camp_mix[c] = mix_cum(camp.segment_mix)
@@ -390,7 +405,21 @@ def compile_scenario(sc: Scenario) -> Compiled:
         pool_attrition_col=pool_cols["attr"], pool_cost_col=pool_cols["cost"],
         hire_day=hire_day, hire_col=hire_col,
         init_quality_col=init_quality_col, init_dwell_col=init_dwell_col, **drift,
+        nd_from_advance=_i64([st.no_decision_from == "advance" for st in sc.stages]),
     )
+
+
+def take_no_decision(cs: Compiled, p_next: np.ndarray, p_nd: np.ndarray) -> np.ndarray:
+    """The ``next`` probabilities (``(..., S, K)``) of the stages whose no decision is taken
+    from advance (``no_decision_from: advance``) scaled by ``max(A - nd, 0) / A``, A their sum;
+    ``p_nd`` is ``(..., S)``. The other stages, and every stage of a scenario without such a
+    stage, are returned untouched (the same array, bit for bit)."""
+    flag = cs.nd_from_advance
+    if not len(flag) or not flag.any():
+        return p_next
+    f = rules.no_decision_factor(p_next.sum(axis=-1), p_nd)
+    f = np.where(flag == 1, f, 1.0)
+    return np.ascontiguousarray(p_next * f[..., None])
 
 
 _MODELS = {"random_walk": codes.RANDOM_WALK, "ar1": codes.AR1, "local_trend": codes.LOCAL_TREND}

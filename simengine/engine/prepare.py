@@ -12,7 +12,7 @@ from scipy import special
 
 from simengine import codes
 from simengine.compile import Compiled
-from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET
+from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET, take_no_decision
 from simengine.kernels.capacity import PoolDraws, PoolStatic, pool_capacity
 from simengine.kernels.drift import drift_paths
 from simengine.kernels.funnel import Draws, Static, initial_uniforms
@@ -120,6 +120,7 @@ def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) ->
     counts, offsets, seg, residual = initial_pipeline(cs, theta, nat, seed, draw_ids)
     p_next = np.ascontiguousarray(_cols(theta, cs.next_col.ravel()).reshape(n, *cs.next_col.shape))
     p_nd = np.ascontiguousarray(theta[:, cs.nd_col])
+    p_next = take_no_decision(cs, p_next, p_nd)
     p_rc = np.ascontiguousarray(_cols(theta, cs.rc_col))
     adv = np.ascontiguousarray(theta[:, cs.adv_col])
     dwell_mult = np.ascontiguousarray(theta[:, cs.dwell_mult_col])
