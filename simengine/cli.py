@@ -217,6 +217,13 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sc.uses_pools:
         out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
                   f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
+    from simengine.scenario.rules import statements
+
+    said = statements(sc)
+    if said:
+        out.print("what the multipliers and no-decision rates do (at the mean parameters):")
+        for line in said:
+            out.print(f"  {line}", highlight=False)
     draws = 1000 if a.draws is None else a.draws
     try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
         check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)

@@ -28,9 +28,9 @@ import numpy as np
 
 from simengine import codes
 from simengine.compile import Compiled
-from simengine.scenario.rules import no_decision_factor
 from simengine.engine.prepare import volumes
 from simengine.scenario.distributions import Empirical, Fixed
+from simengine.scenario.rules import no_decision_factor
 
 
 def mean_theta(cs: Compiled) -> np.ndarray:

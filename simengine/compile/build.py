@@ -22,8 +22,8 @@ from simengine.compile.grid import (
 from simengine.compile.params import ParamTable, TableBuilder, path_key
 from simengine.errors import ScenarioError
 from simengine.scenario import drift as drift_paths
-from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
 from simengine.scenario import rules
+from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
 from simengine.scenario.model import (
     AudienceVolume,
     BudgetVolume,

@@ -265,7 +265,6 @@ def statements(sc: Scenario) -> list[str]:
     seg = segment_advance(sc, r)
     out = []
     ones = np.ones(S)
-    first = sc.stage_names[0]
     for name, s in sc.segments.items():
         m = seg[name]
         if np.allclose(m, 1.0):
@@ -280,7 +279,7 @@ def statements(sc: Scenario) -> list[str]:
             how = "advance " + ", ".join(f"{k} {_num(mean_of(v))}" for k, v in s.advance.items())
         else:
             how = f"advance {_num(m[0])} at each of {n} stages"
-        out.append(f"segment {name}: {how} = {ratio:.2f}x lead-to-win (from {first})")
+        out.append(f"segment {name}: {how} = {ratio:.2f}x lead-to-win")
     quality = campaign_quality(sc, r, seg)
     for c, camp in enumerate(sc.campaigns):
         q = quality[c]
@@ -294,7 +293,8 @@ def statements(sc: Scenario) -> list[str]:
         head = (f"quality {{overall: {_num(camp.quality.overall)}}} = {q:.4g}"
                 if isinstance(camp.quality, Overall) else f"quality {_num(q)}")
         out.append(f"campaign {camp.name}: {head} at each of {n} stages = {ratio:.2f}x "
-                   f"lead-to-win (from {camp.enters})")
+                   "lead-to-win")
+    from_lost = False
     for s, st in enumerate(sc.stages):
         nd = r.nd[s]
         if nd <= 0:
@@ -304,9 +304,11 @@ def statements(sc: Scenario) -> list[str]:
             out.append(f"stage {st.name}: no decision {_num(nd)} taken from advance "
                        f"({_num(adv)} -> {_num(r.p_next[s].sum())})")
         else:
-            out.append(f"stage {st.name}: no decision {_num(nd)} comes out of lost (advance "
-                       f"stays {_num(adv)}; raising it does not change bookings; "
-                       "no_decision_from: advance takes it from next)")
+            from_lost = True
+            out.append(f"stage {st.name}: no decision {_num(nd)} comes out of lost (bookings "
+                       "unaffected)")
+    if from_lost:
+        out.append("(no_decision_from: advance on a stage takes its no decision from next)")
     return out
 
 
@@ -325,6 +327,19 @@ def inert(sc: Scenario, path: str) -> str | None:
     return None
 
 
-__all__ = ["Routing", "routing", "no_decision_factor", "solve_overall", "segment_advance",
+def note(sc: Scenario, path: str) -> str:
+    """A short tag for a parameter's label that says what it moves (``""`` when nothing needs
+    saying): ``" (from lost: bookings unaffected)"`` for a stage's no decision taken from lost,
+    ``" (taken from advance)"`` for one taken from advance."""
+    parts = path.split(" + ")[0].split(".")
+    if len(parts) >= 3 and parts[0] == "stages" and parts[2] == "no_decision":
+        st = next((x for x in sc.stages if x.name == parts[1]), None)
+        if st is not None:
+            return (" (from lost: bookings unaffected)" if st.no_decision_from == "lost"
+                    else " (taken from advance)")
+    return ""
+
+
+__all__ = ["note", "Routing", "routing", "no_decision_factor", "solve_overall", "segment_advance",
            "campaign_quality", "overall_problems", "statements", "inert", "Unreachable",
            "mean_of"]
