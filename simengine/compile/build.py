@@ -143,6 +143,11 @@ class Compiled:
     # (S,) 1 where the stage's no decision is taken from its next probabilities
     # (no_decision_from: advance), 0 where it comes out of lost
     nd_from_advance: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # warm start: W pipeline entries filled at the steady state, one per (stage without an
+    # initial_pipeline entry, campaign); route sources C + I + w after the initial pipeline
+    warm_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
+    warm_camp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
+    warm_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # (W,)
 
     @property
     def n_stages(self) -> int:
@@ -406,7 +411,21 @@ def compile_scenario(sc: Scenario) -> Compiled:
         hire_day=hire_day, hire_col=hire_col,
         init_quality_col=init_quality_col, init_dwell_col=init_dwell_col, **drift,
         nd_from_advance=_i64([st.no_decision_from == "advance" for st in sc.stages]),
+        **_warm_entries(sc),
     )
+
+
+def _warm_entries(sc: Scenario) -> dict:
+    """The warm-start entries: every (stage without an initial_pipeline entry, campaign)."""
+    pairs = []
+    if sc.horizon.warm_start:
+        listed = {e.stage for e in sc.initial_pipeline}
+        pairs = [(s, c) for s, st in enumerate(sc.stages) if st.name not in listed
+                 for c in range(len(sc.campaigns))]
+    return dict(
+        warm_stage=_i64([s for s, _ in pairs]), warm_camp=_i64([c for _, c in pairs]),
+        warm_key=np.array([path_key(f"warm_start:{sc.stages[s].name}:{sc.campaigns[c].name}")
+                           for s, c in pairs], dtype=np.uint64))
 
 
 def take_no_decision(cs: Compiled, p_next: np.ndarray, p_nd: np.ndarray) -> np.ndarray:

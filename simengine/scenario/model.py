@@ -134,6 +134,9 @@ class Horizon(Model):
     fiscal_year_start: int | None = Field(
         None, ge=1, le=12, description="month the fiscal year starts (1 = January, the "
         "default): quarters, month_of_quarter calendars and the report's checkpoints follow it")
+    warm_start: bool | None = Field(
+        None, description="true: stages without an initial_pipeline entry start at the steady "
+        "state of the campaigns' first-period arrival rates instead of empty")
 
 
 class Goal(Model):

@@ -162,13 +162,17 @@ def solve_overall(r: Routing, factor: float, sources: list[tuple[float, int, np.
     return _bisect(rate, goal)
 
 
+def _is_overall(v) -> bool:
+    """An overall form ({overall: f}, scenario.model.Overall), by its one field (this module is
+    imported by the model, so it does not import the model)."""
+    return isinstance(getattr(v, "overall", None), float)
+
+
 def _segment_base(sc: Scenario, name: str) -> np.ndarray:
     """A segment's per-stage advance multipliers as given (1 for an overall form)."""
-    from simengine.scenario.model import Overall
-
     adv = sc.segments[name].advance
     S = len(sc.stages)
-    if isinstance(adv, Overall):
+    if _is_overall(adv):
         return np.ones(S)
     if isinstance(adv, dict):
         return np.array([mean_of(adv.get(n, 1.0)) for n in sc.stage_names])
@@ -178,12 +182,10 @@ def _segment_base(sc: Scenario, name: str) -> np.ndarray:
 def segment_advance(sc: Scenario, r: Routing | None = None) -> dict[str, np.ndarray]:
     """Each segment's advance multiplier of every stage at the mean parameters, an overall form
     solved for a prospect entering the first stage."""
-    from simengine.scenario.model import Overall
-
     r = r or routing(sc)
     out = {}
     for name, seg in sc.segments.items():
-        if isinstance(seg.advance, Overall):
+        if _is_overall(seg.advance):
             m = solve_overall(r, seg.advance.overall, [(1.0, 0, np.ones(len(sc.stages)))])
             out[name] = np.full(len(sc.stages), m)
         else:
@@ -211,14 +213,12 @@ def campaign_quality(sc: Scenario, r: Routing | None = None,
                      seg: dict[str, np.ndarray] | None = None) -> list[float]:
     """Each campaign's quality multiplier at the mean parameters, an overall form solved over
     the campaign's segment mix from its entry stage."""
-    from simengine.scenario.model import Overall
-
     r = r or routing(sc)
     seg = seg if seg is not None else segment_advance(sc, r)
     out = []
     for c, camp in enumerate(sc.campaigns):
         q = camp.quality
-        if isinstance(q, Overall):
+        if _is_overall(q):
             out.append(solve_overall(r, q.overall, _campaign_sources(sc, c, seg)))
         else:
             out.append(mean_of(q))
@@ -227,21 +227,19 @@ def campaign_quality(sc: Scenario, r: Routing | None = None,
 
 def overall_problems(sc: Scenario) -> list[tuple[str, str, str]]:
     """(path, expected, found) of every overall form that cannot be solved."""
-    from simengine.scenario.model import Overall
-
     r = routing(sc)
     probs = []
     seg = {}
     for name, s in sc.segments.items():
         seg[name] = _segment_base(sc, name)
-        if isinstance(s.advance, Overall):
+        if _is_overall(s.advance):
             try:
                 seg[name] *= solve_overall(r, s.advance.overall, [(1.0, 0, seg[name])])
             except Unreachable as exc:
                 probs.append((f"segments.{name}.advance.overall", str(exc),
                               f"{s.advance.overall:g}"))
     for c, camp in enumerate(sc.campaigns):
-        if isinstance(camp.quality, Overall):
+        if _is_overall(camp.quality):
             try:
                 solve_overall(r, camp.quality.overall, _campaign_sources(sc, c, seg))
             except Unreachable as exc:
@@ -258,8 +256,6 @@ def statements(sc: Scenario) -> list[str]:
     """The routing rules of the scenario in words and numbers, one line each: what a segment's
     advance and a campaign's quality do to the lead-to-win rate, and where each stage's no
     decision comes from."""
-    from simengine.scenario.model import Overall
-
     r = routing(sc)
     S = len(sc.stages)
     seg = segment_advance(sc, r)
@@ -272,7 +268,7 @@ def statements(sc: Scenario) -> list[str]:
         base = r.lead_to_win(0, ones)
         ratio = r.lead_to_win(0, m) / base if base > 0 else float("nan")
         n = r.stages_with_advance(0)
-        if isinstance(s.advance, Overall):
+        if _is_overall(s.advance):
             how = (f"advance {{overall: {_num(s.advance.overall)}}} = {m[0]:.4g} at each of "
                    f"{n} stages")
         elif isinstance(s.advance, dict):
@@ -291,7 +287,7 @@ def statements(sc: Scenario) -> list[str]:
             else float("nan")
         n = r.stages_with_advance(sc.stage_names.index(camp.enters))
         head = (f"quality {{overall: {_num(camp.quality.overall)}}} = {q:.4g}"
-                if isinstance(camp.quality, Overall) else f"quality {_num(q)}")
+                if _is_overall(camp.quality) else f"quality {_num(q)}")
         out.append(f"campaign {camp.name}: {head} at each of {n} stages = {ratio:.2f}x "
                    "lead-to-win")
     from_lost = False
