@@ -99,7 +99,7 @@ def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
 def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:
     """The kernel's per-draw arrays for one chunk of draws."""
     n = len(draw_ids)
-    C, F = cs.n_campaigns, len(cs.friction_names)
+    F = len(cs.friction_names)
     nat = natural_params(cs, theta)
     failed = (np.isnan(nat).any(axis=(1, 2)) | np.isnan(theta).any(axis=1))
     nat = np.nan_to_num(nat)

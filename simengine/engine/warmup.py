@@ -132,8 +132,8 @@ def steady_means(cs: Compiled, theta: np.ndarray, nat: np.ndarray, vol: np.ndarr
     return out
 
 
-_Q = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4001)[1:-1],
-                               np.geomspace(1e-12, 1e-3, 120), 1.0 - np.geomspace(1e-12, 1e-3, 120)]))
+_TAIL = np.geomspace(1e-12, 1e-3, 120)
+_Q = np.unique(np.concatenate([np.linspace(0.0, 1.0, 4001)[1:-1], _TAIL, 1.0 - _TAIL]))
 
 
 def _equilibrium_residual(cs: Compiled, slot: int, nat: np.ndarray, u: np.ndarray
