@@ -202,3 +202,36 @@ def extend(cs: Compiled, theta: np.ndarray, nat: np.ndarray, vol: np.ndarray, se
             np.ascontiguousarray(np.concatenate([offsets, w_off[:-1]])),
             np.ascontiguousarray(np.concatenate([seg, w_seg], axis=1)),
             np.ascontiguousarray(np.concatenate([residual, w_res], axis=1)))
+
+
+def empty_stages(cs: Compiled, theta: np.ndarray, nat: np.ndarray, vol: np.ndarray
+                 ) -> list[tuple[str, float, float]]:
+    """The stages that start empty on day 0 but hold prospects in the steady state: (name, mean
+    open prospects in the steady state, about how many days they take to fill), at the mean
+    parameters (``theta``: one row, ``nat`` and ``vol`` from it, as
+    :mod:`simengine.engine.prepare` computes them). Empty when the scenario has a warm start. A stage counts as filled by the file
+    when an ``initial_pipeline`` entry names it.
+
+    The fill time is the sum of the mean dwells (times the segment multipliers, weighted by the
+    arrival mix) from the entry stage of the campaign that contributes most to the stage, through
+    the stage: about when the first prospects leave it at the steady-state rate.
+    """
+    if active(cs) or cs.scenario.horizon.warm_start or cs.n_campaigns == 0:
+        return []
+    means = steady_means(cs, theta, nat, vol)[0]  # (S, C, G)
+    listed = set(int(s) for s in cs.init_stage)
+    mix = np.diff(np.concatenate([np.zeros((cs.n_campaigns, 1)), cs.camp_mix_cum], axis=1),
+                  axis=1)
+    out = []
+    for s in range(cs.n_stages):
+        m = float(means[s].sum())
+        if s in listed or m < 1.0:
+            continue
+        c = int(means[s].sum(axis=1).argmax())
+        e = int(cs.camp_enters[c])
+        days = 0.0
+        for j in range(e, s + 1):
+            d = _dist_mean(cs, int(cs.dwell_slot[j]), nat)[0]
+            days += d * float(mix[c] @ theta[0, cs.dwell_mult_col[:, j]])
+        out.append((cs.stage_names[s], m, days))
+    return out
