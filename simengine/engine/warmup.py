@@ -209,8 +209,8 @@ def empty_stages(cs: Compiled, theta: np.ndarray, nat: np.ndarray, vol: np.ndarr
     """The stages that start empty on day 0 but hold prospects in the steady state: (name, mean
     open prospects in the steady state, about how many days they take to fill), at the mean
     parameters (``theta``: one row, ``nat`` and ``vol`` from it, as
-    :mod:`simengine.engine.prepare` computes them). Empty when the scenario has a warm start. A stage counts as filled by the file
-    when an ``initial_pipeline`` entry names it.
+    :mod:`simengine.engine.prepare` computes them). Empty when the scenario has a warm start.
+    A stage counts as filled by the file when an ``initial_pipeline`` entry names it.
 
     The fill time is the sum of the mean dwells (times the segment multipliers, weighted by the
     arrival mix) from the entry stage of the campaign that contributes most to the stage, through
