@@ -671,8 +671,9 @@ def _rules(c: Context) -> str:
         return ""
     items = "".join(f"<li>{esc(s)}</li>" for s in said)
     return ("<h3>What the multipliers and no-decision rates do</h3><p>At the mean parameters, "
-            "without friction windows; lead-to-win is the chance that a prospect entering the "
-            f"stage named is eventually won.</p><ul>{items}</ul>")
+            "without friction windows. Lead-to-win is the chance that a prospect is eventually "
+            "won: for a segment, from the first stage; for a campaign, from the stage its "
+            f"prospects enter.</p><ul>{items}</ul>")
 
 
 def _plan(c: Context) -> str:

@@ -305,6 +305,12 @@ def statements(sc: Scenario) -> list[str]:
                        "unaffected)")
     if from_lost:
         out.append("(no_decision_from: advance on a stage takes its no decision from next)")
+    if sc.horizon.warm_start:
+        listed = {e.stage for e in sc.initial_pipeline}
+        warm = [n for n in sc.stage_names if n not in listed]
+        if warm and sc.campaigns:
+            out.append(f"warm start: {', '.join(warm)} start at the steady state of the "
+                       "campaigns' first-period rates")
     return out
 
 
