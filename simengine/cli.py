@@ -225,6 +225,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
         out.print("what the multipliers and no-decision rates do (at the mean parameters):")
         for line in said:
             out.print(f"  {line}", highlight=False)
+    draws = 1000 if a.draws is None else a.draws
+    try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
+        check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
+    except RunSizeError as exc:
+        raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
+                             f"refused: {exc}") from None
     from simengine.engine.prepare import natural_params, volumes
     from simengine.engine.warmup import empty_stages
 
@@ -237,12 +243,6 @@ def cmd_validate(a: argparse.Namespace) -> int:
                   f"initial_pipeline entry) but hold about {held} prospects once the campaigns "
                   f"run, and take about {fill} days to fill: the first months under-forecast. "
                   "horizon.warm_start: true starts them at that steady state", highlight=False)
-    draws = 1000 if a.draws is None else a.draws
-    try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
-        check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
-    except RunSizeError as exc:
-        raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
-                             f"refused: {exc}") from None
     return 0
 
 
