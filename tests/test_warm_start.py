@@ -97,3 +97,20 @@ def test_validate_warns_about_stages_that_start_empty(tmp_path, capsys):
     warm.write_text(to_yaml(_two(True)))
     assert main(["validate", str(warm)]) == 0
     assert "start empty" not in capsys.readouterr().err
+
+
+def test_warm_start_on_the_capacity_path_conserves_prospects_and_is_chunk_free():
+    # the baseline: pools work sal, opportunity and proposal; a warm start fills inquiry, mql
+    # and sal (opportunity and proposal keep the file's open pipeline)
+    sc = se.load_scenario("scenarios/baseline.yaml", {"horizon.warm_start": True})
+    a = se.simulate(sc, draws=6, seed=4, threads=1, chunk_draws=6, progress=False)
+    b = se.simulate(sc, draws=6, seed=4, threads=2, chunk_draws=4, progress=False)
+    for v in a.data_vars:
+        assert a[v].values.tobytes() == b[v].values.tobytes(), v
+    lhs = a.initial_pipeline.sum("stage") + a.arrivals.sum(("period", "campaign"))
+    rhs = (a.won.sum("period") + a.exited_lost.sum(("period", "stage"))
+           + a.exited_no_decision.sum(("period", "stage")) + a.open_at_end.sum("stage"))
+    assert (lhs == rhs).all()
+    init = a.initial_pipeline.mean("draw")
+    assert (init.sel(stage=["inquiry", "mql", "sal"]) > 20).all()
+    assert float(init.sel(stage="opportunity")) == 150  # the file's entry, left alone
