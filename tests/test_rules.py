@@ -158,3 +158,24 @@ def test_validate_states_the_overall_effect(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "segment enterprise: advance 0.9 at each of 5 stages = 0.59x lead-to-win" in text
     assert "stage proposal: no decision 0.2 comes out of lost (bookings unaffected)" in text
+
+
+@pytest.mark.parametrize("nd_from", ["lost", "advance"])
+def test_tornado_on_a_stage_no_decision_says_what_it_moves(nd_from):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from simengine.plot.decision import tornado
+
+    stages = _three(nd_from, no_decision={"dist": "uniform", "low": 0.1, "high": 0.3})
+    sc = scenario(stages, days=60, goal={"revenue": 10_000.0},
+                  initial=[{"stage": "a", "count": 400}])
+    r = se.sensitivity(sc, "tornado", ["stages.c.no_decision"], draws=40, seed=1)
+    swing = float(r.table.p50_swing.iloc[0])
+    labels = [t.get_text() for t in tornado(r).axes[0].get_yticklabels()]
+    if nd_from == "lost":  # the same draws win the same deals: no swing at all, and it says so
+        assert swing == 0.0 and r.inert == ("stages.c.no_decision",)
+        assert "comes out of lost" in r.notes[0] and "(from lost: no effect)" in labels[0]
+    else:
+        assert swing < 0.0 and r.inert == () and r.notes == ()
+        assert "from lost" not in labels[0]
