@@ -146,8 +146,13 @@ def test_levers_that_cannot_move_bookings_are_named():
     assert rules.inert(sc, "stages.c.next.won") is None
     with pytest.raises(SimEngineError, match="cannot: stages.c.no_decision comes out of lost"):
         se.goal_seek(sc, "stages.c.no_decision", draws=10)
+    from simengine.analysis.optimize import plan_levers
+
+    with pytest.raises(SimEngineError, match="cannot: stages.c.no_decision comes out of lost"):
+        plan_levers(sc, compile_scenario(sc), {"stages.c.no_decision": (0.0, 0.5)})
     sc2 = scenario(_three("advance"))
     assert rules.inert(sc2, "stages.c.no_decision") is None
+    assert plan_levers(sc2, compile_scenario(sc2), {"stages.c.no_decision": (0.0, 0.3)})
     assert rules.note(sc2, "stages.c.no_decision") == " (taken from advance)"
 
 
