@@ -42,6 +42,12 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], *,
     old = path.with_name(f".{path.name}.{tag}.old")
     try:
         write(tmp)
+        if tmp.is_file():  # on disk before the rename, so the rename cannot expose a hole
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if check is not None:
             check(tmp)
         if path.exists() and (path.is_dir() or tmp.is_dir()):
