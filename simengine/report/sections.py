@@ -13,6 +13,7 @@ import xarray as xr
 
 from simengine.analysis.compare import one_scenario
 from simengine.analysis.summary import annual, prob_goal
+from simengine.plot.decision import compare as compare_figure
 from simengine.plot.forecast import fan, goal
 from simengine.plot.sources import INITIAL, campaign_table, campaigns, ratio
 from simengine.plot.stages import funnel, pipeline
@@ -561,7 +562,7 @@ def comparison_section(c: Context) -> Section | None:
         if s == base:
             row.append("–")
         else:
-            d = figures._paired(tot[s], tot[base])
+            d = _paired(tot[s], tot[base])
             dq = np.quantile(d, [0.05, 0.5, 0.95])
             row.append(f'{"+" if dq[1] >= 0 else ""}{c.m(dq[1])} <span class="band">'
                        f"({c.m(dq[0])} to {c.m(dq[2])})</span>")
@@ -574,11 +575,18 @@ def comparison_section(c: Context) -> Section | None:
     head = ["scenario"] + (["chance of goal"] if has_goal else []) + [
         "bookings (middle, 9 in 10)", f"difference to {esc(base)} (middle, 9 in 10)"]
     html = f"<p>{' '.join(words)}</p>"
-    html += c.figure(figures.compare(full), "Bookings of each scenario and the difference",
+    html += c.figure(compare_figure(full), "Bookings of each scenario and the difference",
                      "Each scenario is simulated with the same random numbers, so the "
                      "difference is measured draw by draw and its band is narrow.")
     html += _table(head, rows, "num")
     return Section("comparison", "Scenarios compared", html)
+
+
+def _paired(a: xr.DataArray, b: xr.DataArray) -> np.ndarray:
+    """Per-draw difference a − b over the draws both scenarios simulated (same draw index =
+    same random numbers)."""
+    a, b = xr.align(a, b, join="inner")
+    return np.asarray(a - b)
 
 
 # --- 8. assumptions -------------------------------------------------------------------------------
