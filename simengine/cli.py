@@ -188,6 +188,7 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     import numba
+    import numpy as np
 
     from simengine.engine.run import check_size, expected_prospects
     from simengine.errors import RunSizeError
@@ -200,12 +201,31 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sc.uses_pools:
         out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
                   f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
+    from simengine.scenario.rules import statements
+
+    said = statements(sc)
+    if said:
+        out.print("what the multipliers and no-decision rates do (at the mean parameters):")
+        for line in said:
+            out.print(f"  {line}", highlight=False)
     draws = 1000 if a.draws is None else a.draws
     try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
         check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
     except RunSizeError as exc:
         raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
                              f"refused: {exc}") from None
+    from simengine.engine.prepare import natural_params, volumes
+    from simengine.engine.warmup import empty_stages
+
+    theta = np.array([[d.mean() for d in cs.params.dists]], dtype=float)
+    empty = empty_stages(cs, theta, natural_params(cs, theta), volumes(cs, theta))
+    if empty:
+        names, held, fill = (", ".join(x) for x in zip(*[
+            (n, f"{m:,.0f}", f"{d:,.0f}") for n, m, d in empty], strict=True))
+        err.print(f"[yellow]warning:[/yellow] stage(s) {names} start empty on day 0 (no "
+                  f"initial_pipeline entry) but hold about {held} prospects once the campaigns "
+                  f"run, and take about {fill} days to fill: the first months under-forecast. "
+                  "horizon.warm_start: true starts them at that steady state", highlight=False)
     return 0
 
 

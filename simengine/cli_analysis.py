@@ -189,6 +189,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         emit_table(r.table, a.format)
     elif r.method == "tornado":
         from simengine.scenario.paths import label
+        from simengine.scenario.rules import note
 
         b = r.base
         t = _narrow_table(f"tornado on common random numbers: {r.draws:,} draws per run, base "
@@ -202,11 +203,13 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
             else:
                 inputs = (f"{value_text(row.factor, row.low, cur)} → "
                           f"{value_text(row.factor, row.high, cur)}")
-            t.add_row(label(row.factor), inputs,
+            t.add_row(label(row.factor) + note(sc, row.factor), inputs,
                       f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
                       f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
                       f"{row.p_goal_low:.0%} → {row.p_goal_high:.0%}")
         out.print(t)
+        for n in r.notes:
+            out.print(f"note: {n}")
     else:
         for lv in ("group", "parameter"):
             sub = r.table[r.table.level == lv]

@@ -650,6 +650,7 @@ def assumptions(c: Context) -> Section:
                         for x in cor)
         html.append(f"<h3>Assumptions that move together</h3><ul>{items}</ul>")
     html.append(_plan(c))
+    html.append(_rules(c))
     if not sc:
         html.append('<p class="note">This result does not carry its resolved scenario (a '
                     "comparison keeps each scenario's fingerprint, listed under Provenance); "
@@ -660,6 +661,27 @@ def assumptions(c: Context) -> Section:
                     f"{len(text.splitlines()):,} lines)</summary><pre>{esc(text)}</pre>"
                     "</details>")
     return Section("assumptions", "Assumptions", "".join(html))
+
+
+def _rules(c: Context) -> str:
+    """What the multipliers and no-decision rates amount to over the funnel, in numbers."""
+    from simengine.errors import ScenarioError
+    from simengine.scenario import validate
+    from simengine.scenario.rules import statements
+
+    if not c.scenario:
+        return ""
+    try:
+        said = statements(validate(c.scenario))
+    except (ScenarioError, ValueError, KeyError, TypeError):  # an older result's scenario
+        return ""
+    if not said:
+        return ""
+    items = "".join(f"<li>{esc(s)}</li>" for s in said)
+    return ("<h3>What the multipliers and no-decision rates do</h3><p>At the mean parameters, "
+            "without friction windows. Lead-to-win is the chance that a prospect is eventually "
+            "won: for a segment, from the first stage; for a campaign, from the stage its "
+            f"prospects enter.</p><ul>{items}</ul>")
 
 
 def _plan(c: Context) -> str:
