@@ -947,13 +947,10 @@ def plan_yaml(res: OptimizeResult, source: str | Path, out: str | Path) -> str:
 def write_plan(res: OptimizeResult, source: str | Path, out: str | Path) -> Path:
     """Write :func:`plan_yaml` to ``out`` atomically, after checking that the file loads to
     the plan."""
+    from simengine.files import write_text
     from simengine.scenario import canonical_json
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    tmp.write_text(plan_yaml(res, source, out))
-    try:
+    def check(tmp: Path) -> None:
         got = load_scenario(tmp)
         want = res.scenario()
         a = {**to_raw(got), "name": "", "description": ""}
@@ -961,7 +958,5 @@ def write_plan(res: OptimizeResult, source: str | Path, out: str | Path) -> Path
         if canonical_json(Scenario.model_validate(a)) != canonical_json(
                 Scenario.model_validate(b)):  # pragma: no cover - a bug, not bad input
             raise RuntimeError("the plan file does not load to the plan")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+
+    return write_text(out, plan_yaml(res, source, Path(out)), check=check)
