@@ -22,7 +22,7 @@ conditional on the absorbing state by Doob's h-transform of Q.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,15 +94,10 @@ class Chain:
         return self._memo(("reach", start), lambda: self._reach(start))
 
     def _reach(self, start: int) -> np.ndarray:
-        S = len(self.Q)
-        out = np.zeros(S)
-        for s in range(S):
-            if s == start:
-                out[s] = 1.0
-                continue
-            q = self.Q.copy()
-            q[s, :] = 0.0  # s absorbing: visits to it count at most once
-            out[s] = np.linalg.inv(np.eye(S) - q)[start, s]
+        # hitting probabilities from the fundamental matrix: N[i, j] = h[i, j] N[j, j]
+        n = self.fundamental
+        out = n[start] / np.diag(n)
+        out[start] = 1.0
         return out
 
     def time_to_win(self) -> np.ndarray:
@@ -146,16 +141,31 @@ def friction_adds(cs: Compiled, theta: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
           friction: tuple[np.ndarray, np.ndarray] | None = None,
-          served: np.ndarray | None = None) -> Chain:
+          served: np.ndarray | None = None, *, base: tuple | None = None) -> Chain:
     """The absorbing chain of segment ``g`` under campaign quality ``quality`` (as the kernel
     routes a stage exit: advance scaled by segment and quality, friction taken from advance,
     clipped when the outcomes sum over 1); ``served`` is the share of visits to each stage that
-    get a rep (the rest is lost)."""
+    get a rep (the rest is lost). ``base`` is :func:`chain_base` of the same arguments, when
+    the caller has it (it does not depend on ``served``)."""
     S = cs.n_stages
-    served = np.ones(S) if served is None else served
+    served = np.ones(S) if served is None else np.asarray(served, dtype=float)
+    Q0, won0, nd0, rc0, dwell, delay = base if base is not None else \
+        chain_base(cs, theta, g, quality, friction)
+    Q = Q0 * served[:, None]
+    won, nd, rc = won0 * served, nd0 * served, rc0 * served
+    lost = np.maximum(1.0 - served * (Q0.sum(axis=1) + won0 + nd0), 0.0)
+    return Chain(Q, won, lost, nd, rc, dwell, delay, np.where(cs.rc_col >= 0, cs.rc_to, -1),
+                 served)
+
+
+def chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
+               friction: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
+    """The routing of :func:`chain` with every visit served: (Q, won, no decision, recycle,
+    dwell, delay), each row of Q including the recycle."""
+    S = cs.n_stages
     nd_add, lost_add = friction if friction is not None else (np.zeros(S), np.zeros(S))
     Q = np.zeros((S, S))
-    won, lost, nd, rc = (np.zeros(S) for _ in range(4))
+    won, nd, rc = (np.zeros(S) for _ in range(3))
     dwell, delay = np.zeros(S), np.zeros(S)
     for s in range(S):
         am = theta[cs.adv_col[g, s]] * quality
@@ -182,15 +192,10 @@ def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
         if q_rc > 0:
             Q[s, cs.rc_to[s]] += q_rc
             delay[s] = slot_mean(cs, cs.delay_slot[s], theta)
-        a, q_nd, q_rc = a * served[s], q_nd * served[s], q_rc * served[s]
-        Q[s] *= served[s]
-        won[s] *= served[s]
         rc[s] = q_rc
         nd[s] = q_nd
-        lost[s] = max(1.0 - a.sum() - q_nd - q_rc, 0.0)
         dwell[s] = slot_mean(cs, cs.dwell_slot[s], theta) * theta[cs.dwell_mult_col[g, s]]
-    return Chain(Q, won, lost, nd, rc, dwell, delay, np.where(cs.rc_col >= 0, cs.rc_to, -1),
-                 np.asarray(served, dtype=float))
+    return Q, won, nd, rc, dwell, delay
 
 
 @dataclass(frozen=True)
@@ -244,9 +249,25 @@ def pool_supply(cs: Compiled, theta: np.ndarray, samples: int = 16
     NP = len(getattr(cs, "pool_names", ()))
     if NP == 0:
         return np.zeros(0), np.zeros(0)
-    th = np.repeat(np.asarray(theta, dtype=float)[None, :], samples, axis=0)
+    theta = np.asarray(theta, dtype=float)
+    # the pool model reads only the pools' own columns: a budget lever leaves them alone, and
+    # the optimizer asks for the same pools thousands of times
+    cols = np.concatenate([cs.pool_headcount_col, cs.pool_selling_col, cs.pool_attrition_col,
+                           np.asarray(cs.hire_col).ravel()])
+    key = (id(cs), samples, theta[cols[cols >= 0]].tobytes())
+    hit = _SUPPLY.get(key)
+    if hit is not None and hit[0] is cs:
+        return hit[1][0].copy(), hit[1][1].copy()
+    th = np.repeat(theta[None, :], samples, axis=0)
     pd_, heads = pool_draws(cs, th, 0, np.arange(samples, dtype=np.int64))
-    return pd_.capacity.sum(axis=2).mean(axis=0).astype(float), heads.mean(axis=(0, 2))
+    out = pd_.capacity.sum(axis=2).mean(axis=0).astype(float), heads.mean(axis=(0, 2))
+    if len(_SUPPLY) >= 512:
+        _SUPPLY.clear()
+    _SUPPLY[key] = (cs, out)
+    return out[0].copy(), out[1].copy()
+
+
+_SUPPLY: dict[tuple, tuple[Compiled, tuple[np.ndarray, np.ndarray]]] = {}
 
 
 def _stage_served(cs: Compiled, served_pool: np.ndarray) -> np.ndarray:
@@ -273,14 +294,11 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
     else:
         supply, reps = np.full(NP, np.inf), np.zeros(NP)
     sp = getattr(cs, "stage_pool", np.full(cs.n_stages, -1))
+    srcs = _sources(cs, theta)
     demand = np.zeros(NP)
-    for _ in range(60 if NP and capacity else 1):
-        fs = _funnel(cs, theta, _stage_served(cs, served))
-        used = np.zeros(NP)
-        for f in fs:
-            for s in range(cs.n_stages):
-                if sp[s] >= 0:
-                    used[sp[s]] += f.worked[s]
+    for _ in range(60 if NP and capacity else 0):
+        # only the work asked of each pool is needed to settle the served shares
+        used = _pool_work(srcs, _chains(cs, theta, srcs, _stage_served(cs, served)), sp, NP)
         # demand: what the visits would ask for if all were served
         with np.errstate(invalid="ignore", divide="ignore"):
             demand = np.where(served > 0, used / served, used)
@@ -290,7 +308,12 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
             served = new
             break
         served = np.clip(0.5 * served + 0.5 * new, 0.0, 1.0)
-    fs = _funnel(cs, theta, _stage_served(cs, served))
+    fs = _funnel(cs, theta, _stage_served(cs, served), srcs)
+    if NP and not capacity:
+        used = np.zeros(NP)
+        for f in fs:
+            np.add.at(used, sp[sp >= 0], f.worked[sp >= 0])
+        demand = used
     if NP:
         slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
     else:
@@ -298,37 +321,90 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
     return fs, Capacity(pools, supply, demand, served, reps, slots)
 
 
-def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray) -> list[SourceFunnel]:
-    fr = friction_adds(cs, theta)
+@dataclass(frozen=True)
+class _Sources:
+    """What the sources of prospects are, whatever the capacity: one entry per campaign and
+    per initial-pipeline entry."""
+
+    names: tuple[str, ...]
+    campaign: tuple[int, ...]
+    stage: tuple[int, ...]
+    prospects: tuple[float, ...]
+    mix: tuple[np.ndarray, ...]
+    quality: tuple[float, ...]
+    in_horizon: tuple  # callables: share of wins that close in the horizon, from the mean time
+    values: np.ndarray  # (G,) mean deal value of each segment
+    friction: tuple[np.ndarray, np.ndarray]
+    bases: dict = field(default_factory=dict)  # (segment, quality) -> chain_base
+
+
+def _sources(cs: Compiled, theta: np.ndarray) -> _Sources:
     G, D = len(cs.segment_names), cs.grid.days
     values = np.array([slot_mean(cs, cs.value_slot[g], theta) for g in range(G)])
-    chains: dict[tuple[int, float], Chain] = {}
-
-    def get(g: int, q: float) -> Chain:
-        if (g, q) not in chains:
-            chains[(g, q)] = chain(cs, theta, g, q, fr, served)
-        return chains[(g, q)]
-
-    out: list[SourceFunnel] = []
+    names, camp, stage, prospects, mix, quality, inh = ([] for _ in range(7))
     C = cs.n_campaigns
     vol = volumes(cs, theta[None, :])[0] if C else np.zeros(0)
     days = np.arange(D) + 0.5
     for c in range(C):
         shape = cs.camp_shape[c]
-        prospects = float(vol[c] * shape.sum())
-        e = int(cs.camp_enters[c])
-        q = float(theta[cs.quality_col[c]])
-        out.append(_source(cs.campaign_names[c], c, e, prospects, _mix(cs.camp_mix_cum[c]),
-                           [get(g, q) for g in range(G)], values,
-                           lambda tau, w=shape: float(np.sum(w[days + tau <= D]) / w.sum())
-                           if w.sum() > 0 else 0.0))
+        names.append(cs.campaign_names[c])
+        camp.append(c)
+        stage.append(int(cs.camp_enters[c]))
+        prospects.append(float(vol[c] * shape.sum()))
+        mix.append(_mix(cs.camp_mix_cum[c]))
+        quality.append(float(theta[cs.quality_col[c]]))
+        inh.append(lambda tau, w=shape: float(np.sum(w[days + tau <= D]) / w.sum())
+                   if w.sum() > 0 else 0.0)
     for i in range(len(cs.init_stage)):
-        e = int(cs.init_stage[i])
-        count = float(np.floor(theta[cs.init_count_col[i]] + 0.5))
-        out.append(_source(f"initial_pipeline[{i}]", -1, e, count, _mix(cs.init_mix_cum[i]),
-                           [get(g, 1.0) for g in range(G)], values,
-                           lambda tau: 1.0 if tau <= D else 0.0))
+        names.append(f"initial_pipeline[{i}]")
+        camp.append(-1)
+        stage.append(int(cs.init_stage[i]))
+        prospects.append(float(np.floor(theta[cs.init_count_col[i]] + 0.5)))
+        mix.append(_mix(cs.init_mix_cum[i]))
+        quality.append(1.0)
+        inh.append(lambda tau: 1.0 if tau <= D else 0.0)
+    return _Sources(tuple(names), tuple(camp), tuple(stage), tuple(prospects), tuple(mix),
+                    tuple(quality), tuple(inh), values, friction_adds(cs, theta))
+
+
+def _chains(cs: Compiled, theta: np.ndarray, srcs: _Sources, served: np.ndarray
+            ) -> dict[tuple[int, float], Chain]:
+    """The chain of every (segment, campaign quality) the sources use."""
+    out: dict[tuple[int, float], Chain] = {}
+    for q, mix in zip(srcs.quality, srcs.mix, strict=True):
+        for g in range(len(mix)):
+            if (g, q) not in out:
+                if (g, q) not in srcs.bases:
+                    srcs.bases[(g, q)] = chain_base(cs, theta, g, q, srcs.friction)
+                out[(g, q)] = chain(cs, theta, g, q, srcs.friction, served,
+                                    base=srcs.bases[(g, q)])
     return out
+
+
+def _pool_work(srcs: _Sources, chains: dict, sp: np.ndarray, NP: int) -> np.ndarray:
+    """(NP,) slot-days the sources ask of each pool: expected visits x served x dwell."""
+    used = np.zeros(NP)
+    on = sp >= 0
+    for k, e in enumerate(srcs.stage):
+        mix, q, n = srcs.mix[k], srcs.quality[k], srcs.prospects[k]
+        if n <= 0:
+            continue
+        for g in range(len(mix)):
+            if mix[g] > 0:
+                ch = chains[(g, q)]
+                np.add.at(used, sp[on], (n * mix[g] * ch.fundamental[e] * ch.served
+                                         * ch.dwell)[on])
+    return used
+
+
+def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray,
+            srcs: _Sources | None = None) -> list[SourceFunnel]:
+    srcs = _sources(cs, theta) if srcs is None else srcs
+    chains = _chains(cs, theta, srcs, served)
+    G = len(cs.segment_names)
+    return [_source(srcs.names[k], srcs.campaign[k], srcs.stage[k], srcs.prospects[k],
+                    srcs.mix[k], [chains[(g, srcs.quality[k])] for g in range(G)],
+                    srcs.values, srcs.in_horizon[k]) for k in range(len(srcs.names))]
 
 
 def _source(name, c, e, prospects, mix, chains, values, in_horizon) -> SourceFunnel:
