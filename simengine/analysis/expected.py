@@ -9,10 +9,12 @@ inside the horizon, from the expected time to a win of the chain conditioned on 
 
 Sales capacity enters as a fluid approximation: a pool's slot-days over the horizon (its mean
 daily capacity, from the engine's own headcount / ramp / attrition / hiring model) serve at
-most that much work; when the worked stages ask for more, the same share of every visit to them
-is served and the rest goes cold (lost). Peaks within the year and waiting before a prospect
-goes cold are ignored, so with pools the model is optimistic where capacity binds part of the
-year.
+most that much work. The open pipeline is first in line, as in the engine, where its prospects
+hold the reps from day 0: its visits are served from the whole supply. When the campaigns'
+prospects ask for more than is left, the same share of each of their visits is served and the
+rest is lost (it goes cold, or waits past the horizon). Peaks within the year and waiting
+before a prospect goes cold are ignored, so with pools the model is optimistic where capacity
+binds part of the year.
 
 References: absorption probabilities B = (I - Q)^-1 R and hitting probabilities of an absorbing
 Markov chain (Kemeny & Snell, *Finite Markov Chains*, 1960, ch. 3); expected time to absorption
@@ -161,9 +163,45 @@ def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
 def chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
                friction: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
     """The routing of :func:`chain` with every visit served: (Q, won, no decision, recycle,
-    dwell, delay), each row of Q including the recycle."""
+    dwell, delay), each row of Q including the recycle (read-only arrays)."""
+    # routing reads neither volumes nor pools: a plan that moves only budgets and reps (the
+    # optimizer's thousands of plans) routes as the last one did
     S = cs.n_stages
-    nd_add, lost_add = friction if friction is not None else (np.zeros(S), np.zeros(S))
+    fr = friction if friction is not None else (np.zeros(S), np.zeros(S))
+    masked = np.array(theta, dtype=float)
+    masked[_not_routing(cs)] = 0.0
+    key = (id(cs), g, float(quality), masked.tobytes(), fr[0].tobytes(), fr[1].tobytes())
+    hit = _BASES.get(key)
+    if hit is not None and hit[0] is cs:
+        return hit[1]
+    out = _chain_base(cs, theta, g, quality, fr)
+    for a in out:
+        a.flags.writeable = False
+    if len(_BASES) >= 4096:
+        _BASES.clear()
+    _BASES[key] = (cs, out)
+    return out
+
+
+_BASES: dict[tuple, tuple[Compiled, tuple]] = {}
+
+
+def _not_routing(cs: Compiled) -> np.ndarray:
+    """Parameter columns that routing never reads: volumes, costs, pools, open pipeline."""
+    cols = [np.asarray(cs.vol_cols).ravel(), np.asarray(cs.cost_fixed_col).ravel(),
+            np.asarray(cs.cost_per_lead_col).ravel(), np.asarray(cs.init_count_col).ravel()]
+    for name in ("pool_headcount_col", "pool_selling_col", "pool_attrition_col",
+                 "pool_cost_col", "hire_col"):
+        if hasattr(cs, name):
+            cols.append(np.asarray(getattr(cs, name)).ravel())
+    c = np.concatenate(cols).astype(np.int64) if cols else np.zeros(0, np.int64)
+    return c[c >= 0]
+
+
+def _chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float,
+                friction: tuple[np.ndarray, np.ndarray]) -> tuple:
+    S = cs.n_stages
+    nd_add, lost_add = friction
     Q = np.zeros((S, S))
     won, nd, rc = (np.zeros(S) for _ in range(3))
     dwell, delay = np.zeros(S), np.zeros(S)
@@ -231,9 +269,10 @@ class Capacity:
     pools: tuple[str, ...]
     supply: np.ndarray  # (NP,) slot-days available
     demand: np.ndarray  # (NP,) slot-days the worked stages ask for
-    served: np.ndarray  # (NP,) share of visits served
+    served: np.ndarray  # (NP,) share of the campaigns' prospects' visits served
     reps: np.ndarray  # (NP,) mean reps on the books
     slots_per_rep: np.ndarray  # (NP,) slots of one fully productive rep (slots x selling time)
+    served_open: np.ndarray | None = None  # (NP,) share of the open pipeline's visits served
 
 
 def _mix(cum: np.ndarray) -> np.ndarray:
@@ -288,17 +327,45 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
     theta = mean_theta(cs) if theta is None else np.asarray(theta, dtype=float)
     pools = tuple(getattr(cs, "pool_names", ()))
     NP = len(pools)
-    served = np.ones(NP)
     if NP and capacity:
         supply, reps = pool_supply(cs, theta)
     else:
         supply, reps = np.full(NP, np.inf), np.zeros(NP)
     sp = getattr(cs, "stage_pool", np.full(cs.n_stages, -1))
     srcs = _sources(cs, theta)
-    demand = np.zeros(NP)
-    for _ in range(60 if NP and capacity else 0):
-        # only the work asked of each pool is needed to settle the served shares
-        used = _pool_work(srcs, _chains(cs, theta, srcs, _stage_served(cs, served)), sp, NP)
+    is_open = np.array([c < 0 for c in srcs.campaign], dtype=bool)
+    served_open, demand_open = np.ones(NP), np.zeros(NP)
+    served, demand = np.ones(NP), np.zeros(NP)
+    if NP and capacity:
+        # the open pipeline is first in line (its prospects hold the reps from day 0): it is
+        # served from the whole supply, and the campaigns' prospects share what it leaves
+        served_open, demand_open = _settle(
+            _PoolWork(cs, theta, srcs, sp, NP, is_open), cs, supply)
+        left = np.maximum(supply - demand_open * served_open, 0.0)
+        served, demand = _settle(_PoolWork(cs, theta, srcs, sp, NP, ~is_open), cs, left)
+    fs = _funnel(cs, theta, _stage_served(cs, served), srcs,
+                 _stage_served(cs, served_open))
+    if NP and not capacity:
+        used = np.zeros(NP)
+        for f in fs:
+            np.add.at(used, sp[sp >= 0], f.worked[sp >= 0])
+        demand, demand_open = used, np.zeros(NP)
+    if NP:
+        slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
+    else:
+        slots = np.zeros(0)
+    return fs, Capacity(pools, supply, demand + demand_open, served, reps, slots, served_open)
+
+
+def _settle(work: _PoolWork, cs: Compiled, supply: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(served share, demand) of each pool for one class of sources: the share at which the
+    work asked of a pool, were every visit served, is cut to its supply (a fixed point: a visit
+    not served is lost, and asks nothing downstream)."""
+    NP = len(supply)
+    served, demand = np.ones(NP), np.zeros(NP)
+    for _ in range(60):
+        used = work(_stage_served(cs, served))
         # demand: what the visits would ask for if all were served
         with np.errstate(invalid="ignore", divide="ignore"):
             demand = np.where(served > 0, used / served, used)
@@ -308,17 +375,7 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
             served = new
             break
         served = np.clip(0.5 * served + 0.5 * new, 0.0, 1.0)
-    fs = _funnel(cs, theta, _stage_served(cs, served), srcs)
-    if NP and not capacity:
-        used = np.zeros(NP)
-        for f in fs:
-            np.add.at(used, sp[sp >= 0], f.worked[sp >= 0])
-        demand = used
-    if NP:
-        slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
-    else:
-        slots = np.zeros(0)
-    return fs, Capacity(pools, supply, demand, served, reps, slots)
+    return served, demand
 
 
 @dataclass(frozen=True)
@@ -381,29 +438,60 @@ def _chains(cs: Compiled, theta: np.ndarray, srcs: _Sources, served: np.ndarray
     return out
 
 
-def _pool_work(srcs: _Sources, chains: dict, sp: np.ndarray, NP: int) -> np.ndarray:
-    """(NP,) slot-days the sources ask of each pool: expected visits x served x dwell."""
-    used = np.zeros(NP)
-    on = sp >= 0
-    for k, e in enumerate(srcs.stage):
-        mix, q, n = srcs.mix[k], srcs.quality[k], srcs.prospects[k]
-        if n <= 0:
-            continue
-        for g in range(len(mix)):
-            if mix[g] > 0:
-                ch = chains[(g, q)]
-                np.add.at(used, sp[on], (n * mix[g] * ch.fundamental[e] * ch.served
-                                         * ch.dwell)[on])
-    return used
+class _PoolWork:
+    """Slot-days the sources ask of each pool at given served shares (expected visits x served
+    x dwell), over every (segment, quality) chain at once."""
+
+    def __init__(self, cs: Compiled, theta: np.ndarray, srcs: _Sources, sp: np.ndarray,
+                 NP: int, select: np.ndarray | None = None):
+        S = cs.n_stages
+        keys: dict[tuple[int, float], int] = {}
+        rows = []
+        for k, e in enumerate(srcs.stage):
+            if select is not None and not select[k]:
+                continue
+            mix, q, n = srcs.mix[k], srcs.quality[k], srcs.prospects[k]
+            for g in range(len(mix)):
+                if mix[g] > 0 and n > 0:
+                    if (g, q) not in keys:
+                        keys[(g, q)] = len(keys)
+                        rows.append(np.zeros(S))
+                    rows[keys[(g, q)]][e] += n * mix[g]
+        self.weights = np.array(rows).reshape(len(rows), S)  # (K, S) prospects entering
+        bases = []
+        for gq in keys:
+            if gq not in srcs.bases:
+                srcs.bases[gq] = chain_base(cs, theta, gq[0], gq[1], srcs.friction)
+            bases.append(srcs.bases[gq])
+        self.Q0 = np.array([b[0] for b in bases]).reshape(len(bases), S, S)
+        self.dwell = np.array([b[4] for b in bases]).reshape(len(bases), S)
+        self.to_pool = np.zeros((S, NP))
+        for s in range(S):
+            if sp[s] >= 0:
+                self.to_pool[s, sp[s]] = 1.0
+        self.eye = np.eye(S)
+
+    def __call__(self, served: np.ndarray) -> np.ndarray:
+        if not len(self.weights):
+            return np.zeros(self.to_pool.shape[1])
+        n = np.linalg.inv(self.eye - self.Q0 * served[None, :, None])  # (K, S, S)
+        visits = np.einsum("ks,kst->kt", self.weights, n)
+        return (visits * self.dwell * served[None, :]).sum(axis=0) @ self.to_pool
 
 
 def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray,
-            srcs: _Sources | None = None) -> list[SourceFunnel]:
+            srcs: _Sources | None = None, served_open: np.ndarray | None = None
+            ) -> list[SourceFunnel]:
+    """Every source's funnel; the open pipeline's visits served at ``served_open`` (default
+    ``served``), the campaigns' at ``served``."""
     srcs = _sources(cs, theta) if srcs is None else srcs
     chains = _chains(cs, theta, srcs, served)
+    opened = chains if served_open is None or np.array_equal(served_open, served) else \
+        _chains(cs, theta, srcs, served_open)
     G = len(cs.segment_names)
     return [_source(srcs.names[k], srcs.campaign[k], srcs.stage[k], srcs.prospects[k],
-                    srcs.mix[k], [chains[(g, srcs.quality[k])] for g in range(G)],
+                    srcs.mix[k], [(opened if srcs.campaign[k] < 0 else chains)
+                                  [(g, srcs.quality[k])] for g in range(G)],
                     srcs.values, srcs.in_horizon[k]) for k in range(len(srcs.names))]
 
 

@@ -52,6 +52,7 @@ import pandas as pd
 from scipy import optimize as sopt
 
 from simengine.analysis.expected import expected_model, mean_theta
+from simengine.analysis.levers import OUT_OF_REACH_EXIT as OUT_OF_REACH_EXIT  # the CLI's code
 from simengine.analysis.levers import Lever, is_probability, lever_uniforms, scenario_and_target
 from simengine.analysis.levers import lever as resolve_lever
 from simengine.compile import Compiled, compile_scenario
@@ -62,7 +63,6 @@ from simengine.scenario import Scenario, load_scenario, to_raw, with_values
 from simengine.scenario import paths as raw_paths
 
 OBJECTIVES = ("min_cost", "max_probability")
-OUT_OF_REACH_EXIT = 3  # the CLI's exit code when no plan within the bounds reaches the goal
 _INTEGER_KEYS = ("headcount", "count")
 
 
@@ -306,6 +306,7 @@ class _Score:
     level: float  # expected bookings of the model at the plan
     role: str
     served: np.ndarray | None = None  # share of visits to each pool's stages served
+    draws: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bookings, NaN: failed
 
 
 class _Problem:
@@ -318,6 +319,7 @@ class _Problem:
         self.dates = [i for i, p in enumerate(levers) if p.is_date]
         self._compiled: dict[tuple, Compiled] = {}
         self._model: dict[tuple, tuple[float, float]] = {}
+        self._means: dict[int, np.ndarray] = {}
         self._u: dict[tuple[int, int], dict[int, np.ndarray | None]] = {}
         self.model_evaluations = 0
         self.scores: list[_Score] = []
@@ -373,7 +375,10 @@ class _Problem:
         return self._model[key]
 
     def _theta(self, x: np.ndarray) -> np.ndarray:
-        th = mean_theta(self.compiled(x))
+        cs = self.compiled(x)
+        if id(cs) not in self._means:  # the compiled scenarios live as long as the problem
+            self._means[id(cs)] = mean_theta(cs)
+        th = self._means[id(cs)].copy()
         for p, v in zip(self.levers, x, strict=True):
             if not p.is_date:
                 th = p.lever.theta(th, v)
@@ -455,8 +460,9 @@ class _Problem:
             work = np.array([entered[sp == j].sum() for j in range(len(cs.pool_names))])
             with np.errstate(divide="ignore", invalid="ignore"):
                 served = np.where(work > 0, 1.0 - gone / work, 1.0)
+        aligned = np.where(ok, raw.out.revenue.sum(axis=1), np.nan)
         s = _Score(x, float(np.mean(spend)), p, math.sqrt(p * (1 - p) / n), q, bookings,
-                   self.model(x, clip=role != "loaded")[0], role, served)
+                   self.model(x, clip=role != "loaded")[0], role, served, aligned)
         if seed == self.seed:
             self.scores.append(s)
         return s
@@ -661,7 +667,9 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
         Every plan is simulated on draws ``0 .. draws - 1`` of ``seed`` (common random
         numbers); the chosen plan is simulated again with ``seed + 1`` for the figure reported.
     frontier
-        Plans of the frontier besides those of the search (0: none).
+        Simulated plans on the frontier besides the scenario as loaded (0: only those of the
+        search). The search's plans count: plans at levels spread over P(goal) are added
+        until there are this many.
     rtol
         Precision of the search on the level of expected bookings, relative.
     max_runs
@@ -733,14 +741,12 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
         chosen, reached = loaded, True
         note = "the scenario as loaded is the cheapest plan found that reaches the confidence"
 
-    # the frontier: plans at levels spread over P(goal), from the loaded plan's draws
-    if frontier:
-        levels = _frontier_levels(pr, loaded, int(frontier), pr.path()[0][1],
-                                  pr.model(pr.most())[0])
-        for lvl in levels:
-            x = pr.plan(lvl, polish=False)
-            if not any(np.allclose(x, s.x) for s in pr.scores):
-                pr.simulate(x, role="frontier")
+    # the frontier: the search's plans and, until there are ``frontier`` of them, plans at
+    # levels spread over P(goal), placed by re-scoring the simulated plans' draws
+    for lvl in _frontier_levels(pr, int(frontier)):
+        x = pr.plan(lvl, polish=False)
+        if not any(np.allclose(x, t.x) for t in pr.scores):
+            pr.simulate(x, role="frontier")
     # a frontier plan may beat the search's answer on the same draws
     eligible = [t for t in pr.scores if t.role != "loaded" or pr.loaded_in_bounds]
     if objective == "min_cost":
@@ -861,15 +867,73 @@ def _max_probability(pr: _Problem, budget: float, max_runs: int) -> tuple[_Score
     return min(eligible, key=lambda t: t.cost), False
 
 
-def _frontier_levels(pr: _Problem, loaded: _Score, n: int, m_least: float, m_most: float
-                     ) -> list[float]:
-    """Levels of expected bookings whose plans spread P(goal) over the range reachable, from
-    the loaded plan's draws shifted to each level."""
-    b = np.sort(loaded.bookings)
-    ps = np.linspace(0.05, 0.95, n)
-    levels = loaded.level + pr.target - np.quantile(b, 1 - ps)
-    levels = np.clip(levels, m_least, m_most)
-    return sorted(set(np.round(levels, 6)))
+def _frontier_levels(pr: _Problem, n: int):
+    """Levels of expected bookings for the plans the frontier still needs (it has ``n``
+    simulated plans besides the loaded one when done), yielded one at a time: each fills the
+    widest gap in P(goal) left by the plans simulated so far.
+
+    The level of a P(goal) is read off the simulated plans themselves, on their common random
+    numbers: between two simulated levels each draw's bookings are interpolated linearly, and
+    beyond them shifted by the change in the model's expected bookings (a re-scoring of the
+    draws, not a simulation). Every level yielded is then simulated by the caller."""
+    if n <= 0:
+        return
+    m_least, m_most = pr.path()[0][1], pr.model(pr.most())[0]
+    wanted = list(np.linspace(0.05, 0.95, n))
+    tried: list[float] = []
+    for _ in range(2 * n):
+        on = [t for t in pr.scores if t.role != "loaded"]
+        if len(on) >= n or not wanted:
+            return
+        pts = on or [t for t in pr.scores]
+        have = np.array([t.probability for t in pts])
+        # the spread point farthest from every plan simulated so far
+        gaps = [min(abs(have - p)) for p in wanted]
+        p = wanted.pop(int(np.argmax(gaps)))
+        lvl = _level_for(pr, pts, p, m_least, m_most)
+        if lvl is None or any(abs(lvl - v) <= 1e-6 * max(abs(v), 1.0) for v in tried):
+            continue
+        tried.append(lvl)
+        yield lvl
+
+
+def _level_for(pr: _Problem, pts: list[_Score], p: float, m_least: float, m_most: float
+               ) -> float | None:
+    """The level of expected bookings at which the draws of the simulated plans ``pts``,
+    re-scored, give P(goal) = ``p`` (None when the plans' draws are not aligned)."""
+    n = pr.draws
+    pts = sorted((t for t in pts if len(t.draws) == n), key=lambda t: t.level)
+    if not pts:
+        return None
+    lv = np.array([t.level for t in pts])
+    b = np.array([t.draws for t in pts])  # (plans, draws), NaN where a draw failed
+
+    def prob(m: float) -> float:
+        j = int(np.searchsorted(lv, m))
+        if j == 0:
+            y = b[0] + (m - lv[0])
+        elif j == len(lv):
+            y = b[-1] + (m - lv[-1])
+        else:
+            w = (m - lv[j - 1]) / (lv[j] - lv[j - 1]) if lv[j] > lv[j - 1] else 1.0
+            y = b[j - 1] + w * (b[j] - b[j - 1])
+        ok = np.isfinite(y)
+        return float(np.mean(y[ok] >= pr.target)) if ok.any() else 0.0
+
+    lo, hi = m_least, m_most
+    if prob(hi) < p:
+        return hi
+    if prob(lo) >= p:
+        return lo
+    for _ in range(50):  # bisection: P(goal) of the re-scored draws grows with the level
+        mid = (lo + hi) / 2
+        if prob(mid) >= p:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-4 * max(abs(hi), 1.0):
+            break
+    return hi
 
 
 def _table(pr: _Problem, chosen: _Score, origin: dt.date) -> pd.DataFrame:
