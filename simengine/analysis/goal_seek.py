@@ -292,11 +292,11 @@ def pool_shares(ds, stage_pool: np.ndarray) -> np.ndarray | None:
     entered = ds.entered.sum(("draw", "period")).values
     gone = ds.abandoned.sum(("draw", "period")).values.astype(float)
     work = np.array([entered[sp == j].sum() for j in range(ds.sizes["pool"])], dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cold = np.where(work > 0, gone / np.maximum(work, 1.0), 0.0)
-        waited = np.nanmean(ds.waited_share.values, axis=0) \
-            if np.isfinite(ds.waited_share.values).any() else np.zeros(len(work))
-    return np.column_stack([cold, np.nan_to_num(waited, nan=0.0)])
+    w = np.asarray(ds.waited_share.values, dtype=float)
+    ok = np.isfinite(w)  # a draw whose pool served nobody has no waited share
+    cold = np.where(work > 0, gone / np.maximum(work, 1.0), 0.0)
+    waited = np.where(ok, w, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    return np.column_stack([cold, waited])
 
 
 def bottleneck(pools: tuple[str, ...], seen: dict[float, np.ndarray], fmt) -> str:
