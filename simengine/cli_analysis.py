@@ -54,7 +54,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
         check_output(a.output, "-o", RESULT_SUFFIXES)
     _check_figure_path(a.plot)
     scs = [se.load_scenario(p, a.set) for p in a.scenarios]
-    cmp = se.compare(scs, draws=a.draws, seed=a.seed)
+    cmp = se.compare(scs, draws=a.draws, seed=a.seed, threads=a.threads,
+                     progress=None if a.progress else False)
     s = summarize_comparison(cmp)
     cur = s.currency
     if a.format != "table":
@@ -128,7 +129,7 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
         r = se.goal_seek(sc, a.lever, confidence=a.confidence, target=a.target,
                          draws=a.draws, seed=a.seed,
                          bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
-                         max_runs=a.max_runs)
+                         max_runs=a.max_runs, threads=a.threads)
     except GoalOutOfReach as exc:  # an answer, not bad input: the worksheet, then why
         if exc.waterfall is not None:
             out.print(_waterfall(exc.waterfall, a.lever, sc.currency))
@@ -204,7 +205,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     elif a.level != "both":
         raise SimEngineError("--level: only the Sobol method has levels")
     r = se.sensitivity(sc, a.method, a.params or None, draws=a.draws, seed=a.seed,
-                       groups=_groups(a.group), target=a.target, **opts)
+                       groups=_groups(a.group), target=a.target, threads=a.threads, **opts)
     cur = r.currency
     if a.format != "table":
         from simengine.cli_common import emit_table
@@ -212,6 +213,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         emit_table(r.table, a.format)
     elif r.method == "tornado":
         from simengine.scenario.paths import label
+        from simengine.scenario.rules import note
 
         b = r.base
         t = _narrow_table(f"tornado on common random numbers: {r.draws:,} draws per run, base "
@@ -225,11 +227,13 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
             else:
                 inputs = (f"{value_text(row.factor, row.low, cur)} → "
                           f"{value_text(row.factor, row.high, cur)}")
-            t.add_row(label(row.factor), inputs,
+            t.add_row(label(row.factor) + note(sc, row.factor), inputs,
                       f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
                       f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
                       f"{row.p_goal_low:.0%} → {row.p_goal_high:.0%}")
         out.print(t)
+        for n in r.notes:
+            out.print(f"note: {n}")
     else:
         for lv in ("group", "parameter"):
             sub = r.table[r.table.level == lv]
@@ -289,11 +293,11 @@ def _value(v, path: str, cur: str) -> str:
 def cmd_optimize(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.optimize import OUT_OF_REACH_EXIT, PlanOutOfReach, write_plan
-    from simengine.cli_common import check_output, err, out
+    from simengine.cli_common import SCENARIO_SUFFIXES, check_output, err, out
 
     _check_figure_path(a.plot)
     if a.output:
-        check_output(a.output, "-o", (".yaml", ".yml"))
+        check_output(a.output, "-o", SCENARIO_SUFFIXES)
     if a.report:
         from simengine.report.document import check_path
 
@@ -308,7 +312,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
         r = se.optimize(sc, levers, objective=objective,
                         confidence=a.confidence if a.confidence is not None else 0.8,
                         target=a.target, budget=a.budget, draws=a.draws, seed=a.seed,
-                        frontier=a.frontier, max_runs=a.max_runs)
+                        frontier=a.frontier, max_runs=a.max_runs, threads=a.threads)
     except PlanOutOfReach as exc:  # an answer: the best plan found, with its own exit code
         r = exc.result
         code = OUT_OF_REACH_EXIT
@@ -355,22 +359,16 @@ def cmd_optimize(a: argparse.Namespace) -> int:
     return code
 
 
-def _set_arg(sp) -> None:
-    sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                    help="override a parameter of every scenario, e.g. --set goal.revenue=15e6")
-
-
 def register(subparsers) -> None:
-    from simengine.cli_common import add_format
+    from simengine.cli_common import add_format, add_overrides, add_run_options
 
     c = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
     c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files; the first is the reference of the differences")
-    c.add_argument("-n", "--draws", type=int, default=1000, help="draws (default 1000)")
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(c, draws_help="draws per scenario", progress=True, overrides=False)
+    add_overrides(c, "every scenario")
     c.add_argument("-o", "--output", help="write the comparison to OUT.nc or OUT.zarr")
     c.add_argument("--plot", metavar="FIG.png", help="draw the comparison")
-    _set_arg(c)
     add_format(c)
     c.set_defaults(func=cmd_compare)
 
@@ -391,10 +389,8 @@ def register(subparsers) -> None:
     g.add_argument("--rtol", type=float, default=0.005,
                    help="search precision relative to the answer (0.005)")
     g.add_argument("--max-runs", type=int, default=30, help="at most this many simulations")
-    g.add_argument("-n", "--draws", type=int, default=1000, help="draws per simulation (1000)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(g, draws_help="draws per simulation")
     g.add_argument("--plot", metavar="FIG.png", help="draw P(goal) against the lever")
-    _set_arg(g)
     g.set_defaults(func=cmd_goal_seek)
 
     o = subparsers.add_parser("optimize", help="the cheapest plan (campaign budgets, hires, "
@@ -418,14 +414,12 @@ def register(subparsers) -> None:
                    help="simulated plans on the frontier, the search's included (default 8)")
     o.add_argument("--max-runs", type=int, default=10,
                    help="at most this many simulations in the search (10)")
-    o.add_argument("-n", "--draws", type=int, default=1000, help="draws per plan (1000)")
-    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(o, draws_help="draws per plan")
     o.add_argument("-o", "--output", metavar="PLAN.yaml",
                    help="write the plan as a scenario that extends SCENARIO")
     o.add_argument("--plot", metavar="FIG.png", help="draw the frontier")
     o.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the plan's forecast, with the plan shown")
-    _set_arg(o)
     o.set_defaults(func=cmd_optimize)
 
     s = subparsers.add_parser("sensitivity", help="tornado or Sobol indices of bookings")
@@ -440,10 +434,9 @@ def register(subparsers) -> None:
                    help="Sobol: indices of single factors, of groups or both")
     s.add_argument("--target", type=float, default=None,
                    help="bookings goal for P(goal) (default the scenario's goal.revenue)")
-    s.add_argument("-n", "--draws", type=int, default=None,
-                   help="tornado: draws per run (1000); Sobol: base rows (1024)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(s, draws=None,
+                    draws_help="tornado: draws per run (default 1000); Sobol: base rows "
+                    "(default 1024)")
     s.add_argument("--plot", metavar="FIG.png", help="draw the tornado or the Sobol indices")
-    _set_arg(s)
     add_format(s)
     s.set_defaults(func=cmd_sensitivity)

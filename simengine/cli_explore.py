@@ -48,6 +48,7 @@ def cmd_explore(a: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from simengine.cli_common import add_run_options
     from simengine.explore import DEFAULT_DRAWS
 
     e = subparsers.add_parser(
@@ -58,11 +59,9 @@ def register(subparsers) -> None:
     e.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; any other "
                    "address requires the token printed at start)")
-    e.add_argument("-n", "--draws", type=int, default=DEFAULT_DRAWS,
-                   help=f"draws per update (default {DEFAULT_DRAWS}: the standard error of "
-                   "P(goal) is at most 2 points)")
-    e.add_argument("--seed", type=int, default=0, help="random seed shared by every update")
-    e.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    add_run_options(e, draws=DEFAULT_DRAWS, draws_help="draws per update (the standard error "
+                    "of P(goal) is at most 2 points)", seed_help="random seed shared by every "
+                    "update", overrides=False)
     e.add_argument("--plan", metavar="PLAN.yaml", default=None,
                    help="a plan of the scenario (simengine optimize -o PLAN.yaml, or a saved "
                    "what-if): shown next to the scenario as loaded, with its cost and P(goal), "

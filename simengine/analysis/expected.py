@@ -32,6 +32,7 @@ from simengine import codes
 from simengine.compile import Compiled
 from simengine.engine.prepare import volumes
 from simengine.scenario.distributions import Empirical, Fixed
+from simengine.scenario.rules import no_decision_factor
 
 
 def mean_theta(cs: Compiled) -> np.ndarray:
@@ -207,7 +208,10 @@ def _chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float,
     dwell, delay = np.zeros(S), np.zeros(S)
     for s in range(S):
         am = theta[cs.adv_col[g, s]] * quality
-        a = np.array([theta[cs.next_col[s, k]] * am for k in range(cs.n_next[s])])
+        p = np.array([theta[cs.next_col[s, k]] for k in range(cs.n_next[s])])
+        if len(cs.nd_from_advance) and cs.nd_from_advance[s]:  # as engine.prepare takes it
+            p = p * no_decision_factor(p.sum(), theta[cs.nd_col[s]])
+        a = p * am
         a_total = a.sum()
         take = nd_add[s] + lost_add[s]
         f = max(a_total - take, 0.0) / a_total if take > 0 and a_total > 0 else 1.0

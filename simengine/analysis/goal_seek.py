@@ -397,6 +397,11 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         raise SimEngineError(f"rtol: expected a number > 0, found {rtol}")
     t0 = time.perf_counter()
     sc, target = scenario_and_target(scenario, target)
+    from simengine.scenario.rules import inert
+
+    if why := inert(sc, path):
+        raise SimEngineError(f"lever {path}: expected a parameter that can move bookings, found "
+                             f"one that cannot: {why}")
     cs = compile_scenario(sc)
     lv = resolve_lever(cs, path, bounds)
     table, x_det = reverse_waterfall(cs, lv, target)

@@ -152,7 +152,12 @@ def plan_levers(sc: Scenario, cs: Compiled, levers: dict[str, tuple[Any, Any]]
         raise SimEngineError("levers: expected at least one lever PATH=LOW:HIGH, found none")
     origin = sc.horizon.start.replace(day=1)
     out: list[PlanLever] = []
+    from simengine.scenario.rules import inert
+
     for path, b in levers.items():
+        if why := inert(sc, path):
+            raise SimEngineError(f"lever {path}: expected a parameter that can move bookings, "
+                                 f"found one that cannot: {why}")
         try:
             lo_raw, hi_raw = b
         except (TypeError, ValueError):

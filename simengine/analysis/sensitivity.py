@@ -253,8 +253,11 @@ def tornado(sc: Scenario, params: Sequence[str] | None = None, *, draws: int = 1
     base_info = {"p50": float(np.median(base[ok])), "mean": float(base[ok].mean()),
                  "p_goal": float(np.mean(base[ok] >= target)) if target else np.nan,
                  "goal": target if target else np.nan, "draws": int(ok.sum())}
+    from simengine.scenario.rules import inert
+
+    notes = tuple(dict.fromkeys(why for f in fs for p in f.paths if (why := inert(sc, p))))
     return SensitivityResult("tornado", table, base_info, sc.name, sc.currency, draws, seed,
-                             draws * (1 + 2 * len(fs)), time.perf_counter() - t0)
+                             draws * (1 + 2 * len(fs)), time.perf_counter() - t0, notes=notes)
 
 
 # --- Sobol ------------------------------------------------------------------------------------

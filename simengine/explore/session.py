@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from simengine.engine.run import concat_raw, run
 from simengine.errors import SimEngineError
 from simengine.explore import DEFAULT_DRAWS
 from simengine.explore import levers as lv
+from simengine.files import write_text
 from simengine.fmt import lever_value
 from simengine.scenario import Scenario, canonical_json, load_scenario, to_raw
 from simengine.scenario.paths import NAMED_LISTS
@@ -509,7 +509,7 @@ class Explorer:
         text = "\n".join(head) + "\n" + yaml.safe_dump(doc, sort_keys=False,
                                                         default_flow_style=None, width=100,
                                                         allow_unicode=True)
-        _atomic_write(path, text, check=lambda tmp: self._same(load_scenario(tmp), whatif))
+        write_text(path, text, check=lambda tmp: self._same(load_scenario(tmp), whatif))
         self._written.add(path.resolve())
         return path
 
@@ -593,16 +593,3 @@ def _tidy(x: Any) -> Any:
         return int(x)
     return x
 
-
-def _atomic_write(path: Path, text: str, check: Callable[[Path], None] | None = None) -> None:
-    """Write ``text`` to a temporary file next to ``path``, check it, rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        if check is not None:
-            check(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -27,6 +27,7 @@ from numba import njit, prange, uint64
 from simengine import codes
 from simengine.kernels.drift import clock_index, route_visit
 from simengine.kernels.funnel import MAX_VISITS, _clock, _exit_time
+from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import empirical, poisson, sample
 
@@ -34,10 +35,7 @@ PoolStatic = namedtuple("PoolStatic", [
     "stage_pool", "patience_slot", "camp_priority", "n_pools", "trace_len",
 ])
 PoolDraws = namedtuple("PoolDraws", ["capacity"])  # (n, NP, D) slots available each day
-PoolOut = namedtuple("PoolOut", [
-    "wait_sum", "wait_n", "waited", "abandoned", "busy_area", "cap_area", "queue_area",
-    "trace", "trace_n",
-])
+PoolOut = namedtuple("PoolOut", names(POOLS))  # what each field holds: kernels/outputs.py
 
 K_BATCH, K_ENTER, K_EXIT, K_ABANDON, K_DAY = 0, 1, 2, 3, 4
 FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3

@@ -17,6 +17,7 @@ from numba import njit, prange, uint64
 
 from simengine import codes
 from simengine.kernels.drift import clip_outcomes, clock_index, route_table_t, route_visit
+from simengine.kernels.outputs import FUNNEL, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import (
     NDTRI_CENTRAL,
@@ -51,12 +52,7 @@ Draws = namedtuple("Draws", [
     "dz_next", "dz_nd", "dz_rc", "dz_adv", "dz_quality", "dz_dwell", "vol_mult",
 ])
 
-Out = namedtuple("Out", [
-    "revenue", "won", "arrivals", "entered", "exited_lost", "exited_no_decision", "recycled",
-    "pipeline", "pipeline_value", "nurture", "reached", "revenue_by_campaign",
-    "won_by_campaign", "revenue_by_segment", "stage_time", "stage_exits", "open_at_end",
-    "cycle_time_sum", "cycle_time_n", "clipped", "initial", "capped",
-])
+Out = namedtuple("Out", names(FUNNEL))  # what each field holds: kernels/outputs.py
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
