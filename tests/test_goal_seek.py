@@ -343,3 +343,19 @@ def test_out_of_reach_names_the_saturated_pool():
                      seed=1, bounds=(100, 2000))
     assert "pool reps is the bottleneck" in exc.value.bottleneck
     assert "pool reps is the bottleneck" in str(exc.value)
+
+
+def test_worksheet_says_it_leaves_out_the_warm_start():
+    raw = _capacity_funnel(initial_pipeline=[])
+    raw["horizon"]["warm_start"] = True
+    raw["pools"]["reps"]["headcount"] = 20
+    sc = validate(raw)
+    cs = compile_scenario(sc)
+    table, _ = reverse_waterfall(cs, lever(cs, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    note = table.set_index("step").loc["expected from other sources", "note"]
+    assert "warm start's pipeline on day 0 is left out" in note
+    # without the warm start the worksheet has nothing to leave out
+    cold = compile_scenario(validate(_capacity_funnel(initial_pipeline=[])))
+    table, _ = reverse_waterfall(cold, lever(cold, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    assert "warm start" not in table.set_index("step").loc["expected from other sources",
+                                                             "note"]

@@ -210,7 +210,8 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
         other = sum(s.bookings for s in others)
         top = sorted(others, key=lambda s: -s.bookings)[:3]
         row("expected from other sources", other,
-            "; ".join(f"{s.name} {money(s.bookings, cur)}" for s in top) + _capacity_note(cap))
+            "; ".join(f"{s.name} {money(s.bookings, cur)}" for s in top) + _capacity_note(cap)
+            + _warm_note(cs))
         row(f"gap for {own.name}", own.bookings, "what the lever's campaign must book")
         sources = [own]
     else:
@@ -280,6 +281,14 @@ def _capacity_note(cap) -> str:
     return (f" (fluid capacity: {said} of the campaigns' visits over the year, the open "
             f"pipeline first; queues, peaks and prospects going cold within the year are left "
             f"out, so the simulation books from each source otherwise)")
+
+
+def _warm_note(cs: Compiled) -> str:
+    """The warm start's pipeline on day 0 is not in the worksheet: say so."""
+    if not len(getattr(cs, "warm_stage", ())):
+        return ""
+    return ("; the warm start's pipeline on day 0 is left out (the simulation books it too, "
+            "by its campaigns)")
 
 
 def pool_shares(ds, stage_pool: np.ndarray) -> np.ndarray | None:
