@@ -183,6 +183,12 @@ class Explorer:
         Threads of the kernel (default: all cores).
     first_look
         Draws of the first, preliminary result of a new setting (0: none).
+    out_dir
+        The one folder :meth:`save` and :meth:`export` write to (default: the scenario's).
+    plan
+        A plan of the scenario (a file that resolves to it with some parameters moved, as
+        ``simengine optimize -o`` writes): :attr:`plan` lists what it moves, and
+        :meth:`plan_outcome` simulates it on the same draws.
 
     Examples
     --------
