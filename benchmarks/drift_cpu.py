@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from simengine.compile import compile_scenario
-from simengine.engine.run import simulate_draws
+from simengine.engine.chunks import simulate_draws
 from simengine.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

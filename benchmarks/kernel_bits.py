@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from simengine.compile import compile_scenario
-from simengine.engine.run import simulate_draws
+from simengine.engine.chunks import simulate_draws
 from simengine.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ import numpy as np
 import yaml
 
 from simengine.compile import compile_scenario
-from simengine.engine import run as engine_run
-from simengine.engine.run import simulate_draws
+from simengine.engine import chunks as engine_run
+from simengine.engine.chunks import simulate_draws
 from simengine.scenario import load_scenario
 from simengine.scenario.loader import validate
 

@@ -1,9 +1,11 @@
 """The Python entry point of a run: scenario in, Dataset out.
 
-Besides the plain run this module drives the three ways a run can grow beyond one call of the
-engine: on a Dask cluster (``backend="dask"``), streamed to a zarr store
-chunk by chunk (``store=``, resumable with :func:`resume`), and until a requested precision is
-reached (``until_se=``). All three give the same bits as a plain run of the same draws.
+A run can grow beyond one process's memory and time in three ways: on a Dask cluster
+(``backend="dask"``), streamed to a zarr store chunk by chunk (``store=``, resumable with
+:func:`resume`), and until a requested precision is reached (``until_se=``). Each is the one run
+driver (:func:`simengine.engine.run.drive`) with another backend or sink; this module picks them,
+keeps a streamed run's settings in its store and assembles the result. All give the same bits as
+a plain run of the same draws.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import datetime as dt
 import json
 import math
 import sys
-import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +26,15 @@ import xarray as xr
 from simengine.compile import Compiled, compile_scenario
 from simengine.dataset import assemble, encodable, load
 from simengine.engine.backends import open_backend
-from simengine.engine.run import (
-    RawResult,
-    check_size,
-    concat_raw,
-    default_chunk,
-    iter_chunks,
-    out_shapes,
-    pool_shapes,
-    run,
-    uses_capacity,
-)
-from simengine.engine.sampling import BLOCK, block_of, check_sampling
+from simengine.engine.chunks import RawResult, default_chunk, out_shapes, pool_shapes, uses_capacity
+from simengine.engine.plan import RunPlan
+from simengine.engine.precision import Tracker, estimate
+from simengine.engine.run import MemorySink, drive
+from simengine.engine.sampling import BLOCK
 from simengine.engine.stream import StoreWriter, flush_draws_for
 from simengine.errors import SimEngineError
 from simengine.scenario import Scenario, load_scenario, scenario_sha256, to_raw, validate
-from simengine.stats import Precision, goal_probability, quantile_se
-
-DEFAULT_MAX_DRAWS = 100_000  # the cap of an until_se run when none is given
-MIN_BLOCKS = 8  # quasi-random runs: blocks needed before their spread gives the standard error
+from simengine.stats import Precision
 
 
 def simulate(scenario: Scenario | str | Path, *, draws: int = 1000, seed: int = 0,
@@ -123,53 +115,22 @@ def simulate(scenario: Scenario | str | Path, *, draws: int = 1000, seed: int = 
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     cs = compile_scenario(sc)
-    check_sampling(sampling)
+    plan = RunPlan.checked(draws, seed, sampling=sampling, until_se=until_se,
+                           max_draws=max_draws, chunk_draws=chunk_draws, trace=trace)
     given = _given(cs, param_values, draws)
-    max_draws = _check_precision(until_se, max_draws, draws)
     if given is not None and (until_se is not None or store is not None):
         raise SimEngineError("param_values: expected a plain run, found it combined with "
                              f"{'until_se' if until_se is not None else 'store'}")
     if progress is None:
         progress = sys.stderr.isatty()
-    plan = {"draws": int(draws), "seed": int(seed) if isinstance(seed, (int, np.integer))
-            else seed, "sampling": sampling, "until_se": until_se, "max_draws": max_draws,
-            "chunk_draws": chunk_draws, "trace": int(trace)}
     if store is not None:
-        plan["scenario"] = _scenario_text(sc)
-        return _stream(cs, Path(store), plan, backend, scheduler, threads, progress, None)
-    with _progress(progress, draws) as bar:
-        if until_se is None and backend == "threads" and scheduler is None:
-            raw = run(cs, draws, seed, chunk_draws=chunk_draws, threads=threads, given=given,
-                      on_chunk=bar.advance, trace=trace, sampling=sampling)
-            ds = assemble(raw)
-            ds.attrs.update(_sampling_attrs(sampling))
-            return ds
-        with open_backend(backend, scheduler, threads) as be:
-            if until_se is None:
-                raw = run(cs, draws, seed, chunk_draws=chunk_draws, given=given,
-                          on_chunk=bar.advance, trace=trace, sampling=sampling, backend=be)
-                ds = assemble(raw)
-                ds.attrs.update(_sampling_attrs(sampling))
-                return ds
-            check_size(cs, max_draws, be.cores, max_seconds=math.inf)  # memory for all
-            parts: list[RawResult] = []
-            track = _Tracker()
-            n, target, t0 = 0, draws, time.perf_counter()
-            while True:
-                raw = run(cs, target - n, seed, chunk_draws=chunk_draws, on_chunk=bar.advance,
-                          trace=trace, first_draw=n, sampling=sampling, backend=be)
-                parts.append(raw)
-                track.add(raw)
-                n = target
-                prec, target = _next_target(cs, track, n, plan)
-                if target is None:
-                    break
-                bar.total(target)
-            raw = concat_raw(parts)
-            raw.elapsed = time.perf_counter() - t0
-    ds = assemble(raw)
-    ds.attrs.update(_sampling_attrs(sampling))
-    ds.attrs.update(_precision_attrs(prec, plan))
+        return _stream(cs, Path(store), plan, backend, scheduler, threads, progress,
+                       scenario_text=_scenario_text(sc))
+    with open_backend(backend, scheduler, threads) as be, _progress(progress, draws) as bar:
+        sink = MemorySink(cs, plan)
+        prec = drive(cs, plan, be, sink, given=given, on_chunk=bar.advance, on_total=bar.total)
+    ds = assemble(sink.result())
+    ds.attrs.update(_run_attrs(plan, prec))
     return ds
 
 
@@ -209,8 +170,8 @@ def resume(store: str | Path, scenario: Scenario | str | Path | None = None, *,
     cs = compile_scenario(sc)
     if progress is None:
         progress = sys.stderr.isatty()
-    return _stream(cs, Path(store), writer.run_settings, backend, scheduler, threads, progress,
-                   writer)
+    return _stream(cs, Path(store), RunPlan.from_settings(writer.run_settings), backend,
+                   scheduler, threads, progress, writer=writer)
 
 
 def precision(ds: xr.Dataset) -> Precision:
@@ -230,8 +191,8 @@ def precision(ds: xr.Dataset) -> Precision:
     annual = np.asarray(ds.revenue.sum("period", skipna=False).values, dtype=float)
     ok = (np.asarray(ds.failed.values) == 0) if "failed" in ds else np.isfinite(annual)
     draw_ids = np.asarray(ds.draw.values, np.int64)
-    return _precision(annual, ok, float(ds.attrs.get("goal", math.nan)),
-                      str(ds.attrs.get("sampling", "random")), draw_ids)
+    return estimate(annual, ok, float(ds.attrs.get("goal", math.nan)),
+                    str(ds.attrs.get("sampling", "random")), draw_ids)
 
 
 # --- internals ----------------------------------------------------------------------------------
@@ -258,119 +219,16 @@ def _given(cs: Compiled, param_values: dict[str, Any] | None, draws: int):
     return given
 
 
-def _check_precision(until_se, max_draws, draws) -> int | None:
-    if until_se is None:
-        if max_draws is not None:
-            raise SimEngineError(f"max_draws: only with until_se, found max_draws={max_draws} "
-                                 "and no until_se")
-        return None
-    if not (isinstance(until_se, (int, float)) and 0 < until_se < 1):
-        raise SimEngineError(f"until_se: expected a standard error in (0, 1), e.g. 0.005, "
-                             f"found {until_se!r}")
-    cap = DEFAULT_MAX_DRAWS if max_draws is None else int(max_draws)
-    if max_draws is not None and cap < draws:
-        raise SimEngineError(f"max_draws: expected at least the first batch of {draws:,} draws, "
-                             f"found {cap:,}")
-    return max(cap, int(draws))
-
-
-def _sampling_attrs(sampling: str) -> dict:
-    return {} if sampling == "random" else {"sampling": sampling, "sampling_block": BLOCK}
-
-
-def _precision_attrs(prec: Precision, plan: dict) -> dict:
-    return {"until_se": float(plan["until_se"]), "max_draws": int(plan["max_draws"]),
-            "converged": int(prec.met(plan["until_se"])),
-            "prob_goal_se": float(prec.prob_goal_se), "bookings_p50_se": float(prec.p50_se),
-            "precision_method": prec.method}
-
-
-def _annual(raw: RawResult) -> np.ndarray:
-    """Bookings over the horizon per draw (row sums: the same bits whatever the chunk)."""
-    return np.ascontiguousarray(raw.out.revenue).sum(axis=1)
-
-
-class _Tracker:
-    """Bookings and success of every draw so far, gathered from parts in any order."""
-
-    def __init__(self, annual: np.ndarray | None = None, ok: np.ndarray | None = None):
-        self._annual = [np.zeros(0) if annual is None else annual]
-        self._ok = [np.zeros(0, bool) if ok is None else ok]
-        self._n = len(self._annual[0])
-        self._parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def add(self, raw: RawResult) -> None:
-        self._parts[raw.first_draw] = (_annual(raw), ~raw.failed)
-        while self._n in self._parts:
-            a, o = self._parts.pop(self._n)
-            self._annual.append(a)
-            self._ok.append(o)
-            self._n += len(a)
-
-    @property
-    def annual(self) -> np.ndarray:
-        if len(self._annual) > 1:
-            self._annual = [np.concatenate(self._annual)]
-        return self._annual[0]
-
-    @property
-    def ok(self) -> np.ndarray:
-        if len(self._ok) > 1:
-            self._ok = [np.concatenate(self._ok)]
-        return self._ok[0]
-
-
-def _precision(annual: np.ndarray, ok: np.ndarray, goal: float, sampling: str,
-               draw_ids: np.ndarray | None = None) -> Precision:
-    x = annual[ok]
-    n = len(x)
-    if n == 0:
-        raise SimEngineError("precision: expected at least one successful draw, found none")
-    p = se_p = math.nan
-    if math.isfinite(goal):
-        g = goal_probability(x, goal)
-        p, se_p = g.p, g.se
-    q = float(np.quantile(x, 0.5))
-    se_q = quantile_se(x, 0.5)
-    if sampling == "random":
-        return Precision(n, p, se_p, q, se_q, "binomial")
-    ids = np.arange(len(annual)) if draw_ids is None else draw_ids
-    blocks = block_of(ids)
-    full = [b for b in np.unique(blocks) if np.sum(blocks == b) == BLOCK]
-    if len(full) < MIN_BLOCKS:
-        return Precision(n, p, se_p, q, se_q, "binomial")
-    pb, qb = [], []
-    for b in full:
-        xb = annual[(blocks == b) & ok]
-        pb.append(np.mean(xb >= goal) if math.isfinite(goal) else math.nan)
-        qb.append(np.quantile(xb, 0.5))
-    # each block is an independent randomisation; a block estimate's variance scales as 1 / its
-    # draws, so the run's is (block variance) x BLOCK / n
-    scale = math.sqrt(BLOCK / n)
-    se_p = float(np.std(pb, ddof=1) * scale) if math.isfinite(goal) else math.nan
-    return Precision(n, p, se_p, q, float(np.std(qb, ddof=1) * scale), "blocks", len(full))
-
-
-def _next_target(cs: Compiled, track: _Tracker, n: int, plan: dict
-                 ) -> tuple[Precision, int | None]:
-    """The precision after ``n`` draws and the size of the run to aim for next (None: stop).
-
-    A function of the first ``n`` draws only, so a resumed run takes the same steps. Sizes are
-    multiples of the design block: the same whatever the chunking or backend.
-    """
-    goal = float(cs.scenario.goal.revenue) if cs.scenario.goal else math.nan
-    prec = _precision(track.annual[:n], track.ok[:n], goal, plan["sampling"])
-    target, cap = plan["until_se"], plan["max_draws"]
-    if prec.met(target) or n >= cap:
-        return prec, None
-    # standard errors fall as 1 / sqrt(draws): aim 10 % past the projected size
-    over = [prec.p50_relative_se / target]
-    if math.isfinite(prec.prob_goal):
-        over.append(max(prec.prob_goal_se, 1.0 / n) / target)
-    want = math.ceil(n * min(max(over) ** 2, 1e6) * 1.1)
-    nxt = min(max(want, n + BLOCK), 4 * n)
-    nxt = min(-(-nxt // BLOCK) * BLOCK, cap)
-    return prec, nxt
+def _run_attrs(plan: RunPlan, prec: Precision | None) -> dict:
+    """The attributes a run adds to its result: the sampling design, the precision reached."""
+    attrs = {} if plan.sampling == "random" else {"sampling": plan.sampling,
+                                                  "sampling_block": BLOCK}
+    if prec is not None:
+        attrs.update({"until_se": float(plan.until_se), "max_draws": int(plan.max_draws),
+                      "converged": int(prec.met(plan.until_se)),
+                      "prob_goal_se": float(prec.prob_goal_se),
+                      "bookings_p50_se": float(prec.p50_se), "precision_method": prec.method})
+    return attrs
 
 
 def _bytes_per_draw(cs: Compiled, trace: int) -> int:
@@ -380,60 +238,54 @@ def _bytes_per_draw(cs: Compiled, trace: int) -> int:
     return 8 * (per + len(cs.params.paths))
 
 
-def _stream(cs: Compiled, path: Path, plan: dict, backend, scheduler, threads,
-            progress: bool, writer: StoreWriter | None) -> xr.Dataset:
+class _StoreSink:
+    """Streams the parts of a run to a zarr store, assembled as they complete."""
+
+    in_memory = False
+
+    def __init__(self, writer: StoreWriter):
+        self.writer = writer
+
+    def begin(self, first: int, draws: int) -> None:
+        pass
+
+    def views(self, lo: int, hi: int) -> None:
+        return None
+
+    def add(self, part: RawResult) -> None:
+        self.writer.add(assemble(part))
+
+    def interrupted(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.checkpoint()  # keep what is done: --resume starts from there
+
+
+def _stream(cs: Compiled, path: Path, plan: RunPlan, backend, scheduler, threads,
+            progress: bool, *, writer: StoreWriter | None = None,
+            scenario_text: str | None = None) -> xr.Dataset:
     """Run (or finish) a streamed run: parts go to the store as they complete."""
-    seed, sampling, trace = plan["seed"], plan["sampling"], plan["trace"]
     with open_backend(backend, scheduler, threads) as be:
         if writer is None:
-            chunk = int(plan["chunk_draws"] or default_chunk(be.cores))
-            plan = {**plan, "chunk_draws": chunk,
-                    "flush_draws": flush_draws_for(_bytes_per_draw(cs, trace), chunk)}
-            writer = StoreWriter.create(path, plan["flush_draws"], plan, schema=encodable)
-            track = _Tracker()
+            chunk = int(plan.chunk_draws or default_chunk(be.cores))
+            plan = replace(plan, chunk_draws=chunk)
+            flush = flush_draws_for(_bytes_per_draw(cs, plan.trace), chunk)
+            settings = {**plan.settings(), "scenario": scenario_text, "flush_draws": flush}
+            writer = StoreWriter.create(path, flush, settings, schema=encodable)
+            track = Tracker()
         else:
             track = _stored_tracker(path, writer.committed)
-        done = writer.committed
-        # where the run stands: replay the checkpoints already passed
-        target: int | None = plan["draws"]
-        prec = None
-        while target is not None and target <= done:
-            if plan["until_se"] is None:
-                target = None
-                break
-            prec, target = _next_target(cs, track, target, plan)
-        with _progress(progress, target or done) as bar:
-            bar.advance(done)
-            try:
-                while target is not None:
-                    for part in iter_chunks(cs, target - done, seed, be,
-                                            chunk_draws=plan["chunk_draws"], trace=trace,
-                                            first_draw=done, sampling=sampling):
-                        track.add(part)
-                        writer.add(assemble(part))
-                        bar.advance(part.draws)
-                    done = target
-                    if plan["until_se"] is None:
-                        break
-                    prec, target = _next_target(cs, track, done, plan)
-                    if target is not None:
-                        bar.total(target)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    writer.checkpoint()  # keep what is done: --resume starts from there
-                raise
-        attrs = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                 **_sampling_attrs(sampling)}
-        if plan["until_se"] is not None:
-            attrs.update(_precision_attrs(prec, plan))
-        writer.finish(attrs)
+        with _progress(progress, plan.draws) as bar:
+            prec = drive(cs, plan, be, _StoreSink(writer), done=writer.committed, track=track,
+                         on_chunk=bar.advance, on_total=bar.total)
+        writer.finish({"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                       **_run_attrs(plan, prec)})
     return load(path)
 
 
-def _stored_tracker(path: Path, n: int) -> _Tracker:
+def _stored_tracker(path: Path, n: int) -> Tracker:
     """The tracker of the first ``n`` draws of a store, read in slices (bounded memory)."""
     if n == 0:
-        return _Tracker()
+        return Tracker()
     ds = load(path, partial=True)
     annual, ok = [], []
     step = 65536
@@ -441,7 +293,7 @@ def _stored_tracker(path: Path, n: int) -> _Tracker:
         part = ds.isel(draw=slice(lo, min(lo + step, n)))
         annual.append(np.ascontiguousarray(part.revenue.values).sum(axis=1))
         ok.append(np.asarray(part.failed.values) == 0)
-    return _Tracker(np.concatenate(annual), np.concatenate(ok))
+    return Tracker(np.concatenate(annual), np.concatenate(ok))
 
 
 class _Bar:

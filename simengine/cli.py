@@ -15,12 +15,17 @@ from rich.table import Table
 from simengine.cli_common import (
     FIGURE_SUFFIXES,
     RESULT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    Parser,
     add_format,
+    add_overrides,
+    add_run_options,
     check_output,
     emit_table,
     err,
     load_result,
     out,
+    save_figure,
 )
 from simengine.errors import SimEngineError
 from simengine.fmt import money as _money
@@ -45,26 +50,15 @@ def print_summary(ds, fmt: str = "table") -> None:
         t.add_row(name, fmt(ser["P5"]), fmt(ser["P50"]), fmt(ser["P95"]),
                   f"{fmt(ser['mean'])} ± {fmt(ser['se'])}")
 
-    row("bookings", s.bookings, lambda x: _money(x, cur))
-    row("won deals", s.won, lambda x: f"{x:,.0f}")
-    row("cycle time (days)", s.cycle_time, lambda x: f"{x:,.1f}")
-    row("campaign spend", s.kpis.loc["campaign spend"], lambda x: _money(x, cur))
-    row("pipeline value at end", s.kpis.loc["pipeline value at end"], lambda x: _money(x, cur))
-    for name in s.kpis.index:
-        if name.endswith(" utilisation"):
-            row(name, s.kpis.loc[name], lambda x: f"{x:.0%}")
-        elif name.endswith(" queue wait (days)"):
-            row(name, s.kpis.loc[name], lambda x: f"{x:,.1f}")
-        elif name.endswith(" gone cold"):
-            row(name, s.kpis.loc[name], lambda x: f"{x:,.0f}")
-        elif name.endswith(" cost") and name != "campaign spend":
-            row(name, s.kpis.loc[name], lambda x: _money(x, cur))
     from simengine.plot.sources import ratio
 
-    for name, label in (("campaign return (per 1 spent)", "bookings per {one} of campaigns"),
-                        ("campaign return all-in (with reps)", "… per {one} all-in (+ reps)")):
-        if name in s.kpis.index:
-            row(label.format(one=_money(1, cur)), s.kpis.loc[name], lambda x: ratio(x, cur))
+    by_unit = {cur: lambda x: _money(x, cur), "1": lambda x: f"{x:.0%}",
+               "days": lambda x: f"{x:,.1f}", f"{cur} per {cur}": lambda x: ratio(x, cur)}
+    labels = {"campaign return (per 1 spent)": "bookings per {one} of campaigns",
+              "campaign return all-in (with reps)": "… per {one} all-in (+ reps)"}
+    for name, r in s.kpis.iterrows():  # counts (deals, prospects) as whole numbers
+        row(labels.get(name, name).format(one=_money(1, cur)), r,
+            by_unit.get(r["unit"], lambda x: f"{x:,.0f}"))
     out.print(t)
     if s.goal is not None:
         g = s.goal
@@ -84,27 +78,16 @@ def print_summary(ds, fmt: str = "table") -> None:
 
 
 RUN_PLOTS = ("fan", "goal", "funnel", "pipeline", "capacity")  # what `run --plots` writes
+
+
 def _write_plots(ds, folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from simengine import plot
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind, fn in plot.KINDS.items():
-        if kind not in RUN_PLOTS or (kind == "capacity" and "pool" not in ds.dims):
-            continue
-        fig = fn(ds)
-        path = folder / f"{kind}.png"
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp)
-        plt.close(fig)
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return [save_figure(plot.KINDS[kind](ds), folder / f"{kind}.png") for kind in RUN_PLOTS
+            if kind != "capacity" or "pool" in ds.dims]
 
 
 def load_checked(path: str, overrides: list[str]):
@@ -205,6 +188,7 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     import numba
+    import numpy as np
 
     from simengine.engine.run import check_size, expected_prospects
     from simengine.errors import RunSizeError
@@ -217,12 +201,31 @@ def cmd_validate(a: argparse.Namespace) -> int:
     if sc.uses_pools:
         out.print(f"capacity path: {', '.join(sc.pools)} pool(s) work "
                   f"{', '.join(st.name for st in sc.stages if st.worked_by)}")
+    from simengine.scenario.rules import statements
+
+    said = statements(sc)
+    if said:
+        out.print("what the multipliers and no-decision rates do (at the mean parameters):")
+        for line in said:
+            out.print(f"  {line}", highlight=False)
     draws = 1000 if a.draws is None else a.draws
     try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
         check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
     except RunSizeError as exc:
         raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
                              f"refused: {exc}") from None
+    from simengine.engine.prepare import natural_params, volumes
+    from simengine.engine.warmup import empty_stages
+
+    theta = np.array([[d.mean() for d in cs.params.dists]], dtype=float)
+    empty = empty_stages(cs, theta, natural_params(cs, theta), volumes(cs, theta))
+    if empty:
+        names, held, fill = (", ".join(x) for x in zip(*[
+            (n, f"{m:,.0f}", f"{d:,.0f}") for n, m, d in empty], strict=True))
+        err.print(f"[yellow]warning:[/yellow] stage(s) {names} start empty on day 0 (no "
+                  f"initial_pipeline entry) but hold about {held} prospects once the campaigns "
+                  f"run, and take about {fill} days to fill: the first months under-forecast. "
+                  "horizon.warm_start: true starts them at that steady state", highlight=False)
     return 0
 
 
@@ -232,18 +235,9 @@ def cmd_plot(a: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from simengine import plot
 
-    if a.kind not in plot.KINDS:
-        raise SimEngineError(f"--kind: expected one of {', '.join(plot.KINDS)}, found "
-                             f"'{a.kind}'")
     check_output(a.output, "-o", FIGURE_SUFFIXES)
     ds = load_result(a.result)
-    fig = plot.KINDS[a.kind](ds)
-    path = Path(a.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    tmp.replace(path)
-    out.print(f"wrote {path}")
+    out.print(f"wrote {save_figure(plot.KINDS[a.kind](ds), a.output)}")
     return 0
 
 
@@ -255,7 +249,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     if a.csv:
         check_output(a.csv, "--csv", folder=True)
     if a.xlsx:
-        check_output(a.xlsx, "--xlsx", (".xlsx",))
+        check_output(a.xlsx, "--xlsx", WORKBOOK_SUFFIXES)
     ds = load_result(a.result)
     tabs = export.tables(ds)
     if a.csv:
@@ -273,31 +267,22 @@ COMMAND_MODULES: tuple[str, ...] = ("simengine.cli_report", "simengine.cli_calib
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="simengine", description="Monte Carlo forecasts of a B2B "
-                                "demand-generation funnel.")
+    p = Parser(prog="simengine", description="Monte Carlo forecasts of a B2B "
+               "demand-generation funnel.")
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
 
-    def scenario_args(sp):
-        sp.add_argument("scenario", help="scenario YAML file")
-        sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                        help="override a parameter, e.g. --set goal.revenue=15e6 or "
-                        "--set 'stages.mql.next.sal={dist: beta, mean: 0.5, sd: 0.05}'")
-
     r = sub.add_parser("run", help="simulate a scenario and print the forecast summary")
-    scenario_args(r)
-    r.add_argument("-n", "--draws", type=int, default=None, help="draws (default 1000)")
-    r.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    r.add_argument("scenario", help="scenario YAML file")
+    add_run_options(r, progress=True, unset=True)
     r.add_argument("-o", "--output", help="write the result to OUT.nc, or stream it to "
                    "OUT.zarr chunk by chunk as it is computed (bounded memory)")
-    r.add_argument("--plots", metavar="DIR", help="write fan.png, goal.png, funnel.png, "
-                   "pipeline.png and (with pools) capacity.png into this folder")
+    r.add_argument("--plots", metavar="DIR", help="write "
+                   f"{', '.join(f'{k}.png' for k in RUN_PLOTS if k != 'capacity')} and (with "
+                   "pools) capacity.png into this folder")
     r.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the result (one self-contained file)")
     r.add_argument("--chunk-draws", type=int, default=None, help="draws per kernel call")
-    r.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    r.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar (there is none when stderr is not a terminal)")
     r.add_argument("--backend", choices=("threads", "dask"), default=None,
                    help="threads (default) or dask: chunks of draws as tasks on a Dask cluster")
     r.add_argument("--scheduler", metavar="ADDRESS", default=None,
@@ -318,16 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario file and report every problem")
-    scenario_args(v)
+    v.add_argument("scenario", help="scenario YAML file")
+    add_overrides(v)
     v.add_argument("-n", "--draws", type=int, default=None,
                    help="also check that a run of this many draws fits (default 1000)")
     v.set_defaults(func=cmd_validate)
 
     pl = sub.add_parser("plot", help="draw a figure of a saved result")
     pl.add_argument("result", help="RESULT.nc or RESULT.zarr")
-    pl.add_argument("--kind", default="fan",
-                    help="fan | goal | funnel | pipeline | capacity | campaigns")
-    pl.add_argument("-o", "--output", required=True, help="FIG.png (or .svg, .pdf)")
+    from simengine.plot import KINDS
+
+    pl.add_argument("--kind", default="fan", choices=list(KINDS),
+                    help="the figure (default fan; capacity needs a result with pools)")
+    pl.add_argument("-o", "--output", required=True,
+                    help=f"FIG{FIGURE_SUFFIXES[0]} (or {', '.join(FIGURE_SUFFIXES[1:])})")
     pl.set_defaults(func=cmd_plot)
 
     ex = sub.add_parser("export", help="write a saved result as CSV files or an Excel workbook")
@@ -355,11 +344,11 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
-        return int(exc.code or 0)
-    out.stderr = getattr(args, "format", "table") != "table"  # the table alone on stdout
-    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version
+            return int(exc.code or 0)
+        out.stderr = getattr(args, "format", "table") != "table"  # the table alone on stdout
         return args.func(args)
     except SimEngineError as exc:
         for line in str(exc).splitlines():

@@ -54,7 +54,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
         check_output(a.output, "-o", RESULT_SUFFIXES)
     _check_figure_path(a.plot)
     scs = [se.load_scenario(p, a.set) for p in a.scenarios]
-    cmp = se.compare(scs, draws=a.draws, seed=a.seed)
+    cmp = se.compare(scs, draws=a.draws, seed=a.seed, threads=a.threads,
+                     progress=None if a.progress else False)
     s = summarize_comparison(cmp)
     cur = s.currency
     if a.format != "table":
@@ -98,10 +99,29 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 # --- goal seek ----------------------------------------------------------------------------------
+# simengine.analysis.levers.OUT_OF_REACH_EXIT, written out: the parser is built at start-up,
+# before any analysis module is imported (a test checks that the two agree)
+_OUT_OF_REACH = 3
+
+# goal seek's argument names as its flags, in messages
+_GOAL_SEEK_FLAGS = (("bounds:", "--bounds:"), ("confidence:", "--confidence:"),
+                    ("target:", "--target:"), ("lever ", "--lever "), ("lever:", "--lever:"),
+                    ("level:", "--level:"), ("rtol:", "--rtol:"))
+
+
+def _as_flags(message: str) -> str:
+    for name, flag in _GOAL_SEEK_FLAGS:
+        if message.startswith(name):
+            message = flag + message[len(name):]
+            break
+    return message.replace("widen bounds=", "widen --bounds")
+
+
 def cmd_goal_seek(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.goal_seek import GoalOutOfReach
-    from simengine.cli_common import out
+    from simengine.analysis.levers import OUT_OF_REACH_EXIT
+    from simengine.cli_common import err, out
 
     _check_figure_path(a.plot)
     sc = se.load_scenario(a.scenario, a.set)
@@ -109,15 +129,20 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
         r = se.goal_seek(sc, a.lever, confidence=a.confidence, target=a.target,
                          draws=a.draws, seed=a.seed,
                          bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
-                         max_runs=a.max_runs)
-    except GoalOutOfReach as exc:  # the worksheet is still worth reading
+                         max_runs=a.max_runs, threads=a.threads)
+    except GoalOutOfReach as exc:  # an answer, not bad input: the worksheet, then why
         if exc.waterfall is not None:
             out.print(_waterfall(exc.waterfall, a.lever, sc.currency))
-        raise
+        err.print(f"[yellow]{_as_flags(str(exc))}[/yellow]", highlight=False, soft_wrap=True)
+        return OUT_OF_REACH_EXIT
+    except SimEngineError as exc:
+        raise SimEngineError(_as_flags(str(exc))) from None
     out.print(_waterfall(r.waterfall, r.lever, r.currency))
     out.print(f"[bold]{r.sentence()}[/bold]")
     if r.note:
         out.print(r.note)
+    if r.bottleneck:
+        out.print(r.bottleneck)
     if not r.converged:
         out.print(f"[yellow]note:[/yellow] the search stopped after {r.runs} runs before "
                   f"reaching the requested precision (raise --max-runs)")
@@ -180,7 +205,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     elif a.level != "both":
         raise SimEngineError("--level: only the Sobol method has levels")
     r = se.sensitivity(sc, a.method, a.params or None, draws=a.draws, seed=a.seed,
-                       groups=_groups(a.group), target=a.target, **opts)
+                       groups=_groups(a.group), target=a.target, threads=a.threads, **opts)
     cur = r.currency
     if a.format != "table":
         from simengine.cli_common import emit_table
@@ -188,6 +213,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         emit_table(r.table, a.format)
     elif r.method == "tornado":
         from simengine.scenario.paths import label
+        from simengine.scenario.rules import note
 
         b = r.base
         t = _narrow_table(f"tornado on common random numbers: {r.draws:,} draws per run, base "
@@ -201,11 +227,13 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
             else:
                 inputs = (f"{value_text(row.factor, row.low, cur)} → "
                           f"{value_text(row.factor, row.high, cur)}")
-            t.add_row(label(row.factor), inputs,
+            t.add_row(label(row.factor) + note(sc, row.factor), inputs,
                       f"{_money(row.p50_low, cur)} → {_money(row.p50_high, cur)}",
                       f"{_money(row.p50_swing, cur)} ± {_money(row.p50_swing_se, cur)}",
                       f"{row.p_goal_low:.0%} → {row.p_goal_high:.0%}")
         out.print(t)
+        for n in r.notes:
+            out.print(f"note: {n}")
     else:
         for lv in ("group", "parameter"):
             sub = r.table[r.table.level == lv]
@@ -265,11 +293,11 @@ def _value(v, path: str, cur: str) -> str:
 def cmd_optimize(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.optimize import OUT_OF_REACH_EXIT, PlanOutOfReach, write_plan
-    from simengine.cli_common import check_output, err, out
+    from simengine.cli_common import SCENARIO_SUFFIXES, check_output, err, out
 
     _check_figure_path(a.plot)
     if a.output:
-        check_output(a.output, "-o", (".yaml", ".yml"))
+        check_output(a.output, "-o", SCENARIO_SUFFIXES)
     if a.report:
         from simengine.report.document import check_path
 
@@ -284,7 +312,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
         r = se.optimize(sc, levers, objective=objective,
                         confidence=a.confidence if a.confidence is not None else 0.8,
                         target=a.target, budget=a.budget, draws=a.draws, seed=a.seed,
-                        frontier=a.frontier, max_runs=a.max_runs)
+                        frontier=a.frontier, max_runs=a.max_runs, threads=a.threads)
     except PlanOutOfReach as exc:  # an answer: the best plan found, with its own exit code
         r = exc.result
         code = OUT_OF_REACH_EXIT
@@ -331,27 +359,24 @@ def cmd_optimize(a: argparse.Namespace) -> int:
     return code
 
 
-def _set_arg(sp) -> None:
-    sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
-                    help="override a parameter of every scenario, e.g. --set goal.revenue=15e6")
-
-
 def register(subparsers) -> None:
-    from simengine.cli_common import add_format
+    from simengine.cli_common import add_format, add_overrides, add_run_options
 
     c = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
     c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files; the first is the reference of the differences")
-    c.add_argument("-n", "--draws", type=int, default=1000, help="draws (default 1000)")
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(c, draws_help="draws per scenario", progress=True, overrides=False)
+    add_overrides(c, "every scenario")
     c.add_argument("-o", "--output", help="write the comparison to OUT.nc or OUT.zarr")
     c.add_argument("--plot", metavar="FIG.png", help="draw the comparison")
-    _set_arg(c)
     add_format(c)
     c.set_defaults(func=cmd_compare)
 
     g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
-                              "the requested confidence")
+                              "the requested confidence",
+                              epilog="exit codes: 0 the value was found; 2 bad input; "
+                              f"{_OUT_OF_REACH} the goal is out of reach within the bounds "
+                              "(an answer: the worksheet and P(goal) at the bound are printed)")
     g.add_argument("scenario", help="scenario YAML file")
     g.add_argument("--lever", required=True, metavar="PATH",
                    help="parameter path, e.g. campaigns.webinar-series.volume.budget")
@@ -364,14 +389,15 @@ def register(subparsers) -> None:
     g.add_argument("--rtol", type=float, default=0.005,
                    help="search precision relative to the answer (0.005)")
     g.add_argument("--max-runs", type=int, default=30, help="at most this many simulations")
-    g.add_argument("-n", "--draws", type=int, default=1000, help="draws per simulation (1000)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(g, draws_help="draws per simulation")
     g.add_argument("--plot", metavar="FIG.png", help="draw P(goal) against the lever")
-    _set_arg(g)
     g.set_defaults(func=cmd_goal_seek)
 
     o = subparsers.add_parser("optimize", help="the cheapest plan (campaign budgets, hires, "
-                              "...) that reaches the goal with a confidence, and the frontier")
+                              "...) that reaches the goal with a confidence, and the frontier",
+                              epilog="exit codes: 0 a plan was found; 2 bad input; "
+                              f"{_OUT_OF_REACH} no plan within the bounds reaches the goal (an "
+                              "answer: the best plan found is printed and written)")
     o.add_argument("scenario", help="scenario YAML file")
     o.add_argument("--lever", action="append", default=[], required=True,
                    metavar="PATH=LOW:HIGH",
@@ -385,17 +411,15 @@ def register(subparsers) -> None:
     o.add_argument("--target", type=float, default=None,
                    help="bookings target (default the scenario's goal.revenue)")
     o.add_argument("--frontier", type=int, default=8,
-                   help="plans of the frontier besides the search's (default 8)")
+                   help="simulated plans on the frontier, the search's included (default 8)")
     o.add_argument("--max-runs", type=int, default=10,
                    help="at most this many simulations in the search (10)")
-    o.add_argument("-n", "--draws", type=int, default=1000, help="draws per plan (1000)")
-    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(o, draws_help="draws per plan")
     o.add_argument("-o", "--output", metavar="PLAN.yaml",
                    help="write the plan as a scenario that extends SCENARIO")
     o.add_argument("--plot", metavar="FIG.png", help="draw the frontier")
     o.add_argument("--report", metavar="REPORT.html",
                    help="write the HTML report of the plan's forecast, with the plan shown")
-    _set_arg(o)
     o.set_defaults(func=cmd_optimize)
 
     s = subparsers.add_parser("sensitivity", help="tornado or Sobol indices of bookings")
@@ -410,10 +434,9 @@ def register(subparsers) -> None:
                    help="Sobol: indices of single factors, of groups or both")
     s.add_argument("--target", type=float, default=None,
                    help="bookings goal for P(goal) (default the scenario's goal.revenue)")
-    s.add_argument("-n", "--draws", type=int, default=None,
-                   help="tornado: draws per run (1000); Sobol: base rows (1024)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_run_options(s, draws=None,
+                    draws_help="tornado: draws per run (default 1000); Sobol: base rows "
+                    "(default 1024)")
     s.add_argument("--plot", metavar="FIG.png", help="draw the tornado or the Sobol indices")
-    _set_arg(s)
     add_format(s)
     s.set_defaults(func=cmd_sensitivity)

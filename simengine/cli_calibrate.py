@@ -81,13 +81,9 @@ def _history(a: argparse.Namespace):
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
     from simengine.calibrate.core import calibrate
-    from simengine.cli_common import check_output, err, out
+    from simengine.cli_common import SCENARIO_SUFFIXES, check_output, err, out
 
-    out_path = Path(a.output)
-    if out_path.suffix.lower() not in (".yaml", ".yml"):
-        raise SimEngineError(f"-o {a.output}: expected a path ending in .yaml or .yml, found "
-                             f"'{out_path.suffix or 'no suffix'}'")
-    check_output(out_path, "-o")
+    out_path = check_output(a.output, "-o", SCENARIO_SUFFIXES)
     _check_csv(a.csv)
     res = calibrate(_history(a), as_of=a.as_of, horizon_days=a.horizon_days, name=a.name,
                     **_kw(a))
@@ -163,7 +159,9 @@ def cmd_backtest(a: argparse.Namespace) -> int:
     if a.plot:
         check_output(a.plot, "--plot", FIGURE_SUFFIXES)
     if a.table:
-        check_output(a.table, "--table", (".csv",))
+        from simengine.cli_common import TABLE_SUFFIXES
+
+        check_output(a.table, "--table", TABLE_SUFFIXES)
     _check_csv(a.csv)
     res = backtest(_history(a), as_of=a.as_of, until=a.until, draws=a.draws, seed=a.seed,
                    naive_months=a.naive_months, **_kw(a))
@@ -174,9 +172,9 @@ def cmd_backtest(a: argparse.Namespace) -> int:
     else:
         print_backtest(res)
     if a.table:
-        path = Path(a.table)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        res.table.to_csv(path, index=False)
+        from simengine.files import write_atomic
+
+        path = write_atomic(a.table, lambda p: res.table.to_csv(p, index=False))
         out.print(f"wrote {path}")
     if a.plot:
         import matplotlib
@@ -207,13 +205,13 @@ def register(sub) -> None:
     b.add_argument("--as-of", action="append", required=True, metavar="DATE",
                    help="a cut-off date (repeat for several)")
     b.add_argument("--until", required=True, metavar="DATE", help="last day forecast")
-    b.add_argument("-n", "--draws", type=int, default=500, help="draws per cut-off (default 500)")
-    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    from simengine.cli_common import add_format, add_run_options
+
+    add_run_options(b, draws=500, draws_help="draws per cut-off", threads=False,
+                    overrides=False)
     b.add_argument("--naive-months", type=int, default=3,
                    help="complete months averaged by the naive forecast (default 3)")
     b.add_argument("--plot", metavar="FIG.png", help="draw the back-test")
     b.add_argument("--table", metavar="TABLE.csv", help="write the month-by-month table")
-    from simengine.cli_common import add_format
-
     add_format(b)
     b.set_defaults(func=cmd_backtest)

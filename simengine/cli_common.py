@@ -1,5 +1,6 @@
-"""What every ``simengine`` subcommand shares: the consoles, the checks of input and output
-paths, tables for scripts (``--format``) and the figure writer.
+"""What every ``simengine`` subcommand shares: the consoles, the options of commands that
+simulate, the checks of input and output paths, tables for scripts (``--format``) and the figure
+writer.
 
 :mod:`simengine.cli` and the feature modules that add subcommands (``cli_*``) import these from
 here, never from each other.
@@ -44,14 +45,74 @@ def emit_table(table, fmt: str) -> None:
     sys.stdout.flush()
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, speaking the CLI's one language of errors: a bad option is a
+    :class:`SimEngineError` (one line, exit code 2), a bad choice says what was expected."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, f"expected one of "
+                                         f"{', '.join(map(str, action.choices))}, found "
+                                         f"{value!r}")
+
+    def error(self, message: str):
+        raise SimEngineError(f"{self.prog}: {message.removeprefix('argument ')}")
+
+
+def add_overrides(sp: argparse.ArgumentParser, what: str = "the scenario") -> None:
+    """``--set PATH=VALUE`` (repeatable): parameter values that replace the file's."""
+    sp.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                    help=f"override a parameter of {what}, e.g. --set goal.revenue=15e6 or "
+                    "--set 'stages.mql.next.sal={dist: beta, mean: 0.5, sd: 0.05}'")
+
+
+def add_run_options(sp: argparse.ArgumentParser, *, draws: int | None = 1000,
+                    draws_help: str = "draws", seed_help: str = "random seed",
+                    threads: bool = True, progress: bool = False, overrides: bool = True,
+                    unset: bool = False) -> None:
+    """The options of a command that simulates, named and explained the same everywhere:
+    ``-n/--draws``, ``--seed``, ``--threads``, ``--no-progress`` and ``--set``.
+
+    Parameters
+    ----------
+    draws
+        The default number of draws (said in the help).
+    draws_help, seed_help
+        What the draws and the seed are for, in this command.
+    threads, progress, overrides
+        Whether the command takes ``--threads``, ``--no-progress`` (it shows a progress bar)
+        and ``--set``.
+    unset
+        Leave ``--draws`` and ``--seed`` None when not given (the command tells "not given" from
+        the defaults, as ``run --resume`` does).
+    """
+    sp.add_argument("-n", "--draws", type=int, default=None if unset else draws,
+                    help=f"{draws_help} (default {draws:,})" if draws is not None else draws_help)
+    sp.add_argument("--seed", type=int, default=None if unset else 0,
+                    help=f"{seed_help} (default 0)")
+    if threads:
+        sp.add_argument("--threads", type=int, default=None,
+                        help="threads (default: all cores)")
+    if progress:
+        sp.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar (there is none when stderr is not a terminal)")
+    if overrides:
+        add_overrides(sp)
+
+
 def add_format(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--format", choices=("table", "json", "csv"), default="table",
                     help="table (default, for people), or json / csv on stdout for scripts "
                     "(everything else then goes to stderr)")
 
 
+# the endings each kind of output may have (checked by :func:`check_output`)
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 RESULT_SUFFIXES = (".nc", ".zarr")
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+REPORT_SUFFIXES = (".html", ".htm")
+TABLE_SUFFIXES = (".csv",)
+WORKBOOK_SUFFIXES = (".xlsx",)
 _KNOWN_INPUTS = {".yaml": "a scenario", ".yml": "a scenario", ".csv": "a CSV table",
                  ".tsv": "a table", ".xlsx": "a workbook", ".html": "a report",
                  ".nc": "a result", ".zarr": "a result", ".png": "a figure"}
@@ -112,14 +173,13 @@ def load_result(path: str | Path):
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    """Write a matplotlib figure to ``path`` atomically (a temporary name in the same folder,
-    then renamed) and close it; the folder is created if needed."""
+    """Write a matplotlib figure to ``path`` atomically (:func:`simengine.files.write_atomic`)
+    and close it; the folder is created if needed."""
     import matplotlib.pyplot as plt
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(p)
-    return p
+    from simengine.files import write_atomic
+
+    try:
+        return write_atomic(path, fig.savefig)
+    finally:
+        plt.close(fig)

@@ -35,6 +35,7 @@ P_OCCURS = 11  # whether a risk event happens in a draw
 P_RESIDUAL = 12  # residual dwell of an initial-pipeline prospect
 P_COUNT = 13  # rounding of an uncertain initial-pipeline count
 P_ATTRITION = 14  # time until a rep leaves
+P_WARM = 16  # count of a warm-start pipeline entry (keyed by "warm_start:STAGE:CAMPAIGN")
 P_DRIFT = 15  # innovations of a drift path: visit = period, attempt 0 = eps, 1 = eta; keyed by
 #               derive(draw key, path_key("drift:" + parameter path)), a label no other key uses
 

@@ -1,17 +1,14 @@
 """Assemble the engine's arrays into one labelled xarray.Dataset, and save / load it atomically.
 
-Dimension names are defined once here; every dimension has a coordinate, every variable has
-``units`` and ``long_name``, and the global attributes carry the provenance (seed, scenario
-fingerprint, version).
+The variables, their dimensions, ``units`` and ``long_name`` are declared once, in
+:mod:`simengine.kernels.outputs`; every dimension has a coordinate, and the global attributes
+carry the provenance (seed, scenario fingerprint, version).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,19 +18,45 @@ import xarray as xr
 
 from simengine._version import __version__
 from simengine.errors import SimEngineError
+from simengine.files import write_atomic
+from simengine.kernels.outputs import (
+    CAMPAIGN,
+    CURRENCY,
+    DERIVED,
+    DRAW,
+    FRICTION,
+    FUNNEL,
+    PARAMETER,
+    PERIOD,
+    POOL,
+    POOLS,
+    PRIORITY,
+    SEGMENT,
+    STAGE,
+    TRACE_FIELD,
+    Output,
+)
 
 if TYPE_CHECKING:  # the engine (numba) is not needed to read or write a saved result
-    from simengine.engine.run import RawResult
-
-DRAW, PERIOD, STAGE, CAMPAIGN, SEGMENT, POOL, PARAMETER, FRICTION = (
-    "draw", "period", "stage", "campaign", "segment", "pool", "parameter", "friction")
-
-PROSPECTS = "prospects"
-DAYS = "days"
+    from simengine.engine.chunks import RawResult
 
 
-def _var(data, dims, units, long_name, **attrs) -> xr.Variable:
-    return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name, **attrs})
+def _variables(table: tuple[Output, ...], arrays, cur: str) -> dict[str, xr.Variable]:
+    """The Dataset variables of the outputs a table labels (accumulators have no label)."""
+    return {o.variable: xr.Variable((DRAW, *o.dims), getattr(arrays, o.name),
+                                    attrs={"units": cur if o.units == CURRENCY else o.units,
+                                           "long_name": o.long_name})
+            for o in table if o.units is not None}
+
+
+def _derived(data: dict[str, np.ndarray], cur: str) -> dict[str, xr.Variable]:
+    """The Dataset variables computed here, labelled as :data:`DERIVED` declares them."""
+    out = {}
+    for name, values in data.items():
+        d = DERIVED[name]
+        out[name] = xr.Variable((DRAW, *d.dims), values, attrs={
+            "units": cur if d.units == CURRENCY else d.units, "long_name": d.long_name})
+    return out
 
 
 def assemble(raw: RawResult) -> xr.Dataset:
@@ -62,60 +85,19 @@ def assemble(raw: RawResult) -> xr.Dataset:
     params = cs.params
     unc = params.uncertain
 
-    v = {
-        "revenue": _var(o.revenue, (DRAW, PERIOD), cur, "bookings of deals won in the period"),
-        "won": _var(o.won, (DRAW, PERIOD), "deals", "deals won in the period"),
-        "arrivals": _var(o.arrivals, (DRAW, PERIOD, CAMPAIGN), PROSPECTS,
-                         "new prospects created"),
-        "entered": _var(o.entered, (DRAW, PERIOD, STAGE), PROSPECTS,
-                        "prospects entering the stage"),
-        "exited_lost": _var(o.exited_lost, (DRAW, PERIOD, STAGE), PROSPECTS,
-                            "lost from the stage"),
-        "exited_no_decision": _var(o.exited_no_decision, (DRAW, PERIOD, STAGE), PROSPECTS,
-                                   "ended in no decision from the stage"),
-        "recycled": _var(o.recycled, (DRAW, PERIOD, STAGE), PROSPECTS,
-                         "sent to nurture from the stage"),
-        "pipeline": _var(o.pipeline, (DRAW, PERIOD, STAGE), PROSPECTS,
-                         "prospects in the stage at period end"),
-        "pipeline_value": _var(o.pipeline_value, (DRAW, PERIOD), cur,
-                               "deal value of open prospects at period end",
-                               description="stages from "
-                               f"'{cs.stage_names[int(np.argmax(cs.in_pipeline_value))]}' on"),
-        "nurture": _var(o.nurture, (DRAW, PERIOD), PROSPECTS,
-                        "prospects in nurture (recycled, not yet back) at period end"),
-        "reached": _var(o.reached, (DRAW, CAMPAIGN, STAGE), PROSPECTS,
-                        "prospects from the campaign that reached the stage"),
-        "revenue_by_campaign": _var(o.revenue_by_campaign, (DRAW, CAMPAIGN), cur,
-                                    "bookings attributed to the source campaign"),
-        "won_by_campaign": _var(o.won_by_campaign, (DRAW, CAMPAIGN), "deals",
-                                "deals attributed to the source campaign"),
-        "campaign_cost": _var(cost, (DRAW, CAMPAIGN), cur, "spend"),
-        "revenue_by_segment": _var(o.revenue_by_segment, (DRAW, SEGMENT), cur,
-                                   "bookings by segment"),
-        "time_in_stage": _var(time_in_stage, (DRAW, STAGE), DAYS,
-                              "mean days spent in the stage per completed visit"),
-        "open_at_end": _var(o.open_at_end, (DRAW, STAGE), PROSPECTS,
-                            "still open at horizon end (nurtured prospects at the stage they "
-                            "return to)"),
-        "initial_pipeline": _var(o.initial, (DRAW, STAGE), PROSPECTS,
-                                 "open prospects on the first day"),
-        "cycle_time": _var(cycle, (DRAW,), DAYS,
-                           "mean days from arrival to won, campaign-sourced deals"),
-        "clipped": _var(o.clipped, (DRAW, STAGE), "visits",
-                        "stage exits whose outcome probabilities summed over 1 and were clipped"),
-        "friction_active": _var(raw.fr_on.astype(float), (DRAW, FRICTION), "1",
-                                "1 when the friction window happened in the draw"),
-        "friction_cost": _var(fr_cost, (DRAW, FRICTION), cur, "cost of the friction window"),
-        "parameters": _var(raw.theta[:, unc], (DRAW, PARAMETER), "1",
-                           "sampled value of each uncertain parameter"),
-    }
+    v = _variables(FUNNEL, o, cur)
+    v["pipeline_value"].attrs["description"] = (
+        f"stages from '{cs.stage_names[int(np.argmax(cs.in_pipeline_value))]}' on")
+    v.update(_derived({
+        "campaign_cost": cost, "time_in_stage": time_in_stage, "cycle_time": cycle,
+        "friction_active": raw.fr_on.astype(float), "friction_cost": fr_cost,
+        "parameters": raw.theta[:, unc]}, cur))
     if raw.pools is not None:
         v.update(_pool_variables(raw, cur))
     for name, var in v.items():
         if name not in ("friction_active", "parameters"):
             var.values = nanfail(var.values)
-    v["failed"] = _var(bad.astype(np.int8), (DRAW,), "1", "1 when the draw's parameters were "
-                       "impossible (the draw was not simulated)")
+    v.update(_derived({"failed": bad.astype(np.int8)}, cur))
 
     coords = {
         DRAW: np.arange(raw.first_draw, raw.first_draw + n, dtype=np.int64),
@@ -126,7 +108,7 @@ def assemble(raw: RawResult) -> xr.Dataset:
         FRICTION: np.array(cs.friction_names, dtype=object),
         PARAMETER: np.array([params.paths[j] for j in unc], dtype=object),
         POOL: np.array(cs.pool_names, dtype=object),
-        "priority": np.array(["inbound", "outbound"], dtype=object),
+        PRIORITY: np.array(["inbound", "outbound"], dtype=object),
         "period_end": (PERIOD, (cs.grid.period_start.astype("datetime64[D]")
                                 + np.diff(np.concatenate([[0], cs.grid.period_end_day]))
                                 ).astype("datetime64[ns]")),
@@ -134,9 +116,9 @@ def assemble(raw: RawResult) -> xr.Dataset:
     }
     if raw.pools is None:
         coords.pop(POOL)
-        coords.pop("priority")
+        coords.pop(PRIORITY)
     elif raw.pools.trace.shape[1]:
-        coords["trace_field"] = np.array(["arrival", "exit", "outcome"], dtype=object)
+        coords[TRACE_FIELD] = np.array(["arrival", "exit", "outcome"], dtype=object)
     ds = xr.Dataset(v, coords=coords)
     ds["goal_share"].attrs = {"units": "1", "long_name": "share of the goal due by period end"}
     ds["period_end"].attrs = {"long_name": "first day after the period"}
@@ -171,29 +153,14 @@ def _pool_variables(raw: RawResult, cur: str) -> dict[str, xr.Variable]:
         wait_class = po.wait_sum / po.wait_n
         util = po.busy_area / po.cap_area
         waited = po.waited / po.wait_n.sum(axis=2)
-    cost = pool_cost(raw)
-    out = {
-        "queue_wait": _var(wait_all, (DRAW, POOL), DAYS,
-                           "mean days waited for a rep (prospects that got one)"),
-        "queue_wait_by_priority": _var(wait_class, (DRAW, POOL, "priority"), DAYS,
-                                       "mean days waited for a rep, by priority class"),
-        "waited_share": _var(waited, (DRAW, POOL), "1",
-                             "share of served prospects that had to wait"),
-        "abandoned": _var(po.abandoned, (DRAW, PERIOD, POOL), PROSPECTS,
-                          "went cold while waiting (part of exited_lost)"),
-        "utilization": _var(util, (DRAW, PERIOD, POOL), "1", "busy slots / capacity"),
-        "capacity": _var(raw.capacity, (DRAW, PERIOD, POOL), "slots",
-                         "slots available (mean over the period's days)"),
-        "headcount": _var(raw.headcount, (DRAW, PERIOD, POOL), "reps",
-                          "reps on the books (mean over the period's days)"),
-        "queue_length": _var(po.queue_area / days_in[None, :, None], (DRAW, PERIOD, POOL),
-                             PROSPECTS, "prospects waiting for a rep (mean over the period)"),
-        "pool_cost": _var(cost, (DRAW, POOL), cur, "cost of the pool's reps over the horizon"),
-    }
-    if po.trace.shape[1]:
-        out["trace"] = _var(po.trace, (DRAW, "traced", "trace_field"), DAYS,
-                            "first prospects to leave: arrival day (-1: open pipeline), exit "
-                            "day, outcome code (-1 won, -2 lost, -3 no decision)")
+    out = _variables(POOLS, po, cur)
+    if not po.trace.shape[1]:
+        del out["trace"]
+    out.update(_derived({
+        "queue_wait": wait_all, "queue_wait_by_priority": wait_class, "waited_share": waited,
+        "utilization": util, "capacity": raw.capacity, "headcount": raw.headcount,
+        "queue_length": po.queue_area / days_in[None, :, None], "pool_cost": pool_cost(raw)},
+        cur))
     return out
 
 
@@ -224,7 +191,7 @@ def campaign_cost(raw: RawResult) -> np.ndarray:
 # --- saving and loading -------------------------------------------------------------------------
 def _encodable(ds: xr.Dataset) -> xr.Dataset:
     out = ds.copy()
-    for name in (STAGE, CAMPAIGN, SEGMENT, FRICTION, PARAMETER, POOL, "priority", "trace_field"):
+    for name in (STAGE, CAMPAIGN, SEGMENT, FRICTION, PARAMETER, POOL, PRIORITY, TRACE_FIELD):
         if name in out.coords:
             out.coords[name] = out.coords[name].astype(str)
     return out
@@ -238,29 +205,18 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     if suffix not in (".nc", ".zarr"):
         raise SimEngineError(f"{path}: expected an output ending in .nc or .zarr, found "
                              f"'{suffix or 'no suffix'}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
     enc = _encodable(ds)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
-    try:
+
+    def write(tmp: Path) -> None:
         if suffix == ".nc":
             enc.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        else:
-            with warnings.catch_warnings():  # zarr 3 on fixed-width text coordinates: harmless
-                warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 spec")
-                warnings.filterwarnings("ignore", message="Consolidated metadata is currently")
-                enc.to_zarr(tmp, mode="w", consolidated=True)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp.parent, ignore_errors=True)
-    return path
+            return
+        with warnings.catch_warnings():  # zarr 3 on fixed-width text coordinates: harmless
+            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 spec")
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently")
+            enc.to_zarr(tmp, mode="w", consolidated=True)
+
+    return write_atomic(path, write)
 
 
 encodable = _encodable  # the form a result takes in a file (streamed stores too)

@@ -9,8 +9,6 @@ the sampled parameters), ``campaigns`` and ``pools``. A comparison (a result wit
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from simengine.errors import SimEngineError
+from simengine.files import write_atomic
 
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 _QCOLS = [f"P{round(q * 100)}" for q in QUANTILES]
@@ -54,7 +53,8 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
     if s.goal is not None:
         g = prob_goal(ds)
         t = pd.concat([t, pd.DataFrame([{"figure": "P(bookings >= goal)", "P50": g.p,
-                                         "mean": g.p, "se": g.se}])], ignore_index=True)
+                                         "mean": g.p, "se": g.se, "unit": "1"}])],
+                      ignore_index=True)
     return t
 
 
@@ -192,11 +192,8 @@ def to_csv(ds: xr.Dataset | dict[str, pd.DataFrame], folder: str | Path) -> list
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, t in tabs.items():
-        path = folder / f"{name}.csv"
-        tmp = folder / f".{name}.csv.tmp"
-        t.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(write_atomic(folder / f"{name}.csv",
+                                    lambda p, t=t: t.to_csv(p, index=False)))
     return written
 
 
@@ -218,10 +215,8 @@ def to_xlsx(ds: xr.Dataset | dict[str, pd.DataFrame], path: str | Path) -> Path:
         raise SimEngineError("export --xlsx: expected the openpyxl package (pip install "
                              "openpyxl), found none") from None
     tabs = ds if isinstance(ds, dict) else tables(ds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for name, t in tabs.items():
                 t.to_excel(xw, sheet_name=name[:31], index=False)
@@ -235,11 +230,8 @@ def to_xlsx(ds: xr.Dataset | dict[str, pd.DataFrame], path: str | Path) -> Path:
                     if number and pd.api.types.is_float_dtype(t[col]):
                         for cell in sheet[letter][1:]:
                             cell.number_format = number
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return write_atomic(path, write)
 
 
 def _number_format(col: str) -> str | None:

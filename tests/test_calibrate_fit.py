@@ -14,9 +14,12 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-import simengine.calibrate.fit as F
+from simengine.calibrate.clock import Clock
+from simengine.calibrate.clock import speeds as moq_speeds
 from simengine.calibrate.core import calibrate
 from simengine.calibrate.emit import cohort_adjust
+from simengine.calibrate.families import FAMILIES, SCIPY, start_from_moments
+from simengine.calibrate.stage_model import Episodes, StageModel, fit_model, posterior_open
 from simengine.calibrate.synthetic import (
     poisson_entries,
     synthetic_export,
@@ -56,27 +59,27 @@ def fitted(history):
 
 
 # --- the likelihood itself ---------------------------------------------------------------------
-def _episodes(events: np.ndarray, censored: np.ndarray) -> F.Episodes:
+def _episodes(events: np.ndarray, censored: np.ndarray) -> Episodes:
     Nc = np.zeros((len(events), 3))
     Nc[:, 0] = events
     No = np.zeros((len(censored), 3))
     No[:, 0] = censored
-    return F.Episodes(stage="s", kinds=["won"], kind=np.zeros(len(events), np.int64), Nc=Nc,
+    return Episodes(stage="s", kinds=["won"], kind=np.zeros(len(events), np.int64), Nc=Nc,
                       moq_exit=np.zeros(len(events), np.int64), No=No, Nb=np.zeros((0, 3)),
                       n_stale=0, n_nd=0, closed_days=events, open_days=censored)
 
 
-@pytest.mark.parametrize("family", F.FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES)
 def test_censored_likelihood_agrees_with_scipy_censored_data(family):
     rng = np.random.default_rng(7)
     t = rng.gamma(2.0, 20.0, 3000)
     c = rng.uniform(0, 120, 3000)
     ev, ce = t[t <= c], c[t > c]
-    ref = F.SCIPY[family].fit(stats.CensoredData(uncensored=ev, right=ce), floc=0)
-    model = F.StageModel(_episodes(ev, ce), [0], [0], [family], [False], has_nd=False)
-    x, _ = F._optimize(model, np.array(F.start_from_moments(family, 40.0, 0.7)))
+    ref = SCIPY[family].fit(stats.CensoredData(uncensored=ev, right=ce), floc=0)
+    model = StageModel(_episodes(ev, ce), [0], [0], [family], [False], has_nd=False)
+    x, _ = fit_model(model, np.array(start_from_moments(family, 40.0, 0.7)))
     got = model.slot(x, 0).dist()
-    want = F.SCIPY[family](ref[0], loc=0, scale=ref[2])
+    want = SCIPY[family](ref[0], loc=0, scale=ref[2])
     for q in (0.1, 0.5, 0.9):
         assert got.ppf(q) == pytest.approx(want.ppf(q), rel=2e-3)
 
@@ -84,11 +87,11 @@ def test_censored_likelihood_agrees_with_scipy_censored_data(family):
 def test_gradient_is_the_derivative_of_the_likelihood():
     rng = np.random.default_rng(3)
     n_c, n_o, n_b = 400, 150, 80
-    ep = F.Episodes(stage="s", kinds=["won", "lost"], kind=rng.integers(0, 2, n_c),
+    ep = Episodes(stage="s", kinds=["won", "lost"], kind=rng.integers(0, 2, n_c),
                     Nc=rng.uniform(0, 40, (n_c, 3)), moq_exit=rng.integers(0, 3, n_c),
                     No=rng.uniform(0, 60, (n_o, 3)), Nb=rng.uniform(0, 20, (n_b, 3)),
                     n_stale=30, n_nd=5, closed_days=np.ones(n_c), open_days=np.ones(n_o))
-    model = F.StageModel(ep, [0, 0, 1], [0, 1, 2], ["lognormal", "gamma", "weibull"],
+    model = StageModel(ep, [0, 0, 1], [0, 1, 2], ["lognormal", "gamma", "weibull"],
                          [True, False, True], has_nd=True)
     x = rng.normal(0, 0.3, model.n)
     for s, fam in enumerate(model.families):
@@ -101,12 +104,12 @@ def test_gradient_is_the_derivative_of_the_likelihood():
 
 def test_clock_splits_time_by_month_of_quarter():
     day = lambda s: np.array([np.datetime64(s, "D").astype(np.int64)], float)  # noqa: E731
-    clock = F.Clock(day("2017-01-01")[0], day("2017-12-31")[0])
+    clock = Clock(day("2017-01-01")[0], day("2017-12-31")[0])
     # from the middle of 2017-03-31 (month 3) to the middle of 2017-04-02 (month 1)
     np.testing.assert_allclose(clock.span(day("2017-03-31") + 0.5, day("2017-04-02") + 0.5),
                                [[1.5, 0.0, 0.5]])
     assert clock.moq(day("2017-05-10")).tolist() == [1]
-    sp = F.speeds(np.array([0.3, -0.2]))
+    sp = moq_speeds(np.array([0.3, -0.2]))
     assert sp.mean() == pytest.approx(1.0)
 
 
@@ -149,7 +152,7 @@ def test_open_pipeline_accounts_for_every_open_deal(fitted):
     f = fitted.fitted
     fit = f.stage_fits["opportunity"]
     ov = f.open_visits["opportunity"]
-    r, rnd = F.posterior_open(fit, np.stack(ov["N"].to_numpy()))
+    r, rnd = posterior_open(fit, np.stack(ov["N"].to_numpy()))
     assert r.sum() + rnd.sum() == pytest.approx(len(ov), rel=1e-12)
     # each open deal's cohort moves its share of the won track; the split still sums to one
     r, rnd, _ = cohort_adjust(f.cohorts["opportunity"], fit, ov, r, rnd)
@@ -267,7 +270,7 @@ def test_month_of_quarter_clock_is_recovered():
     pe0, pe1 = fit.model.pos[("eta0", won)], fit.model.pos[("eta1", won)]
     for j in range(3):
         def fn(theta, j=j):
-            return float(F.speeds(np.array([theta[pe0], theta[pe1]]))[j])
+            return float(moq_speeds(np.array([theta[pe0], theta[pe1]]))[j])
 
         _within(fit.slots[won].speeds[j], fit.se(fn), want[j], f"speed {j + 1}")
     _within(fit.slots[won].mean(), fit.se(fit.param_fn(won, "mean")), 45, "won mean")

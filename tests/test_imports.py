@@ -23,7 +23,7 @@ PKG = ROOT / "simengine"
 # layer above. Prefixes match a module and everything under it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("simengine._version", "simengine.errors", "simengine.codes", "simengine.stats",
-              "simengine.fmt", "simengine._lazy")),
+              "simengine.fmt", "simengine._lazy", "simengine.files")),
     ("scenario", ("simengine.scenario",)),
     ("compile", ("simengine.compile",)),
     ("kernels", ("simengine.kernels",)),
@@ -38,10 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 # Known exceptions, each with the work that removes it.
-KNOWN_CYCLES = {
-    # one run driver over one Backend protocol replaces the threads loop of engine.run
-    frozenset({"simengine.engine.run", "simengine.engine.backends"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 KNOWN_CYCLE_PACKAGES: tuple[str, ...] = ()
 KNOWN_UPWARD: set[tuple[str, str]] = set()
 KNOWN_SHADOWED = {

@@ -12,8 +12,8 @@ import pytest
 from scipy import special, stats
 
 import simengine as se
-from simengine import api
 from simengine.compile import compile_scenario
+from simengine.engine.precision import estimate
 from simengine.engine.sampling import BLOCK, design_uniforms, sample_params
 
 KINDS = ("lhs", "sobol")
@@ -116,7 +116,7 @@ def test_block_standard_errors_match_the_spread_over_seeds(kind):
     est, ses = [], []
     for seed in seeds:
         y = _toy(design_uniforms(kind, seed, np.arange(n), dims))
-        prec = api._precision(y, np.ones(n, bool), goal, kind)
+        prec = estimate(y, np.ones(n, bool), goal, kind)
         assert prec.method == "blocks" and prec.blocks == 8
         est.append((prec.prob_goal, prec.p50))
         ses.append((prec.prob_goal_se, prec.p50_se))
@@ -133,7 +133,7 @@ def test_block_standard_errors_match_the_spread_over_seeds(kind):
 
 def test_few_blocks_fall_back_to_the_independent_draws_formulas():
     y = _toy(design_uniforms("lhs", 1, np.arange(3 * BLOCK), 6))
-    prec = api._precision(y, np.ones(len(y), bool), 1.1, "lhs")
+    prec = estimate(y, np.ones(len(y), bool), 1.1, "lhs")
     assert prec.method == "binomial"
     assert prec.prob_goal_se == pytest.approx(math.sqrt(prec.prob_goal * (1 - prec.prob_goal)
                                                         / len(y)))

@@ -17,6 +17,7 @@ from simengine import api
 from simengine.cli import main
 from simengine.compile import compile_scenario
 from simengine.dataset import assemble
+from simengine.engine import run as engine_run
 from simengine.engine import stream
 from simengine.engine.run import run
 from simengine.engine.sampling import BLOCK
@@ -137,7 +138,7 @@ class _Interrupt(Exception):
 
 def _interrupt_after(monkeypatch, parts: int):
     """Make the next streamed run stop (as on Ctrl-C) after ``parts`` chunks."""
-    real = api.iter_chunks
+    real = engine_run.iter_chunks
     seen = [0]
 
     def cut(*args, **kw):
@@ -147,7 +148,7 @@ def _interrupt_after(monkeypatch, parts: int):
             seen[0] += 1
             yield part
 
-    monkeypatch.setattr(api, "iter_chunks", cut)
+    monkeypatch.setattr(engine_run, "iter_chunks", cut)
     return real
 
 
@@ -157,7 +158,7 @@ def test_an_interrupted_stream_says_so_and_resume_completes_it(tmp_path, small_a
     real = _interrupt_after(monkeypatch, 3)
     with pytest.raises(_Interrupt):
         se.simulate(AF, draws=40, seed=3, progress=False, chunk_draws=6, store=path)
-    monkeypatch.setattr(api, "iter_chunks", real)
+    monkeypatch.setattr(engine_run, "iter_chunks", real)
     st = stream.settings(path)
     assert st["draws"] == 40 and st["committed"] == 18  # the three chunks before the stop
     with pytest.raises(se.SimEngineError, match="interrupted run .18 of 40 draws written.*"
@@ -181,7 +182,7 @@ def test_resume_cuts_back_an_append_cut_short_and_may_use_another_backend(
     real = _interrupt_after(monkeypatch, 2)
     with pytest.raises(_Interrupt):
         se.simulate(AF, draws=30, seed=8, progress=False, chunk_draws=5, store=path)
-    monkeypatch.setattr(api, "iter_chunks", real)
+    monkeypatch.setattr(engine_run, "iter_chunks", real)
     # a crash inside an append: one variable grew, the commit did not happen
     group = zarr.open_group(str(path), mode="r+")
     arr = group["revenue"]
@@ -198,7 +199,7 @@ def test_resume_rebuilds_the_scenario_in_its_own_order(tmp_path, monkeypatch):
     real = _interrupt_after(monkeypatch, 1)
     with pytest.raises(_Interrupt):
         se.simulate(BASE, draws=6, seed=2, progress=False, chunk_draws=3, store=path)
-    monkeypatch.setattr(api, "iter_chunks", real)
+    monkeypatch.setattr(engine_run, "iter_chunks", real)
     ds = api.resume(path, progress=False)
     ref = se.simulate(BASE, draws=6, seed=2, progress=False)
     xr.testing.assert_identical(_strip(_as_stored(ref, tmp_path)), _strip(ds.load()))
@@ -209,7 +210,7 @@ def test_resume_refuses_another_scenario(tmp_path, monkeypatch, af_goal):
     real = _interrupt_after(monkeypatch, 1)
     with pytest.raises(_Interrupt):
         se.simulate(AF, draws=20, seed=1, progress=False, chunk_draws=5, store=path)
-    monkeypatch.setattr(api, "iter_chunks", real)
+    monkeypatch.setattr(engine_run, "iter_chunks", real)
     with pytest.raises(se.SimEngineError, match="expected the scenario the run was started"):
         api.resume(path, af_goal, progress=False)
 
@@ -260,7 +261,7 @@ def test_until_se_is_the_same_on_every_backend_and_resumes(tmp_path, af_goal, cl
     with pytest.raises(_Interrupt):
         se.simulate(af_goal, draws=BLOCK, seed=6, progress=False, until_se=0.04,
                     sampling="lhs", chunk_draws=40, store=path)
-    monkeypatch.setattr(api, "iter_chunks", real)
+    monkeypatch.setattr(engine_run, "iter_chunks", real)
     ds = api.resume(path, progress=False)
     xr.testing.assert_identical(_strip(_as_stored(mem, tmp_path)), _strip(ds.load()))
 

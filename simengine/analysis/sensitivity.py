@@ -79,6 +79,7 @@ class SensitivityResult:
     elapsed: float
     conf_level: float = 0.95
     notes: tuple[str, ...] = field(default=())
+    inert: tuple[str, ...] = field(default=())  # factors that cannot move bookings (tornado)
 
     def ranking(self, level: str = "parameter") -> list[str]:
         """Factors from the most to the least influential (tornado: |P50 swing|; Sobol: total
@@ -253,8 +254,13 @@ def tornado(sc: Scenario, params: Sequence[str] | None = None, *, draws: int = 1
     base_info = {"p50": float(np.median(base[ok])), "mean": float(base[ok].mean()),
                  "p_goal": float(np.mean(base[ok] >= target)) if target else np.nan,
                  "goal": target if target else np.nan, "draws": int(ok.sum())}
+    from simengine.scenario.rules import inert
+
+    notes = tuple(dict.fromkeys(why for f in fs for p in f.paths if (why := inert(sc, p))))
+    still = tuple(f.name for f in fs if all(inert(sc, p) for p in f.paths))
     return SensitivityResult("tornado", table, base_info, sc.name, sc.currency, draws, seed,
-                             draws * (1 + 2 * len(fs)), time.perf_counter() - t0)
+                             draws * (1 + 2 * len(fs)), time.perf_counter() - t0, notes=notes,
+                             inert=still)
 
 
 # --- Sobol ------------------------------------------------------------------------------------

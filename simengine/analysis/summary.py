@@ -96,10 +96,13 @@ def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summa
         "revenue_mean": good.revenue.mean("draw"),
     })
     rows = {"bookings": bookings, "won deals": won, "cycle time (days)": cycle}
-    pipe_end = describe(good.pipeline_value.isel(period=-1))
-    rows["pipeline value at end"] = pipe_end
     spend = describe(good.campaign_cost.sum("campaign"))
     rows["campaign spend"] = spend
+    pipe_end = describe(good.pipeline_value.isel(period=-1))
+    rows["pipeline value at end"] = pipe_end
+    # each figure's units, as the result's variables declare them
+    units = {"bookings": ds.revenue, "won deals": ds.won, "cycle time (days)": ds.cycle_time,
+             "pipeline value at end": ds.pipeline_value, "campaign spend": ds.campaign_cost}
     if "pool" in good.dims:
         for pool in good.pool.values:
             busy = (good.utilization.sel(pool=pool) * good.capacity.sel(pool=pool)).sum("period")
@@ -108,12 +111,18 @@ def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summa
             rows[f"{pool} queue wait (days)"] = describe(good.queue_wait.sel(pool=pool))
             rows[f"{pool} gone cold"] = describe(good.abandoned.sel(pool=pool).sum("period"))
             rows[f"{pool} cost"] = describe(good.pool_cost.sel(pool=pool))
+            units.update({f"{pool} utilisation": ds.utilization,
+                          f"{pool} queue wait (days)": ds.queue_wait,
+                          f"{pool} gone cold": ds.abandoned, f"{pool} cost": ds.pool_cost})
     direct, all_in = campaign_return(good)
     if direct is not None:
         rows["campaign return (per 1 spent)"] = describe(direct)
     if all_in is not None:
         rows["campaign return all-in (with reps)"] = describe(all_in)
     kpis = pd.DataFrame(rows).T
+    cur = ds.attrs.get("currency", "")
+    kpis["unit"] = [units[k].attrs.get("units", "") if k in units else f"{cur} per {cur}"
+                    for k in kpis.index]  # the campaign returns: bookings per unit spent
     return Summary(ds.attrs.get("scenario", ""), n, ds.attrs.get("currency", ""), bookings, won,
                    cycle, goal, monthly, kpis)
 

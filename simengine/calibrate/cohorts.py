@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-import simengine.calibrate.fit as F
+from simengine.calibrate.clock import Clock
+from simengine.calibrate.families import logpdf_logsf
+from simengine.calibrate.stage_model import MIN_TAU, StageFit
 
 MIN_EXPECTED = 5.0  # a cohort whose expected count is smaller says almost nothing: left out
 MIN_COHORTS_PHI = 6  # fewer cohorts than this: persistence is not estimated
@@ -109,7 +111,7 @@ class CohortFit:
             tab["post_sd"] = 0.0
 
 
-def main_kind(fit: F.StageFit) -> int | None:
+def main_kind(fit: StageFit) -> int | None:
     """Index of the way out whose share is tracked: won, else the first later stage."""
     if "won" in fit.kinds:
         return fit.kinds.index("won")
@@ -117,17 +119,17 @@ def main_kind(fit: F.StageFit) -> int | None:
     return ahead[0] if ahead else None
 
 
-def incidence(fit: F.StageFit, k: int, N: np.ndarray) -> np.ndarray:
+def incidence(fit: StageFit, k: int, N: np.ndarray) -> np.ndarray:
     """P(the visit has left by way ``k`` by clock age ``N`` (n, 3)) under the pooled fit."""
     out = np.zeros(len(N))
     for t in fit.tracks_of(k):
         sl = fit.slots[fit.track_slot[t]]
-        tau = np.maximum(N @ sl.speeds, F.MIN_TAU)
-        out += fit.pi[t] * -np.expm1(F.logpdf_logsf(sl.family, sl.a, sl.b, tau)[1])
+        tau = np.maximum(N @ sl.speeds, MIN_TAU)
+        out += fit.pi[t] * -np.expm1(logpdf_logsf(sl.family, sl.a, sl.b, tau)[1])
     return out
 
 
-def fit_cohorts(fit: F.StageFit, entered: pd.Series, reached: np.ndarray, N: np.ndarray,
+def fit_cohorts(fit: StageFit, entered: pd.Series, reached: np.ndarray, N: np.ndarray,
                 observed_from: pd.Timestamp) -> CohortFit | None:
     """Cohort effects of one stage.
 
@@ -216,8 +218,8 @@ def share_moves(entered: pd.Series, exited: pd.Series, outcome: pd.Series, kind:
     return t
 
 
-def month_dispersion(fit: F.StageFit, k: int, entered_day: np.ndarray, exit_month: np.ndarray,
-                     reached: np.ndarray, clock: F.Clock, months: pd.PeriodIndex,
+def month_dispersion(fit: StageFit, k: int, entered_day: np.ndarray, exit_month: np.ndarray,
+                     reached: np.ndarray, clock: Clock, months: pd.PeriodIndex,
                      first_day: int, last_day: int, weight: np.ndarray | None = None
                      ) -> tuple[float, float, pd.DataFrame]:
     """How far each calendar month's exits by way ``k`` strayed from the pooled fit.

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import simengine.calibrate.fit as F
+from simengine.calibrate.arrivals import ArrivalFit, fit_arrivals
+from simengine.calibrate.clock import Clock
 from simengine.calibrate.cohorts import (
     CohortFit,
     fit_cohorts,
@@ -19,9 +20,14 @@ from simengine.calibrate.cohorts import (
     month_dispersion,
     share_moves,
 )
+from simengine.calibrate.families import FAMILIES, logpdf_logsf
 from simengine.calibrate.fitted import Fitted
 from simengine.calibrate.level import LevelFit, fit_level
 from simengine.calibrate.read import CalibrationError, History, cut, read, slug
+from simengine.calibrate.stage_model import MIN_TAU, Episodes, StageFit
+from simengine.calibrate.structure import fit_stage
+from simengine.calibrate.values import ValueFit, fit_values
+from simengine.files import write_text
 from simengine.scenario import Scenario
 
 TRUNCATION_GAP_DAYS = 30  # first exit this long after the first entry: the export starts late
@@ -60,12 +66,7 @@ class CalibrationResult:
 
     def write(self, path: str | Path) -> Path:
         """Write the YAML (atomically: a temporary name, then renamed)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.yaml, encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return write_text(path, self.yaml)
 
 
 def _day(ts) -> np.ndarray:
@@ -74,12 +75,12 @@ def _day(ts) -> np.ndarray:
 
 def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | None = None,
              components: int | str = "auto", stale_after: float | None = None,
-             observed_from=None, families: tuple[str, ...] = F.FAMILIES,
+             observed_from=None, families: tuple[str, ...] = FAMILIES,
              seasonality: bool | None = None) -> Fitted:
     """Fit every part of the scenario from the history as known at ``as_of``."""
     for fam in families:
-        if fam not in F.FAMILIES:
-            raise CalibrationError(f"families: expected names among {', '.join(F.FAMILIES)}, "
+        if fam not in FAMILIES:
+            raise CalibrationError(f"families: expected names among {', '.join(FAMILIES)}, "
                                    f"found {fam!r}")
     h, t = cut(h, as_of)
     v = h.visits
@@ -112,7 +113,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
     else:
         t0 = first_entry
     truncated = bool((v.entered < t0).any())
-    clock = F.Clock(_day([min(first_entry, t0)])[0], _day([t])[0] + 1)
+    clock = Clock(_day([min(first_entry, t0)])[0], _day([t])[0] + 1)
 
     # --- the quarter-end clock: a time effect, identified by quarters, not by deals ----------
     months = pd.period_range(t0, t, freq="M")
@@ -167,7 +168,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
         cens_at = np.where(is_cens, ex + 0.5, _day([t])[0] + 1.0)
         omask = (is_open & ~is_stale) | is_cens
         tmask = (sv.entered < t0).to_numpy()
-        ep = F.Episodes(
+        ep = Episodes(
             stage=st, kinds=kinds,
             kind=np.array([kind_idx[k] for k in sv.outcome[cmask]], np.int64),
             Nc=clock.span(ent[cmask] + 0.5, ex[cmask] + 0.5),
@@ -175,11 +176,11 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
             No=clock.span(ent[omask] + 0.5, cens_at[omask]),
             Nb=clock.span(ent[tmask] + 0.5, np.full(int(tmask.sum()), float(_day([t0])[0]))),
             n_stale=int(is_stale.sum()), n_nd=int(is_nd.sum()),
-            closed_days=np.maximum(dwell[cmask], F.MIN_TAU),
-            open_days=np.maximum(np.where(is_cens, dwell, age + 0.5)[omask], F.MIN_TAU),
+            closed_days=np.maximum(dwell[cmask], MIN_TAU),
+            open_days=np.maximum(np.where(is_cens, dwell, age + 0.5)[omask], MIN_TAU),
         )
         episodes[st] = ep
-        stage_fits[st] = F.fit_stage(ep, split=split, families=families, calendar=calendar,
+        stage_fits[st] = fit_stage(ep, split=split, families=families, calendar=calendar,
                                      components=components)
         warnings += stage_fits[st].warnings
         ov = sv[is_open & ~is_stale].copy()
@@ -223,7 +224,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
                                f"{t.date().isoformat()}, found none: deal values cannot be "
                                "fitted")
     segment_of: dict[str, str] = {}
-    values: dict[str, F.ValueFit] = {}
+    values: dict[str, ValueFit] = {}
     if "segment" in h.columns and won.segment.notna().any():
         counts = won.segment.value_counts()
         big = [s for s in counts.index if counts[s] >= MIN_VALUE_DEALS]
@@ -236,11 +237,11 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
         for s in sorted(set(v.segment.dropna().unique()) | set(counts.index)):
             segment_of[str(s)] = names.get(s, "other")
         for s, name in names.items():
-            values[name] = F.fit_values(won.value[won.segment == s].to_numpy(), families)
+            values[name] = fit_values(won.value[won.segment == s].to_numpy(), families)
         rest = won[~won.segment.isin(big)]
         if len(rest) >= 3 or "other" in segment_of.values():
             pool = rest if len(rest) >= 3 else won
-            values["other"] = F.fit_values(pool.value.to_numpy(), families)
+            values["other"] = fit_values(pool.value.to_numpy(), families)
             if len(rest) < 3:
                 notes.append("Segments with no or too few won deals share the deal-value fit of "
                              "all won deals (segment 'other').")
@@ -250,7 +251,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
                      "segments); new deals get the mix of won deals (win rates are taken as "
                      "equal across segments).")
     else:
-        values["all"] = F.fit_values(won.value.to_numpy(), families)
+        values["all"] = fit_values(won.value.to_numpy(), families)
         won_mix = {"all": 1.0}
     lost_vals = v[(v.outcome == "lost")]
     if len(lost_vals):
@@ -259,11 +260,11 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
 
     # --- arrivals: first visit of each deal, counted from the start of the export ----------
     first = v.sort_values("entered", kind="stable").drop_duplicates("id")
-    arrivals: dict[str, F.ArrivalFit] = {}
+    arrivals: dict[str, ArrivalFit] = {}
     for st, g in first.groupby("stage", sort=False):
         if (g.entered >= t0).sum() == 0:
             continue
-        arrivals[st] = F.fit_arrivals(g.entered, t0, t, seasonality)
+        arrivals[st] = fit_arrivals(g.entered, t0, t, seasonality)
     if not arrivals:
         raise CalibrationError(f"{h.source}: expected deals entering between {t0.date()} and "
                                f"{t.date()}, found none")
@@ -309,7 +310,7 @@ def estimate(h: History, as_of=None, *, split: bool = True, calendar: bool | Non
     return fitted
 
 
-def _drift(fit: F.StageFit, k: int, sv: pd.DataFrame, clock: F.Clock, t0: pd.Timestamp,
+def _drift(fit: StageFit, k: int, sv: pd.DataFrame, clock: Clock, t0: pd.Timestamp,
            t: pd.Timestamp) -> CohortFit:
     """Cohort effects and the month-by-month error of a stage's pooled fit at the cut-off."""
     ent = _day(sv.entered)
@@ -329,7 +330,7 @@ def _drift(fit: F.StageFit, k: int, sv: pd.DataFrame, clock: F.Clock, t0: pd.Tim
     return cf
 
 
-def _set_clock(fit: F.StageFit, months: pd.DataFrame) -> bool:
+def _set_clock(fit: StageFit, months: pd.DataFrame) -> bool:
     """Set the month-of-quarter clock by the monthly exits themselves.
 
     The dwell fit places the quarter push through the likelihood of each deal's dwell; the
@@ -355,7 +356,7 @@ def _set_clock(fit: F.StageFit, months: pd.DataFrame) -> bool:
     return True
 
 
-def _level(af: F.ArrivalFit) -> LevelFit:
+def _level(af: ArrivalFit) -> LevelFit:
     """The arrival level of the complete months (per day, any month-of-year pattern taken out)."""
     m = af.months
     full = m[m.days >= 20]
@@ -384,8 +385,8 @@ def _check_recent(f: Fitted) -> None:
         p_open = np.zeros(len(sv))
         for t in range(len(fit.pi)):
             sl = fit.slots[fit.track_slot[t]]
-            p_open += fit.pi[t] * np.exp(F.logpdf_logsf(sl.family, sl.a, sl.b,
-                                                        np.maximum(N @ sl.speeds, F.MIN_TAU))[1])
+            p_open += fit.pi[t] * np.exp(logpdf_logsf(sl.family, sl.a, sl.b,
+                                                        np.maximum(N @ sl.speeds, MIN_TAU))[1])
         p_open += fit.pi_nd
         expected = float(p_open.sum())
         observed = int((sv.outcome == "").sum())
@@ -403,7 +404,7 @@ def calibrate(data: str | Path | pd.DataFrame | History, as_of=None,
               segment_by: str | None = None, split: bool = True, calendar: bool | None = None,
               components: int | str = "auto", stale_after: float | None = None, observed_from=None,
               horizon_days: int = 365, name: str | None = None,
-              families: tuple[str, ...] = F.FAMILIES, seasonality: bool | None = None,
+              families: tuple[str, ...] = FAMILIES, seasonality: bool | None = None,
               stage_name: str = "opportunity", won: tuple[str, ...] = (),
               lost: tuple[str, ...] = (), no_decision: tuple[str, ...] = (),
               date_format: str | None = None) -> CalibrationResult:

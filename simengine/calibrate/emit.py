@@ -18,9 +18,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-import simengine.calibrate.fit as F
 from simengine._version import __version__
+from simengine.calibrate.arrivals import ArrivalFit
+from simengine.calibrate.families import mean_cv
 from simengine.calibrate.fitted import Fitted
+from simengine.calibrate.stage_model import StageFit, posterior_open
+from simengine.calibrate.values import ValueFit
 from simengine.errors import ScenarioError
 from simengine.scenario import Scenario, validate
 
@@ -67,7 +70,7 @@ def _probability(p: float, se: float) -> tuple[float | dict, float]:
             "high": hi}, float(hi)
 
 
-def _dwell(fit: F.StageFit, s: int) -> dict:
+def _dwell(fit: StageFit, s: int) -> dict:
     sl = fit.slots[s]
     p = sl.params()
     out: dict[str, Any] = {"dist": sl.family}
@@ -76,7 +79,7 @@ def _dwell(fit: F.StageFit, s: int) -> dict:
     return out
 
 
-def _value(vf: F.ValueFit) -> dict | float:
+def _value(vf: ValueFit) -> dict | float:
     if vf.family == "fixed":
         return _r(vf.a)
     out: dict[str, Any] = {"dist": vf.family}
@@ -98,7 +101,7 @@ def _track_name(stage: str, kind: str, stages: list[str]) -> str:
     return f"{stage}-to-{kind}" if kind in stages else f"{stage}-{kind}"
 
 
-def _stage_of_track(f: Fitted, fit: F.StageFit, t: int) -> str:
+def _stage_of_track(f: Fitted, fit: StageFit, t: int) -> str:
     """Scenario stage of track ``t``: the way out, with -fast / -slow for two components."""
     k = fit.track_kind[t]
     base = _track_name(fit.stage, fit.kinds[k], f.stages)
@@ -376,7 +379,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
             continue
         fit = f.stage_fits[st]
         N = np.stack(ov["N"].to_numpy()) if len(ov) else np.zeros((0, 3))
-        r, rnd = F.posterior_open(fit, N)
+        r, rnd = posterior_open(fit, N)
         extra = np.zeros(len(fit.pi))
         if fit.split and st in f.cohorts:
             r, rnd, extra = cohort_adjust(f.cohorts[st], fit, ov, r, rnd)
@@ -418,7 +421,7 @@ def build_raw(f: Fitted, horizon_days: int, name: str | None
     return raw, com
 
 
-def cohort_adjust(cf, fit: F.StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np.ndarray
+def cohort_adjust(cf, fit: StageFit, ov: pd.DataFrame, r: np.ndarray, rnd: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Open deals' track probabilities under their cohort's own share of the main way out.
 
@@ -464,7 +467,7 @@ def slug_stem(path: str) -> str:
 
 
 # --- comments ---------------------------------------------------------------------------------
-def _value_comment(vf: F.ValueFit, what: str) -> str:
+def _value_comment(vf: ValueFit, what: str) -> str:
     if vf.family == "fixed":
         return f"{what}: {vf.n:,} won deals, all worth {vf.a:,.0f}: a fixed deal value"
     others = ", ".join(f"{k} {vf.aic[k] - vf.aic[vf.family]:+.0f}" for k in vf.aic
@@ -495,7 +498,7 @@ def _stage_comment(f: Fitted, st: str) -> list[str]:
 def _dwell_comment(f: Fitted, st: str, s: int) -> list[str]:
     fit = f.stage_fits[st]
     sl = fit.slots[s]
-    m, cv = F.mean_cv(sl.family, sl.a, sl.b)
+    m, cv = mean_cv(sl.family, sl.a, sl.b)
     d = sl.dist()
     lines = [f"dwell: {sl.family}{' on a month-of-quarter clock' if sl.calendar else ''}: "
              f"mean {m:.1f} d, cv {cv:.2f}, P50 {d.median():.0f} d, P90 {d.ppf(0.9):.0f} d "
@@ -511,7 +514,7 @@ def _dwell_comment(f: Fitted, st: str, s: int) -> list[str]:
     return lines
 
 
-def _choice_comment(fit: F.StageFit) -> list[str]:
+def _choice_comment(fit: StageFit) -> list[str]:
     """How the dwell model was chosen: the best AIC of simpler alternatives."""
     c = fit.candidates
     out = [f"  model chosen by AIC among {len(c)} candidates (lognormal / gamma / Weibull per "
@@ -539,7 +542,7 @@ def _kind_comment(f: Fitted, st: str, k: int) -> list[str]:
             f"{obs.max():.0f} d (calendar days, still-open deals not included)"]
 
 
-def _arrival_comment(f: Fitted, st: str, af: F.ArrivalFit, lf) -> list[str]:
+def _arrival_comment(f: Fitted, st: str, af: ArrivalFit, lf) -> list[str]:
     m = af.months
     per_month = af.rate * 365.25 / 12
     shown = ", ".join(f"{r.month} {r['count']:,}" + ("" if r.days >= 28 else f" ({r.days} d)")

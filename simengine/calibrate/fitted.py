@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-import simengine.calibrate.fit as F
+from simengine.calibrate.arrivals import ArrivalFit
+from simengine.calibrate.clock import Clock
 from simengine.calibrate.cohorts import CohortFit
 from simengine.calibrate.level import LevelFit
 from simengine.calibrate.read import History
+from simengine.calibrate.stage_model import Episodes, StageFit
+from simengine.calibrate.values import ValueFit
 
 
 @dataclass
@@ -22,16 +25,16 @@ class Fitted:
     observed_from: pd.Timestamp
     truncated: bool
     stages: list[str]
-    stage_fits: dict[str, F.StageFit]
-    episodes: dict[str, F.Episodes]
+    stage_fits: dict[str, StageFit]
+    episodes: dict[str, Episodes]
     stale_after: dict[str, float | None]
     open_visits: dict[str, pd.DataFrame]  # per stage: open at the cut-off, not stale
     stale_counts: dict[str, int]
-    values: dict[str, F.ValueFit]  # scenario segment -> fit
+    values: dict[str, ValueFit]  # scenario segment -> fit
     segment_of: dict[str, str]  # raw segment label -> scenario segment
     won_mix: dict[str, float]
-    arrivals: dict[str, F.ArrivalFit]  # entry stage -> fit
-    clock: F.Clock
+    arrivals: dict[str, ArrivalFit]  # entry stage -> fit
+    clock: Clock
     cohorts: dict[str, CohortFit] = field(default_factory=dict)  # stage -> cohort effects
     levels: dict[str, LevelFit] = field(default_factory=dict)  # entry stage -> arrival level
     quarters_seen: int = 0  # fewest times any month of the quarter was seen (clock shrinkage)

@@ -7,7 +7,7 @@ static. Dtypes are fixed once: float64 and int64, C-contiguous.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -22,11 +22,13 @@ from simengine.compile.grid import (
 from simengine.compile.params import ParamTable, TableBuilder, path_key
 from simengine.errors import ScenarioError
 from simengine.scenario import drift as drift_paths
+from simengine.scenario import rules
 from simengine.scenario.distributions import DateDist, Dist, Empirical, Fixed
 from simengine.scenario.model import (
     AudienceVolume,
     BudgetVolume,
     LeadsVolume,
+    Overall,
     Scenario,
 )
 
@@ -138,6 +140,14 @@ class Compiled:
     rt_mode: np.ndarray | None = None  # (S,) clock of each stage's routing (codes.DRIFT_*)
     dw_mode: np.ndarray | None = None  # (S,) clock of each stage's dwell
     dz_slots: int = 1  # T
+    # (S,) 1 where the stage's no decision is taken from its next probabilities
+    # (no_decision_from: advance), 0 where it comes out of lost
+    nd_from_advance: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # warm start: W pipeline entries filled at the steady state, one per (stage without an
+    # initial_pipeline entry, campaign); route sources C + I + w after the initial pipeline
+    warm_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
+    warm_camp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
+    warm_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # (W,)
 
     @property
     def n_stages(self) -> int:
@@ -147,6 +157,10 @@ class Compiled:
     def n_campaigns(self) -> int:
         return len(self.camp_enters)
 
+    def section(self, record: type):
+        """The arrays of one section as its frozen record (``cs.section(StageArrays)``)."""
+        return record(**{f.name: getattr(self, f.name) for f in fields(record)})
+
 
 def _date_dist(v, origin: dt.date) -> Dist:
     if isinstance(v, DateDist):
@@ -154,37 +168,67 @@ def _date_dist(v, origin: dt.date) -> Dist:
     return Fixed(value=float((v - origin).days))
 
 
-def compile_scenario(sc: Scenario) -> Compiled:
-    """Lay a validated scenario out as arrays (the static part of the model)."""
-    grid = build_grid(sc.horizon)
-    tb = TableBuilder()
-    stages = sc.stage_names
-    S, G, C = len(stages), len(sc.segments), len(sc.campaigns)
-    seg_names = list(sc.segments)
+class _Slots:
+    """The per-prospect distribution slots, in the order they are added; their per-draw
+    parameters become columns of the parameter table."""
 
-    slot_dists: list[Dist] = []
-    slot_cols: list[list[int]] = []
-    emp_values: list[float] = []
-    emp_cum: list[float] = []
-    slot_emp: list[tuple[int, int]] = []
+    def __init__(self, tb: TableBuilder) -> None:
+        self.tb = tb
+        self.dists: list[Dist] = []
+        self.cols: list[list[int]] = []
+        self.emp_values: list[float] = []
+        self.emp_cum: list[float] = []
+        self.emp: list[tuple[int, int]] = []
 
-    def slot(path: str, d: Dist) -> int:
+    def add(self, path: str, d: Dist) -> int:
         cols = [-1] * 4
         off = cnt = 0
         if isinstance(d, Empirical):
             v, cum = d.table()
-            off, cnt = len(emp_values), len(v)
-            emp_values.extend(v)
-            emp_cum.extend(cum)
+            off, cnt = len(self.emp_values), len(v)
+            self.emp_values.extend(v)
+            self.emp_cum.extend(cum)
         else:
             for k, (pname, pv) in enumerate(d.params().items()):
-                cols[k] = tb.add(f"{path}.{pname}", pv)
-        slot_dists.append(d)
-        slot_cols.append(cols)
-        slot_emp.append((off, cnt))
-        return len(slot_dists) - 1
+                cols[k] = self.tb.add(f"{path}.{pname}", pv)
+        self.dists.append(d)
+        self.cols.append(cols)
+        self.emp.append((off, cnt))
+        return len(self.dists) - 1
 
-    # --- stages ---
+    def fields(self) -> dict:
+        return dict(
+            slot_dists=tuple(self.dists), slot_kind=_i64([d.kind for d in self.dists]),
+            slot_cols=_i64(np.array(self.cols).reshape(-1, 4)),
+            emp_values=_f64(self.emp_values or [0.0]), emp_cum=_f64(self.emp_cum or [1.0]),
+            slot_emp=_i64(np.array(self.emp).reshape(-1, 2)))
+
+
+def _fields(rec) -> dict:
+    """A record's fields by name (shallow: the arrays themselves)."""
+    return {f.name: getattr(rec, f.name) for f in fields(rec)}
+
+
+@dataclass(frozen=True)
+class StageArrays:
+    """The stages section: S stages, K next targets at most, D days."""
+
+    dwell_slot: np.ndarray  # (S,)
+    next_target: np.ndarray  # (S, K) stage index or codes.WON
+    next_col: np.ndarray  # (S, K)
+    n_next: np.ndarray  # (S,)
+    nd_col: np.ndarray  # (S,)
+    rc_col: np.ndarray  # (S,) -1 when no recycle
+    rc_to: np.ndarray  # (S,)
+    delay_slot: np.ndarray  # (S,)
+    in_pipeline_value: np.ndarray  # (S,)
+    calendar: np.ndarray  # (S, D)
+    nd_from_advance: np.ndarray  # (S,)
+
+
+def build_stages(sc: Scenario, grid: Grid, tb: TableBuilder, slots: _Slots) -> StageArrays:
+    stages = sc.stage_names
+    S = len(stages)
     K = max(1, max(len(s.next) for s in sc.stages))
     next_target = np.zeros((S, K), np.int64)
     next_col = np.full((S, K), -1, np.int64)
@@ -193,7 +237,7 @@ def compile_scenario(sc: Scenario) -> Compiled:
     cal = np.ones((S, grid.days))
     for i, st in enumerate(sc.stages):
         base = f"stages.{st.name}"
-        dwell_slot[i] = slot(f"{base}.dwell", st.dwell)
+        dwell_slot[i] = slots.add(f"{base}.dwell", st.dwell)
         for k, (target, p) in enumerate(st.next.items()):
             next_target[i, k] = codes.WON if target == "won" else stages.index(target)
             next_col[i, k] = tb.add(f"{base}.next.{target}", p)
@@ -202,12 +246,35 @@ def compile_scenario(sc: Scenario) -> Compiled:
         if st.recycle is not None:
             rc_col[i] = tb.add(f"{base}.recycle.p", st.recycle.p)
             rc_to[i] = stages.index(st.recycle.to)
-            delay_slot[i] = slot(f"{base}.recycle.delay", st.recycle.delay)
+            delay_slot[i] = slots.add(f"{base}.recycle.delay", st.recycle.delay)
         cal[i] = calendar_speed(st.calendar, grid, fiscal_offset(sc.horizon))
     first_pv = stages.index(sc.pipeline_from) if sc.pipeline_from else 0
-    in_pv = (np.arange(S) >= first_pv).astype(np.int64)
+    return StageArrays(
+        dwell_slot=dwell_slot, next_target=next_target, next_col=next_col, n_next=n_next,
+        nd_col=nd_col, rc_col=rc_col, rc_to=rc_to, delay_slot=delay_slot,
+        in_pipeline_value=(np.arange(S) >= first_pv).astype(np.int64), calendar=_f64(cal),
+        nd_from_advance=_i64([st.no_decision_from == "advance" for st in sc.stages]))
 
-    # --- segments ---
+
+@dataclass(frozen=True)
+class SegmentArrays:
+    """The segments section: G segments."""
+
+    value_slot: np.ndarray  # (G,)
+    adv_col: np.ndarray  # (G, S)
+    dwell_mult_col: np.ndarray  # (G, S)
+
+
+def _has_overall(sc: Scenario) -> bool:
+    return (any(isinstance(x.advance, Overall) for x in sc.segments.values())
+            or any(isinstance(c.quality, Overall) for c in sc.campaigns))
+
+
+def build_segments(sc: Scenario, tb: TableBuilder, slots: _Slots,
+                   seg_adv: dict[str, np.ndarray]) -> SegmentArrays:
+    """``seg_adv``: the solved multiplier of each segment given in the overall form."""
+    stages = sc.stage_names
+    S, G = len(stages), len(sc.segments)
     value_slot = np.zeros(G, np.int64)
     adv_col = np.zeros((G, S), np.int64)
     dwell_mult_col = np.zeros((G, S), np.int64)
@@ -215,29 +282,57 @@ def compile_scenario(sc: Scenario) -> Compiled:
     for g, (name, seg) in enumerate(sc.segments.items()):
         base = f"segments.{name}"
         if seg.deal_value is not None:
-            value_slot[g] = slot(f"{base}.deal_value", seg.deal_value)
+            value_slot[g] = slots.add(f"{base}.deal_value", seg.deal_value)
         else:
             if shared_value < 0:
-                shared_value = slot("deal_value", sc.deal_value)
+                shared_value = slots.add("deal_value", sc.deal_value)
             value_slot[g] = shared_value
         for key, out in (("advance", adv_col), ("dwell", dwell_mult_col)):
             mult = getattr(seg, key)
+            if isinstance(mult, Overall):
+                mult = Fixed(value=float(seg_adv[name][0]))
             if isinstance(mult, dict):
                 for s_i, s_name in enumerate(stages):
                     out[g, s_i] = tb.add(f"{base}.{key}.{s_name}", mult.get(s_name, 1.0))
             else:
                 out[g, :] = tb.add(f"{base}.{key}", mult)
+    return SegmentArrays(value_slot=value_slot, adv_col=adv_col, dwell_mult_col=dwell_mult_col)
+
+
+def _mix_cum(sc: Scenario, mix: dict[str, float] | None) -> np.ndarray:
+    """Cumulative segment shares of a segment_mix (the segments' shares when None)."""
+    G = len(sc.segments)
     shares = [s.share for s in sc.segments.values()]
-    default_mix = (np.asarray(shares, float) if all(x is not None for x in shares)
-                   else np.full(G, 1.0 / G))
+    default = (np.asarray(shares, float) if all(x is not None for x in shares)
+               else np.full(G, 1.0 / G))
+    m = default if mix is None else np.array([mix.get(n, 0.0) for n in sc.segments])
+    cum = np.cumsum(m / m.sum())
+    cum[-1] = 1.0
+    return cum
 
-    def mix_cum(mix: dict[str, float] | None) -> np.ndarray:
-        m = default_mix if mix is None else np.array([mix.get(n, 0.0) for n in seg_names])
-        cum = np.cumsum(m / m.sum())
-        cum[-1] = 1.0
-        return cum
 
-    # --- campaigns ---
+@dataclass(frozen=True)
+class CampaignArrays:
+    """The campaigns section: C campaigns (the initial pipeline is route source C on)."""
+
+    camp_enters: np.ndarray  # (C,)
+    camp_shape: np.ndarray  # (C, D) share of the volume arriving each day
+    camp_first_day: np.ndarray  # (C,)
+    camp_last_day: np.ndarray  # (C,)
+    vol_kind: np.ndarray  # (C,)
+    vol_cols: np.ndarray  # (C, 2)
+    quality_col: np.ndarray  # (C,)
+    camp_mix_cum: np.ndarray  # (C, G)
+    cost_fixed_col: np.ndarray  # (C,)
+    cost_per_lead_col: np.ndarray  # (C,)
+    camp_key: np.ndarray  # (C,) uint64
+
+
+def build_campaigns(sc: Scenario, grid: Grid, tb: TableBuilder, camp_quality: list[float]
+                    ) -> CampaignArrays:
+    """``camp_quality``: the solved quality of each campaign given in the overall form."""
+    stages = sc.stage_names
+    G, C = len(sc.segments), len(sc.campaigns)
     camp_enters = np.zeros(C, np.int64)
     camp_shape = np.zeros((C, grid.days))
     vol_kind = np.zeros(C, np.int64)
@@ -262,15 +357,47 @@ def compile_scenario(sc: Scenario) -> Compiled:
             vol_kind[c] = VOL_AUDIENCE
             vol_cols[c, 0] = tb.add(f"{base}.volume.audience", v.audience)
             vol_cols[c, 1] = tb.add(f"{base}.volume.response_rate", v.response_rate)
-        quality_col[c] = tb.add(f"{base}.quality", camp.quality)
+        quality = camp.quality
+        if isinstance(quality, Overall):
+            quality = Fixed(value=camp_quality[c])
+        quality_col[c] = tb.add(f"{base}.quality", quality)
         cost_fixed_col[c] = tb.add(f"{base}.cost.fixed", camp.cost.fixed)
         cost_per_lead_col[c] = tb.add(f"{base}.cost.per_lead", camp.cost.per_lead)
-        camp_mix[c] = mix_cum(camp.segment_mix)
+        camp_mix[c] = _mix_cum(sc, camp.segment_mix)
     active = camp_shape > 0
     camp_first = np.where(active.any(1), active.argmax(1), 0)
     camp_last = np.where(active.any(1), grid.days - active[:, ::-1].argmax(1), 0)
+    return CampaignArrays(
+        camp_enters=camp_enters, camp_shape=_f64(camp_shape.reshape(C, grid.days)),
+        camp_first_day=_i64(camp_first), camp_last_day=_i64(camp_last),
+        vol_kind=vol_kind, vol_cols=vol_cols, quality_col=quality_col,
+        camp_mix_cum=_f64(camp_mix.reshape(C, G)), cost_fixed_col=cost_fixed_col,
+        cost_per_lead_col=cost_per_lead_col,
+        camp_key=np.array([path_key(f"campaigns.{c.name}") for c in sc.campaigns],
+                          dtype=np.uint64))
 
-    # --- initial pipeline ---
+
+@dataclass(frozen=True)
+class InitialArrays:
+    """The initial_pipeline section (I entries) and the warm start (W entries: one per stage
+    without an initial_pipeline entry and campaign; route sources C + I + w)."""
+
+    init_stage: np.ndarray  # (I,)
+    init_count_col: np.ndarray  # (I,)
+    init_age_slot: np.ndarray  # (I,) -1 when age 0
+    init_mix_cum: np.ndarray  # (I, G)
+    init_key: np.ndarray  # (I,) uint64
+    init_quality_col: np.ndarray  # (I,)
+    init_dwell_col: np.ndarray  # (I,)
+    warm_stage: np.ndarray  # (W,)
+    warm_camp: np.ndarray  # (W,)
+    warm_key: np.ndarray  # (W,) uint64
+
+
+def build_initial(sc: Scenario, tb: TableBuilder, slots: _Slots) -> InitialArrays:
+    stages = sc.stage_names
+    G = len(sc.segments)
+    seg_names = list(sc.segments)
     I_ = len(sc.initial_pipeline)
     init_stage, init_count_col = np.zeros(I_, np.int64), np.zeros(I_, np.int64)
     init_age_slot = np.full(I_, -1, np.int64)
@@ -283,18 +410,50 @@ def compile_scenario(sc: Scenario) -> Compiled:
         init_quality_col[i] = tb.add(f"{base}.quality", 1.0 if e.quality is None else e.quality)
         init_dwell_col[i] = tb.add(f"{base}.dwell", 1.0 if e.dwell is None else e.dwell)
         if e.age is not None:
-            init_age_slot[i] = slot(f"{base}.age", e.age)
+            init_age_slot[i] = slots.add(f"{base}.age", e.age)
         if e.segment is not None:
             init_mix[i] = (np.arange(G) >= seg_names.index(e.segment)).astype(float)
         else:
-            init_mix[i] = mix_cum(e.segment_mix)
+            init_mix[i] = _mix_cum(sc, e.segment_mix)
+    pairs = []
+    if sc.horizon.warm_start:
+        listed = {e.stage for e in sc.initial_pipeline}
+        pairs = [(s, c) for s, st in enumerate(sc.stages) if st.name not in listed
+                 for c in range(len(sc.campaigns))]
+    return InitialArrays(
+        init_stage=init_stage, init_count_col=init_count_col, init_age_slot=init_age_slot,
+        init_mix_cum=_f64(init_mix.reshape(I_, G)),
+        init_key=np.array([path_key(f"initial_pipeline[{i}]") for i in range(I_)],
+                          dtype=np.uint64),
+        init_quality_col=init_quality_col, init_dwell_col=init_dwell_col,
+        warm_stage=_i64([s for s, _ in pairs]), warm_camp=_i64([c for _, c in pairs]),
+        warm_key=np.array([path_key(f"warm_start:{sc.stages[s].name}:{sc.campaigns[c].name}")
+                           for s, c in pairs], dtype=np.uint64))
 
-    # --- friction ---
+
+@dataclass(frozen=True)
+class FrictionArrays:
+    """The friction section: F windows."""
+
+    fr_prob_col: np.ndarray  # (F,)
+    fr_start_col: np.ndarray  # (F,) day offset of the start
+    fr_len_col: np.ndarray  # (F,) -1 when an end date is given
+    fr_end_day: np.ndarray  # (F,) end day (exclusive) when given, else nan
+    fr_dwell_col: np.ndarray
+    fr_nd_col: np.ndarray
+    fr_lost_col: np.ndarray
+    fr_cost_col: np.ndarray
+    fr_stages: np.ndarray  # (F, S) 0/1
+    fr_key: np.ndarray  # (F,) uint64
+
+
+def build_friction(sc: Scenario, tb: TableBuilder) -> FrictionArrays:
+    stages = sc.stage_names
     F = len(sc.friction)
     fr = {k: np.full(F, -1, np.int64) for k in ("prob", "start", "len", "dwell", "nd", "lost",
                                                  "cost")}
     fr_end_day = np.full(F, np.nan)
-    fr_stages = np.zeros((F, S), np.int64)
+    fr_stages = np.zeros((F, len(stages)), np.int64)
     for f, w in enumerate(sc.friction):
         base = f"friction.{w.name}"
         fr["prob"][f] = tb.add(f"{base}.probability", w.probability)
@@ -309,8 +468,15 @@ def compile_scenario(sc: Scenario) -> Compiled:
         fr["cost"][f] = tb.add(f"{base}.cost", w.cost)
         for s_name in w.stages:
             fr_stages[f, stages.index(s_name)] = 1
+    return FrictionArrays(
+        fr_prob_col=fr["prob"], fr_start_col=fr["start"], fr_len_col=fr["len"],
+        fr_end_day=fr_end_day, fr_dwell_col=fr["dwell"], fr_nd_col=fr["nd"],
+        fr_lost_col=fr["lost"], fr_cost_col=fr["cost"], fr_stages=fr_stages,
+        fr_key=np.array([path_key(f"friction.{w.name}") for w in sc.friction], dtype=np.uint64))
 
-    # --- goal trajectory ---
+
+def goal_trajectory(sc: Scenario, grid: Grid) -> np.ndarray:
+    """(P,) share of the goal due by the end of each period."""
     P = grid.periods
     if sc.goal is not None and sc.goal.phasing is not None:
         if len(sc.goal.phasing) != P:
@@ -319,18 +485,40 @@ def compile_scenario(sc: Scenario) -> Compiled:
         w = np.asarray(sc.goal.phasing, float)
     else:
         w = np.diff(np.concatenate([[0], grid.period_end_day])).astype(float)
-    goal_cum = np.cumsum(w) / w.sum()
+    return _f64(np.cumsum(w) / w.sum())
 
-    # --- pools ---
+
+@dataclass(frozen=True)
+class PoolArrays:
+    """The pools section (the capacity path): NP pools, H dated hires at most per pool."""
+
+    pool_names: tuple[str, ...]
+    stage_pool: np.ndarray  # (S,) pool working the stage, -1 when none
+    patience_slot: np.ndarray  # (S,) -1 when none
+    camp_priority: np.ndarray  # (C + 1,) codes.INBOUND / OUTBOUND; the open pipeline inbound
+    pool_key: np.ndarray  # (NP,) uint64
+    pool_slots: np.ndarray  # (NP,)
+    pool_ramp_days: np.ndarray  # (NP,)
+    pool_ramp_start: np.ndarray  # (NP,)
+    pool_lag: np.ndarray  # (NP,)
+    pool_headcount_col: np.ndarray  # (NP,)
+    pool_selling_col: np.ndarray  # (NP,)
+    pool_attrition_col: np.ndarray  # (NP,)
+    pool_cost_col: np.ndarray  # (NP,)
+    hire_day: np.ndarray  # (NP, H)
+    hire_col: np.ndarray  # (NP, H)
+
+
+def build_pools(sc: Scenario, tb: TableBuilder, slots: _Slots) -> PoolArrays:
     pool_names = list(sc.pools)
     NP = len(pool_names)
     H = max([len(p.hires) for p in sc.pools.values()] + [1])
     stage_pool = np.array([pool_names.index(st.worked_by) if st.worked_by else -1
                            for st in sc.stages], np.int64)
-    patience_slot = np.full(S, -1, np.int64)
+    patience_slot = np.full(len(sc.stages), -1, np.int64)
     for i, st in enumerate(sc.stages):
         if st.patience is not None:
-            patience_slot[i] = slot(f"stages.{st.name}.patience", st.patience)
+            patience_slot[i] = slots.add(f"stages.{st.name}.patience", st.patience)
     pool_cols = {k: np.zeros(NP, np.int64) for k in ("head", "sell", "attr", "cost")}
     hire_day = np.full((NP, H), -1, np.int64)
     hire_col = np.full((NP, H), -1, np.int64)
@@ -343,54 +531,64 @@ def compile_scenario(sc: Scenario) -> Compiled:
         for h, hire in enumerate(pool.hires):
             hire_day[k, h] = (hire.date - sc.horizon.start).days
             hire_col[k, h] = tb.add(f"{base}.hires[{h}].count", hire.count)
-    camp_priority = np.array([codes.INBOUND if c.priority == "inbound" else codes.OUTBOUND
-                              for c in sc.campaigns] + [codes.INBOUND], np.int64)
-
-    drift = _compile_drift(sc, tb, S, grid.periods)
-
-    params = tb.build([(c.between[0], c.between[1], c.rho) for c in sc.correlations])
-    keys = np.array
-
-    return Compiled(
-        scenario=sc, grid=grid, params=params,
-        stage_names=tuple(stages),
-        campaign_names=tuple(c.name for c in sc.campaigns) + (INITIAL,),
-        segment_names=tuple(seg_names),
-        friction_names=tuple(w.name for w in sc.friction),
-        slot_dists=tuple(slot_dists), slot_kind=_i64([d.kind for d in slot_dists]),
-        slot_cols=_i64(np.array(slot_cols).reshape(-1, 4)),
-        emp_values=_f64(emp_values or [0.0]), emp_cum=_f64(emp_cum or [1.0]),
-        slot_emp=_i64(np.array(slot_emp).reshape(-1, 2)),
-        dwell_slot=dwell_slot, next_target=next_target, next_col=next_col, n_next=n_next,
-        nd_col=nd_col, rc_col=rc_col, rc_to=rc_to, delay_slot=delay_slot,
-        in_pipeline_value=in_pv, calendar=_f64(cal),
-        value_slot=value_slot, adv_col=adv_col, dwell_mult_col=dwell_mult_col,
-        camp_enters=camp_enters, camp_shape=_f64(camp_shape.reshape(C, grid.days)),
-        camp_first_day=_i64(camp_first), camp_last_day=_i64(camp_last),
-        vol_kind=vol_kind, vol_cols=vol_cols, quality_col=quality_col,
-        camp_mix_cum=_f64(camp_mix.reshape(C, G)), cost_fixed_col=cost_fixed_col,
-        cost_per_lead_col=cost_per_lead_col,
-        camp_key=keys([path_key(f"campaigns.{c.name}") for c in sc.campaigns], dtype=np.uint64),
-        init_stage=init_stage, init_count_col=init_count_col, init_age_slot=init_age_slot,
-        init_mix_cum=_f64(init_mix.reshape(I_, G)),
-        init_key=keys([path_key(f"initial_pipeline[{i}]") for i in range(I_)], dtype=np.uint64),
-        fr_prob_col=fr["prob"], fr_start_col=fr["start"], fr_len_col=fr["len"],
-        fr_end_day=fr_end_day, fr_dwell_col=fr["dwell"], fr_nd_col=fr["nd"],
-        fr_lost_col=fr["lost"], fr_cost_col=fr["cost"], fr_stages=fr_stages,
-        fr_key=keys([path_key(f"friction.{w.name}") for w in sc.friction], dtype=np.uint64),
-        goal_cum=_f64(goal_cum),
+    pools = sc.pools.values()
+    return PoolArrays(
         pool_names=tuple(pool_names), stage_pool=stage_pool, patience_slot=patience_slot,
-        camp_priority=camp_priority,
-        pool_key=keys([path_key(f"pools.{n}") for n in pool_names], dtype=np.uint64),
-        pool_slots=_f64([p.slots_per_rep for p in sc.pools.values()]),
-        pool_ramp_days=_f64([p.ramp.days if p.ramp else 0.0 for p in sc.pools.values()]),
-        pool_ramp_start=_f64([p.ramp.start if p.ramp else 1.0 for p in sc.pools.values()]),
-        pool_lag=_f64([p.hiring_lag_days for p in sc.pools.values()]),
+        camp_priority=np.array([codes.INBOUND if c.priority == "inbound" else codes.OUTBOUND
+                                for c in sc.campaigns] + [codes.INBOUND], np.int64),
+        pool_key=np.array([path_key(f"pools.{n}") for n in pool_names], dtype=np.uint64),
+        pool_slots=_f64([p.slots_per_rep for p in pools]),
+        pool_ramp_days=_f64([p.ramp.days if p.ramp else 0.0 for p in pools]),
+        pool_ramp_start=_f64([p.ramp.start if p.ramp else 1.0 for p in pools]),
+        pool_lag=_f64([p.hiring_lag_days for p in pools]),
         pool_headcount_col=pool_cols["head"], pool_selling_col=pool_cols["sell"],
         pool_attrition_col=pool_cols["attr"], pool_cost_col=pool_cols["cost"],
-        hire_day=hire_day, hire_col=hire_col,
-        init_quality_col=init_quality_col, init_dwell_col=init_dwell_col, **drift,
-    )
+        hire_day=hire_day, hire_col=hire_col)
+
+
+def compile_scenario(sc: Scenario) -> Compiled:
+    """Lay a validated scenario out as arrays (the static part of the model).
+
+    One builder per section, called in a fixed order: the order in which they add parameter
+    columns and per-prospect slots is the layout of the parameter table.
+    """
+    grid = build_grid(sc.horizon)
+    tb = TableBuilder()
+    slots = _Slots(tb)
+    # overall forms ({overall: f}) solved to the per-stage multiplier, at the mean parameters
+    seg_adv = rules.segment_advance(sc) if _has_overall(sc) else {}
+    camp_quality = rules.campaign_quality(sc, seg=seg_adv) if _has_overall(sc) else []
+    stages = build_stages(sc, grid, tb, slots)
+    segments = build_segments(sc, tb, slots, seg_adv)
+    campaigns = build_campaigns(sc, grid, tb, camp_quality)
+    initial = build_initial(sc, tb, slots)
+    friction = build_friction(sc, tb)
+    goal_cum = goal_trajectory(sc, grid)
+    pools = build_pools(sc, tb, slots)
+    drift = _compile_drift(sc, tb, len(sc.stages), grid.periods)
+    params = tb.build([(c.between[0], c.between[1], c.rho) for c in sc.correlations])
+    return Compiled(
+        scenario=sc, grid=grid, params=params,
+        stage_names=tuple(sc.stage_names),
+        campaign_names=tuple(c.name for c in sc.campaigns) + (INITIAL,),
+        segment_names=tuple(sc.segments),
+        friction_names=tuple(w.name for w in sc.friction),
+        goal_cum=goal_cum, **slots.fields(), **_fields(stages), **_fields(segments),
+        **_fields(campaigns), **_fields(initial), **_fields(friction), **_fields(pools),
+        **drift)
+
+
+def take_no_decision(cs: Compiled, p_next: np.ndarray, p_nd: np.ndarray) -> np.ndarray:
+    """The ``next`` probabilities (``(..., S, K)``) of the stages whose no decision is taken
+    from advance (``no_decision_from: advance``) scaled by ``max(A - nd, 0) / A``, A their sum;
+    ``p_nd`` is ``(..., S)``. The other stages, and every stage of a scenario without such a
+    stage, are returned untouched (the same array, bit for bit)."""
+    flag = cs.nd_from_advance
+    if not len(flag) or not flag.any():
+        return p_next
+    f = rules.no_decision_factor(p_next.sum(axis=-1), p_nd)
+    f = np.where(flag == 1, f, 1.0)
+    return np.ascontiguousarray(p_next * f[..., None])
 
 
 _MODELS = {"random_walk": codes.RANDOM_WALK, "ar1": codes.AR1, "local_trend": codes.LOCAL_TREND}

@@ -1,9 +1,11 @@
 """Where chunks of draws run: numba threads in this process, or tasks on a Dask cluster.
 
-A backend turns chunks ``[(lo, hi), ...]`` of draw numbers into :class:`RawResult` parts, one
-kernel call each (:func:`simengine.engine.run.simulate_draws`). Each draw depends only on
-(scenario, seed, draw number), so every backend gives the same bits; only the order in which the
-parts arrive differs (the Dask backend yields them as they complete).
+A backend (:class:`Backend`) turns chunks ``[(lo, hi), ...]`` of draw numbers into
+:class:`~simengine.engine.chunks.RawResult` parts, one kernel call each
+(:func:`simengine.engine.chunks.simulate_draws`). Each draw depends only on (scenario, seed, draw
+number), so every backend gives the same bits; only the order in which the parts arrive differs
+(the Dask backend yields them as they complete). The run driver
+(:func:`simengine.engine.run.drive`) hands the parts to where the run is kept.
 
 The Dask backend needs ``simengine`` importable on the workers (the same version: the numba
 kernels are compiled there, from the on-disk cache when there is one). A task lost with its
@@ -15,22 +17,45 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import numpy as np
 
 from simengine.compile import Compiled
-from simengine.engine.prepare import pool_static, static_arrays
-from simengine.engine.run import (
+from simengine.engine.chunks import (
     RawResult,
-    _given_slice,
-    _threads,
+    given_slice,
+    numba_threads,
     simulate_draws,
     uses_capacity,
 )
+from simengine.engine.plan import RunPlan
+from simengine.engine.prepare import pool_static, static_arrays
 from simengine.errors import SimEngineError
+from simengine.kernels.capacity import PoolOut
+from simengine.kernels.funnel import Out
 
 BACKENDS = ("threads", "dask")
+
+# ``into(lo, hi)``: the arrays that draws lo .. hi - 1 are to fill in place (views of a run held
+# in memory), for a backend that computes in this process; None: the part allocates its own
+Into = Callable[[int, int], tuple[Out, PoolOut | None] | None]
+
+
+class Backend(Protocol):
+    """Where chunks of draws run. Every backend gives the same bits for the same draws."""
+
+    name: str
+    cores: int  # cores the chunks run on: sizes the default chunk and the time check
+
+    def map_chunks(self, cs: Compiled, plan: RunPlan, ranges: list[tuple[int, int]], *,
+                   given: dict[int, np.ndarray] | None = None, first: int = 0,
+                   into: Into | None = None) -> Iterator[RawResult]:
+        """The parts of draws ``ranges`` (in any order). ``given``: the given parameter values
+        of draws ``first ..``; ``into``: arrays to fill in place (a backend may ignore it and
+        return parts with their own arrays)."""
+        ...
 
 
 class ThreadsBackend:
@@ -40,19 +65,21 @@ class ThreadsBackend:
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
-        with _threads(threads) as n:
+        with numba_threads(threads) as n:
             self.cores = n
 
-    def map_chunks(self, cs: Compiled, seed: int, ranges: list[tuple[int, int]], *,
+    def map_chunks(self, cs: Compiled, plan: RunPlan, ranges: list[tuple[int, int]], *,
                    given: dict[int, np.ndarray] | None = None, first: int = 0,
-                   sampling: str = "random", trace: int = 0) -> Iterator[RawResult]:
+                   into: Into | None = None) -> Iterator[RawResult]:
         st = static_arrays(cs)
-        pst = pool_static(cs, trace) if uses_capacity(cs) else None
+        pst = pool_static(cs, plan.trace) if uses_capacity(cs) else None
         for lo, hi in ranges:
-            with _threads(self.threads):
-                part = simulate_draws(cs, seed, lo, hi, given=_given_slice(given, lo - first,
-                                                                           hi - first),
-                                      sampling=sampling, trace=trace, st=st, pst=pst)
+            out, pools = (into(lo, hi) if into is not None else None) or (None, None)
+            with numba_threads(self.threads):
+                part = simulate_draws(cs, plan.seed, lo, hi,
+                                      given=given_slice(given, lo - first, hi - first),
+                                      sampling=plan.sampling, trace=plan.trace, out=out,
+                                      pools=pools, st=st, pst=pst)
             yield part
 
 
@@ -60,11 +87,12 @@ def _identity(x):
     return x
 
 
-def _chunk_task(cs: Compiled, seed: int, lo: int, hi: int, given, sampling: str, trace: int,
-                threads: int) -> RawResult:
+def _chunk_task(cs: Compiled, plan: RunPlan, lo: int, hi: int, given, threads: int
+                ) -> RawResult:
     """One Dask task: one kernel call. The compiled scenario is not sent back."""
-    with _threads(threads):
-        part = simulate_draws(cs, seed, lo, hi, given=given, sampling=sampling, trace=trace)
+    with numba_threads(threads):
+        part = simulate_draws(cs, plan.seed, lo, hi, given=given, sampling=plan.sampling,
+                              trace=plan.trace)
     part.compiled = None
     return part
 
@@ -84,9 +112,11 @@ class DaskBackend:
         self.threads_per_task = int(threads_per_task or 1)
         self.cores = max(1, sum(client.nthreads().values()))
 
-    def map_chunks(self, cs: Compiled, seed: int, ranges: list[tuple[int, int]], *,
+    def map_chunks(self, cs: Compiled, plan: RunPlan, ranges: list[tuple[int, int]], *,
                    given: dict[int, np.ndarray] | None = None, first: int = 0,
-                   sampling: str = "random", trace: int = 0) -> Iterator[RawResult]:
+                   into: Into | None = None) -> Iterator[RawResult]:
+        """As :meth:`Backend.map_chunks`; parts come back with their own arrays (``into`` is
+        another process's memory)."""
         from distributed import as_completed
 
         client = self.client
@@ -103,10 +133,9 @@ class DaskBackend:
             if r is None:
                 return
             lo, hi = r
-            f = client.submit(_chunk_task, cs_f, int(seed), lo, hi,
-                              _given_slice(given, lo - first, hi - first), sampling, int(trace),
-                              self.threads_per_task, key=f"simengine-draws-{lo}-{hi}-{token}",
-                              pure=False)
+            f = client.submit(_chunk_task, cs_f, plan, lo, hi,
+                              given_slice(given, lo - first, hi - first), self.threads_per_task,
+                              key=f"simengine-draws-{lo}-{hi}-{token}", pure=False)
             running[f.key] = f
             done.add(f)
 
@@ -135,7 +164,8 @@ def local_cluster_size() -> int:
 
 
 @contextlib.contextmanager
-def open_backend(backend="threads", scheduler=None, threads: int | None = None):
+def open_backend(backend: str | Backend = "threads", scheduler=None,
+                 threads: int | None = None) -> Iterator[Backend]:
     """A backend for the duration of a ``with`` block.
 
     Parameters

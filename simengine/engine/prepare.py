@@ -12,7 +12,8 @@ from scipy import special
 
 from simengine import codes
 from simengine.compile import Compiled
-from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET
+from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET, take_no_decision
+from simengine.engine import warmup
 from simengine.kernels.capacity import PoolDraws, PoolStatic, pool_capacity
 from simengine.kernels.drift import drift_paths
 from simengine.kernels.funnel import Draws, Static, initial_uniforms
@@ -34,7 +35,7 @@ def static_arrays(cs: Compiled) -> Static:
         camp_enters=cs.camp_enters, camp_shape=cs.camp_shape,
         camp_first_day=cs.camp_first_day, camp_last_day=cs.camp_last_day,
         camp_mix_cum=cs.camp_mix_cum, camp_key=cs.camp_key,
-        init_stage=cs.init_stage, init_key=cs.init_key,
+        init_stage=warmup.init_stage(cs), init_key=warmup.init_key(cs),
         fr_stages=cs.fr_stages,
         rt_mode=_rt_mode(cs), dw_mode=_dw_mode(cs),
         rt_stages=np.flatnonzero(_rt_mode(cs)).astype(np.int64),
@@ -98,16 +99,12 @@ def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
 def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:
     """The kernel's per-draw arrays for one chunk of draws."""
     n = len(draw_ids)
-    C, F = cs.n_campaigns, len(cs.friction_names)
+    F = len(cs.friction_names)
     nat = natural_params(cs, theta)
     failed = (np.isnan(nat).any(axis=(1, 2)) | np.isnan(theta).any(axis=1))
     nat = np.nan_to_num(nat)
 
-    E = len(cs.init_stage)
-    quality = np.ones((n, C + max(E, 1)))  # route sources: campaigns, initial-pipeline entries
-    quality[:, :C] = theta[:, cs.quality_col]
-    if E and len(cs.init_quality_col):
-        quality[:, C:] = theta[:, cs.init_quality_col]
+    quality = warmup.route_quality(cs, theta)  # route sources: campaigns, open pipeline
 
     # friction windows of this draw: does it happen, from which day, until which day
     occurs = uniforms(seed, draw_ids, cs.fr_key, codes.P_OCCURS) < theta[:, cs.fr_prob_col]
@@ -120,6 +117,7 @@ def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) ->
     counts, offsets, seg, residual = initial_pipeline(cs, theta, nat, seed, draw_ids)
     p_next = np.ascontiguousarray(_cols(theta, cs.next_col.ravel()).reshape(n, *cs.next_col.shape))
     p_nd = np.ascontiguousarray(theta[:, cs.nd_col])
+    p_next = take_no_decision(cs, p_next, p_nd)
     p_rc = np.ascontiguousarray(_cols(theta, cs.rc_col))
     adv = np.ascontiguousarray(theta[:, cs.adv_col])
     dwell_mult = np.ascontiguousarray(theta[:, cs.dwell_mult_col])
@@ -235,6 +233,9 @@ def initial_pipeline(cs: Compiled, theta: np.ndarray, nat: np.ndarray, seed: int
         residual[:, sl] = _residual(cs, cs.dwell_slot[s], nat, u_res[:, sl], age, mult)
         if len(cs.init_dwell_col):
             residual[:, sl] *= theta[:, cs.init_dwell_col[e]][:, None]
+    if warmup.active(cs):
+        return warmup.extend(cs, theta, nat, volumes(cs, theta), seed, draw_ids, counts,
+                             offsets[:-1].copy(), seg, residual)
     return counts, offsets[:-1].copy(), seg, residual
 
 

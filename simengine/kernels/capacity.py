@@ -29,6 +29,7 @@ from simengine.kernels import heap
 from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clock_index, route_visit
 from simengine.kernels.funnel import MAX_VISITS
+from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import route_table
 from simengine.kernels.samplers import poisson
@@ -39,10 +40,7 @@ PoolStatic = namedtuple("PoolStatic", [
     "stage_pool", "patience_slot", "camp_priority", "n_pools", "trace_len",
 ])
 PoolDraws = namedtuple("PoolDraws", ["capacity"])  # (n, NP, D) slots available each day
-PoolOut = namedtuple("PoolOut", [
-    "wait_sum", "wait_n", "waited", "abandoned", "busy_area", "cap_area", "queue_area",
-    "trace", "trace_n",
-])
+PoolOut = namedtuple("PoolOut", names(POOLS))  # what each field holds: kernels/outputs.py
 
 FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3  # states of a prospect slot
 

@@ -18,6 +18,7 @@ from numba import njit, prange, uint64
 from simengine import codes
 from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clock_index, route_table_t, route_visit
+from simengine.kernels.outputs import FUNNEL, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import route_table
 from simengine.kernels.samplers import (
@@ -53,12 +54,7 @@ Draws = namedtuple("Draws", [
     "dz_next", "dz_nd", "dz_rc", "dz_adv", "dz_quality", "dz_dwell", "vol_mult",
 ])
 
-Out = namedtuple("Out", [
-    "revenue", "won", "arrivals", "entered", "exited_lost", "exited_no_decision", "recycled",
-    "pipeline", "pipeline_value", "nurture", "reached", "revenue_by_campaign",
-    "won_by_campaign", "revenue_by_segment", "stage_time", "stage_exits", "open_at_end",
-    "cycle_time_sum", "cycle_time_n", "clipped", "initial", "capped",
-])
+Out = namedtuple("Out", names(FUNNEL))  # what each field holds: kernels/outputs.py
 
 
 BLOCK = 256  # prospects of a batch followed together, one stage at a time

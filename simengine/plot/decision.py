@@ -155,7 +155,9 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
                              textcoords="offset points", va="center",
                              ha="left" if right else "right", fontsize=7.5,
                              color=PALETTE["grey"])
-        ax1.set_yticks(y, [_short(f) for f in t.factor])
+        still = set(getattr(res, "inert", ()))  # a no decision taken from lost: no swing
+        ax1.set_yticks(y, [_short(f) + (" (from lost: no effect)" if f in still else "")
+                           for f in t.factor])
         money_axis(ax1.xaxis, cur)
         lo_x = min(t.p50_low.min(), t.p50_high.min(), base)
         hi_x = max(t.p50_low.max(), t.p50_high.max(), base)

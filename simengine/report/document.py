@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import xarray as xr
 
 from simengine.errors import SimEngineError
+from simengine.files import write_text
 from simengine.report.page import CSS, PAGE
 from simengine.report.sections import build
 from simengine.report.words import esc
@@ -95,19 +94,7 @@ def write_report(ds: xr.Dataset, path: str | Path, plan=None) -> Path:
     """
     path = check_path(path)
     html = render(ds, plan)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, html)
 
 
 __all__ = ["write_report", "render", "check_path"]

@@ -13,6 +13,7 @@ import xarray as xr
 
 from simengine.analysis.compare import one_scenario
 from simengine.analysis.summary import annual, prob_goal
+from simengine.plot.decision import compare as compare_figure
 from simengine.plot.forecast import fan, goal
 from simengine.plot.sources import INITIAL, campaign_table, campaigns, ratio
 from simengine.plot.stages import funnel, pipeline
@@ -561,7 +562,7 @@ def comparison_section(c: Context) -> Section | None:
         if s == base:
             row.append("–")
         else:
-            d = figures._paired(tot[s], tot[base])
+            d = _paired(tot[s], tot[base])
             dq = np.quantile(d, [0.05, 0.5, 0.95])
             row.append(f'{"+" if dq[1] >= 0 else ""}{c.m(dq[1])} <span class="band">'
                        f"({c.m(dq[0])} to {c.m(dq[2])})</span>")
@@ -574,11 +575,18 @@ def comparison_section(c: Context) -> Section | None:
     head = ["scenario"] + (["chance of goal"] if has_goal else []) + [
         "bookings (middle, 9 in 10)", f"difference to {esc(base)} (middle, 9 in 10)"]
     html = f"<p>{' '.join(words)}</p>"
-    html += c.figure(figures.compare(full), "Bookings of each scenario and the difference",
+    html += c.figure(compare_figure(full), "Bookings of each scenario and the difference",
                      "Each scenario is simulated with the same random numbers, so the "
                      "difference is measured draw by draw and its band is narrow.")
     html += _table(head, rows, "num")
     return Section("comparison", "Scenarios compared", html)
+
+
+def _paired(a: xr.DataArray, b: xr.DataArray) -> np.ndarray:
+    """Per-draw difference a − b over the draws both scenarios simulated (same draw index =
+    same random numbers)."""
+    a, b = xr.align(a, b, join="inner")
+    return np.asarray(a - b)
 
 
 # --- 8. assumptions -------------------------------------------------------------------------------
@@ -642,6 +650,7 @@ def assumptions(c: Context) -> Section:
                         for x in cor)
         html.append(f"<h3>Assumptions that move together</h3><ul>{items}</ul>")
     html.append(_plan(c))
+    html.append(_rules(c))
     if not sc:
         html.append('<p class="note">This result does not carry its resolved scenario (a '
                     "comparison keeps each scenario's fingerprint, listed under Provenance); "
@@ -652,6 +661,27 @@ def assumptions(c: Context) -> Section:
                     f"{len(text.splitlines()):,} lines)</summary><pre>{esc(text)}</pre>"
                     "</details>")
     return Section("assumptions", "Assumptions", "".join(html))
+
+
+def _rules(c: Context) -> str:
+    """What the multipliers and no-decision rates amount to over the funnel, in numbers."""
+    from simengine.errors import ScenarioError
+    from simengine.scenario import validate
+    from simengine.scenario.rules import statements
+
+    if not c.scenario:
+        return ""
+    try:
+        said = statements(validate(c.scenario))
+    except (ScenarioError, ValueError, KeyError, TypeError):  # an older result's scenario
+        return ""
+    if not said:
+        return ""
+    items = "".join(f"<li>{esc(s)}</li>" for s in said)
+    return ("<h3>What the multipliers and no-decision rates do</h3><p>At the mean parameters, "
+            "without friction windows. Lead-to-win is the chance that a prospect is eventually "
+            "won: for a segment, from the first stage; for a campaign, from the stage its "
+            f"prospects enter.</p><ul>{items}</ul>")
 
 
 def _plan(c: Context) -> str:

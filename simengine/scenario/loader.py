@@ -431,6 +431,9 @@ def to_raw(sc: Scenario) -> dict[str, Any]:
     raw = sc.model_dump(mode="json", exclude_none=True, by_alias=True)
     if not raw.get("drift"):  # no drift: the same data (and fingerprint) as before drift existed
         raw.pop("drift", None)
+    for st in raw.get("stages", []):  # the default rule: the data as before it could be chosen
+        if st.get("no_decision_from") == "lost":
+            st.pop("no_decision_from")
     return raw
 
 

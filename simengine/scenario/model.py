@@ -99,6 +99,33 @@ Multiplier = Annotated[
 """A positive multiplier for every stage, or a mapping {stage: multiplier}."""
 
 
+class Overall(Model):
+    """A multiplier of the lead-to-win rate as a whole, ``{overall: 1.1}``: solved (at the mean
+    parameters) for the one multiplier of every stage's advance probabilities that gives it."""
+
+    overall: float = Field(gt=0, description="factor on the lead-to-win rate")
+
+
+def _overall_tag(v: Any) -> str:
+    if isinstance(v, Overall) or (isinstance(v, dict) and "overall" in v):
+        return "overall"
+    return _multiplier_tag(v)
+
+
+AdvanceMultiplier = Annotated[
+    Annotated[Positive, Tag("per:all")] | Annotated[dict[str, Positive], Tag("per:stage")]
+    | Annotated[Overall, Tag("overall")],
+    Discriminator(_overall_tag),
+]
+"""A segment's advance: every stage, per stage, or {overall: factor on lead-to-win}."""
+
+Quality = Annotated[
+    Annotated[Positive, Tag("per:all")] | Annotated[Overall, Tag("overall")],
+    Discriminator(lambda v: "overall" if _overall_tag(v) == "overall" else "per:all"),
+]
+"""A campaign's quality: a multiplier of every stage, or {overall: factor on lead-to-win}."""
+
+
 # --- sections -------------------------------------------------------------------------------------
 class Horizon(Model):
     start: dt.date = Field(description="first day simulated (ISO date)")
@@ -107,6 +134,9 @@ class Horizon(Model):
     fiscal_year_start: int | None = Field(
         None, ge=1, le=12, description="month the fiscal year starts (1 = January, the "
         "default): quarters, month_of_quarter calendars and the report's checkpoints follow it")
+    warm_start: bool | None = Field(
+        None, description="true: stages without an initial_pipeline entry start at the steady "
+        "state of the campaigns' first-period arrival rates instead of empty")
 
 
 class Goal(Model):
@@ -119,8 +149,9 @@ class Goal(Model):
 class Segment(Model):
     share: float | None = Field(None, ge=0, le=1, description="default share of prospects")
     deal_value: Money | None = Field(None, description="deal value of the segment's prospects")
-    advance: Multiplier = Field(default_factory=lambda: Fixed(value=1.0),
-                                description="multiplier on advance probabilities (or per stage)")
+    advance: AdvanceMultiplier = Field(
+        default_factory=lambda: Fixed(value=1.0),
+        description="multiplier on advance probabilities (or per stage, or {overall: factor})")
     dwell: Multiplier = Field(default_factory=lambda: Fixed(value=1.0),
                               description="multiplier on dwell times (or per stage)")
 
@@ -147,6 +178,9 @@ class Stage(Model):
     next: dict[str, Probability] = Field(default_factory=dict,
                                          description="probability of each later stage or won")
     no_decision: Probability = Field(default_factory=lambda: Fixed(value=0.0))
+    no_decision_from: Literal["lost", "advance"] = Field(
+        "lost", description="lost: no decision is carved out of lost (advance and bookings "
+        "unchanged); advance: taken from the next probabilities in proportion")
     recycle: Recycle | None = None
     worked_by: str | None = Field(None, description="pool whose reps work this stage")
     patience: Duration | None = Field(None, description="days a prospect waits for a rep")
@@ -263,8 +297,9 @@ class Campaign(Model):
     volume: Volume
     cost: Cost = Field(default_factory=Cost)
     segment_mix: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
-    quality: Positive = Field(default_factory=lambda: Fixed(value=1.0),
-                              description="multiplier on advance probabilities")
+    quality: Quality = Field(default_factory=lambda: Fixed(value=1.0),
+                             description="multiplier on advance probabilities (or {overall: "
+                             "factor on lead-to-win})")
 
 
 class InitialEntry(Model):
@@ -426,6 +461,14 @@ class Scenario(Model):
             total = sum(_hi_mean(p) for p in st.next.values()) + _hi_mean(st.no_decision)
             if st.recycle is not None:
                 total += _hi_mean(st.recycle.p)
+            if st.no_decision_from == "advance":
+                # the no decision comes out of next: the total is next + recycle.p
+                total -= _hi_mean(st.no_decision)
+                adv = sum(_hi_mean(p) for p in st.next.values())
+                if _hi_mean(st.no_decision) > adv + 1e-9:
+                    probs.add(f"{at}.no_decision", "a no-decision rate at most the sum of next "
+                              f"({adv:.4g}) when no_decision_from: advance",
+                              f"{_hi_mean(st.no_decision):.4g}", raw=True)
             if total > 1 + 1e-9:
                 probs.add(f"{at}.next", "next + no_decision + recycle.p summing to at most 1",
                           f"a sum of {total:.4g}", raw=True)
@@ -436,6 +479,10 @@ class Scenario(Model):
             if seg.deal_value is None and self.deal_value is None:
                 probs.add(f"segments.{name}.deal_value",
                           "a deal value (here or a top-level deal_value)", "nothing", raw=True)
+            if isinstance(seg.advance, Overall) and "overall" in order:
+                probs.add(f"segments.{name}.advance", "a per-stage mapping without the key "
+                          "'overall' (a stage is named overall, so {overall: x} is ambiguous: "
+                          "name every stage, or rename that stage)", "{overall: ...}", raw=True)
             for key in ("advance", "dwell"):
                 mult = getattr(seg, key)
                 if isinstance(mult, dict):
@@ -484,6 +531,12 @@ class Scenario(Model):
                       self.pipeline_from)
         if self.goal is not None and self.goal.phasing is not None and sum(self.goal.phasing) <= 0:
             probs.add("goal.phasing", "weights with a positive sum", self.goal.phasing)
+        if not probs.items and (any(isinstance(s.advance, Overall) for s in self.segments.values())
+                                or any(isinstance(c.quality, Overall) for c in self.campaigns)):
+            from simengine.scenario.rules import overall_problems
+
+            for path, expected, found in overall_problems(self):
+                probs.add(path, expected, found, raw=True)
         probs.raise_if_any()
         return self
 
@@ -508,6 +561,12 @@ def _check_drift(probs: Problems, sc: Scenario) -> None:
                       f"already moves {t.path})", d.param)
             continue
         seen[t.path] = i
+        if (t.kind in (drift_paths.NEXT, drift_paths.NO_DECISION)
+                and sc.stages[t.index].no_decision_from == "advance"):
+            probs.add(f"drift[{i}].param", "a parameter of a stage whose no decision comes "
+                      "from lost (a drifting next or no_decision with no_decision_from: advance "
+                      "is not supported)", d.param)
+            continue
         effect = ("routing" if t.kind in drift_paths.ROUTING
                   else "dwell" if t.kind in drift_paths.DWELLS else None)
         if effect is None:
@@ -559,4 +618,4 @@ def _check_mix(probs: Problems, at: str, mix: dict[str, float] | None, segs: lis
 
 
 __all__ = ["Scenario", "Stage", "Campaign", "Segment", "Pool", "Friction", "Horizon", "Goal",
-           "InitialEntry", "Drift", "Correlation", "Schedule", "TERMINALS"]
+           "InitialEntry", "Drift", "Correlation", "Schedule", "Overall", "TERMINALS"]
