@@ -145,16 +145,23 @@ def _draw(st, dr, out, i, root):
     dk = draw_key(root, dr.draw_ids[i])
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day);
-    # a block takes the next BLOCK prospects whatever their batch, so small daily batches are
-    # followed together (each member keeps its own key, campaign and route source)
+    # a block takes the source's next BLOCK prospects whatever their day, so small daily
+    # batches are followed together (each member keeps its own key, day and cohort)
     src, day, d1, n, k = -1, 0, 0, 0, 0
     c = rc = coh = s0 = 0
     src_key = batch_key = uint64(0)
     more = True
     while more:
         nb = 0
+        flush = False
         while nb < BLOCK:
             while k == n:  # the next batch with arrivals
+                if day + 1 >= d1 and nb > 0:
+                    # a source's last block is swept before the next source's first: a
+                    # campaign's prospects are never grouped with another's, so its sums do
+                    # not depend on the other campaigns (common random numbers, to the bit)
+                    flush = True
+                    break
                 day += 1
                 if day >= d1:
                     src += 1
@@ -191,7 +198,7 @@ def _draw(st, dr, out, i, root):
                     s0 = st.camp_enters[c]
                     out.arrivals[i, day_period[day], c] += n
                     o_ent[day_period[day], s0] += n
-            if not more:
+            if not more or flush:
                 break
             b = nb
             key = derive(batch_key, uint64(k))
