@@ -1,9 +1,11 @@
 """The Python entry point of a run: scenario in, Dataset out.
 
-Besides the plain run this module drives the three ways a run can grow beyond one call of the
-engine: on a Dask cluster (``backend="dask"``), streamed to a zarr store
-chunk by chunk (``store=``, resumable with :func:`resume`), and until a requested precision is
-reached (``until_se=``). All three give the same bits as a plain run of the same draws.
+A run can grow beyond one process's memory and time in three ways: on a Dask cluster
+(``backend="dask"``), streamed to a zarr store chunk by chunk (``store=``, resumable with
+:func:`resume`), and until a requested precision is reached (``until_se=``). Each is the one run
+driver (:func:`simengine.engine.run.drive`) with another backend or sink; this module picks them,
+keeps a streamed run's settings in its store and assembles the result. All give the same bits as
+a plain run of the same draws.
 """
 
 from __future__ import annotations

@@ -99,10 +99,29 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 # --- goal seek ----------------------------------------------------------------------------------
+# simengine.analysis.levers.OUT_OF_REACH_EXIT, written out: the parser is built at start-up,
+# before any analysis module is imported (a test checks that the two agree)
+_OUT_OF_REACH = 3
+
+# goal seek's argument names as its flags, in messages
+_GOAL_SEEK_FLAGS = (("bounds:", "--bounds:"), ("confidence:", "--confidence:"),
+                    ("target:", "--target:"), ("lever ", "--lever "), ("lever:", "--lever:"),
+                    ("level:", "--level:"), ("rtol:", "--rtol:"))
+
+
+def _as_flags(message: str) -> str:
+    for name, flag in _GOAL_SEEK_FLAGS:
+        if message.startswith(name):
+            message = flag + message[len(name):]
+            break
+    return message.replace("widen bounds=", "widen --bounds")
+
+
 def cmd_goal_seek(a: argparse.Namespace) -> int:
     import simengine as se
     from simengine.analysis.goal_seek import GoalOutOfReach
-    from simengine.cli_common import out
+    from simengine.analysis.levers import OUT_OF_REACH_EXIT
+    from simengine.cli_common import err, out
 
     _check_figure_path(a.plot)
     sc = se.load_scenario(a.scenario, a.set)
@@ -111,14 +130,19 @@ def cmd_goal_seek(a: argparse.Namespace) -> int:
                          draws=a.draws, seed=a.seed,
                          bounds=tuple(a.bounds) if a.bounds else None, rtol=a.rtol,
                          max_runs=a.max_runs, threads=a.threads)
-    except GoalOutOfReach as exc:  # the worksheet is still worth reading
+    except GoalOutOfReach as exc:  # an answer, not bad input: the worksheet, then why
         if exc.waterfall is not None:
             out.print(_waterfall(exc.waterfall, a.lever, sc.currency))
-        raise
+        err.print(f"[yellow]{_as_flags(str(exc))}[/yellow]", highlight=False, soft_wrap=True)
+        return OUT_OF_REACH_EXIT
+    except SimEngineError as exc:
+        raise SimEngineError(_as_flags(str(exc))) from None
     out.print(_waterfall(r.waterfall, r.lever, r.currency))
     out.print(f"[bold]{r.sentence()}[/bold]")
     if r.note:
         out.print(r.note)
+    if r.bottleneck:
+        out.print(r.bottleneck)
     if not r.converged:
         out.print(f"[yellow]note:[/yellow] the search stopped after {r.runs} runs before "
                   f"reaching the requested precision (raise --max-runs)")
@@ -349,7 +373,10 @@ def register(subparsers) -> None:
     c.set_defaults(func=cmd_compare)
 
     g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
-                              "the requested confidence")
+                              "the requested confidence",
+                              epilog="exit codes: 0 the value was found; 2 bad input; "
+                              f"{_OUT_OF_REACH} the goal is out of reach within the bounds "
+                              "(an answer: the worksheet and P(goal) at the bound are printed)")
     g.add_argument("scenario", help="scenario YAML file")
     g.add_argument("--lever", required=True, metavar="PATH",
                    help="parameter path, e.g. campaigns.webinar-series.volume.budget")
@@ -367,7 +394,10 @@ def register(subparsers) -> None:
     g.set_defaults(func=cmd_goal_seek)
 
     o = subparsers.add_parser("optimize", help="the cheapest plan (campaign budgets, hires, "
-                              "...) that reaches the goal with a confidence, and the frontier")
+                              "...) that reaches the goal with a confidence, and the frontier",
+                              epilog="exit codes: 0 a plan was found; 2 bad input; "
+                              f"{_OUT_OF_REACH} no plan within the bounds reaches the goal (an "
+                              "answer: the best plan found is printed and written)")
     o.add_argument("scenario", help="scenario YAML file")
     o.add_argument("--lever", action="append", default=[], required=True,
                    metavar="PATH=LOW:HIGH",
@@ -381,7 +411,7 @@ def register(subparsers) -> None:
     o.add_argument("--target", type=float, default=None,
                    help="bookings target (default the scenario's goal.revenue)")
     o.add_argument("--frontier", type=int, default=8,
-                   help="plans of the frontier besides the search's (default 8)")
+                   help="simulated plans on the frontier, the search's included (default 8)")
     o.add_argument("--max-runs", type=int, default=10,
                    help="at most this many simulations in the search (10)")
     add_run_options(o, draws_help="draws per plan")

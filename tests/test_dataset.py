@@ -95,3 +95,19 @@ def test_a_failed_draw_does_not_corrupt_the_others(tmp_path):
                         param_values={"stages.c.dwell.mean": 15})
     np.testing.assert_array_equal(bad.revenue[good], ref15.revenue[good])
     assert ref.sizes["draw"] == 10
+
+
+def test_every_variable_is_declared_once_in_the_outputs_table():
+    from simengine.kernels.outputs import CURRENCY, DERIVED, FUNNEL, POOLS
+
+    pooled = se.simulate("scenarios/baseline.yaml", draws=4, seed=2, progress=False, trace=2)
+    assert "pool" in pooled.dims
+    declared = {o.variable: (o.dims, o.units, o.long_name) for o in FUNNEL + POOLS
+                if o.units is not None}
+    declared.update({k: (d.dims, d.units, d.long_name) for k, d in DERIVED.items()})
+    assert set(pooled.data_vars) == set(declared)
+    for name, (dims, units, long_name) in declared.items():
+        var = pooled[name]
+        assert var.dims == ("draw", *dims), name
+        assert var.attrs["units"] == (pooled.attrs["currency"] if units == CURRENCY else units)
+        assert var.attrs["long_name"] == long_name, name

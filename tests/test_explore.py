@@ -484,3 +484,101 @@ def test_page_marks_results_stale_and_shows_only_the_newest(ex):
 def test_cli_input_errors(args, message, capsys):
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+# --- a plan next to the scenario ----------------------------------------------------------------
+def _plan_file(small_path: Path, tmp_path: Path, body: str, name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"name: small-plan\ndescription: a plan\nextends: {small_path}\n{body}")
+    return path
+
+
+PLAN_BODY = """\
+campaigns:
+  - name: search
+    volume: {budget: 250000, cost_per_lead: 50}
+stages:
+  - name: opportunity
+    next: {won: 0.3}
+"""
+
+
+def test_plan_is_shown_next_to_the_loaded_values_with_its_cost_and_p_goal(small_path,
+                                                                           tmp_path):
+    plan_path = _plan_file(small_path, tmp_path, PLAN_BODY)
+    ex = Explorer(small_path, draws=60, seed=3, first_look=20, plan=plan_path)
+    plan = ex.plan
+    assert dict((p, (a, b)) for p, a, b in plan.levers) == {
+        BUDGET: (50_000.0, 250_000.0), "stages.opportunity.next.won": (0.25, 0.3)}
+    assert plan.other == () and plan.description == "a plan"
+    # 250k is beyond the slider's 3 x the loaded budget: the slider is widened to hold it
+    assert ex.specs[BUDGET].end >= 250_000 >= ex.specs[BUDGET].start
+    # its P(goal) and cost are those of the plan file simulated on the explorer's draws
+    o = ex.plan_outcome()
+    ds = se.simulate(se.load_scenario(plan_path), draws=60, seed=3, progress=False)
+    ref = se.simulate(se.load_scenario(small_path), draws=60, seed=3, progress=False)
+    goal = 1_400_000
+    assert o.p_goal == pytest.approx(float((ds.revenue.sum("period") >= goal).mean()))
+    assert o.ref_p_goal == pytest.approx(float((ref.revenue.sum("period") >= goal).mean()))
+    assert o.cost == pytest.approx(float(ds.campaign_cost.sum("campaign").mean()))
+    assert o.ref_cost == pytest.approx(float(ref.campaign_cost.sum("campaign").mean()))
+    assert o.cost - o.ref_cost == pytest.approx(200_000)  # the budget is what is spent
+    assert ex.plan_outcome() is o  # simulated once
+
+
+def test_plan_written_by_optimize_opens_in_the_explorer(small_path, tmp_path):
+    from simengine.analysis.optimize import PlanOutOfReach, write_plan
+
+    try:
+        r = se.optimize(small_path, {BUDGET: (20_000, 150_000)}, confidence=0.5, draws=40,
+                        seed=0, frontier=0)
+    except PlanOutOfReach as exc:  # still a plan, written all the same
+        r = exc.result
+    out = write_plan(r, small_path, tmp_path / "opt-plan.yaml")
+    ex = Explorer(small_path, draws=40, seed=0, first_look=0, plan=out)
+    assert ex.plan.levers == ((BUDGET, 50_000.0, pytest.approx(r.values[BUDGET])),)
+    assert "Plan optimizer" in ex.plan.description
+
+
+def test_plan_lists_what_no_slider_sets_and_refuses_other_scenarios(small_path, tmp_path):
+    moved = _plan_file(small_path, tmp_path, "friction:\n  - name: freeze\n    start: "
+                       "2027-06-01\n", "dates.yaml")
+    ex = Explorer(small_path, draws=40, seed=3, first_look=0, plan=moved)
+    assert ex.plan.levers == ()
+    assert any("freeze" in x and "2027-06-01" in x for x in ex.plan.other)
+    other = tmp_path / "other.yaml"
+    other.write_text(SMALL.replace("name: events", "name: webinars"))
+    with pytest.raises(SimEngineError, match=r"--plan .*other.yaml: expected a plan of "
+                       r"small.yaml .*found a scenario with other parameters"):
+        Explorer(small_path, draws=40, plan=other)
+    with pytest.raises(SimEngineError, match="expected a plan file"):
+        Explorer(small_path, draws=40, plan=tmp_path / "none.yaml")
+
+
+def test_page_shows_and_applies_the_plan(small_path, tmp_path):
+    from simengine.explore.app import Page
+
+    ex = Explorer(small_path, draws=60, seed=3, first_look=20,
+                  plan=_plan_file(small_path, tmp_path, PLAN_BODY))
+    o = ex.plan_outcome()
+    page = Page(ex)
+    try:
+        assert page.runner.wait_idle(60)
+        text = page.plan_pane.object
+        assert "search budget" in text and "$50k" in text and "$250k" in text
+        assert f"{100 * o.p_goal:.1f} ± {100 * o.p_goal_se:.1f} %" in text
+        page._apply_plan()
+        assert page.runner.wait_idle(60)
+        assert page.sliders[BUDGET].value == 250_000
+        assert page.values["stages.opportunity.next.won"] == 0.3
+        # the page's result of the applied plan is the plan's outcome
+        assert page.last.p_goal == pytest.approx(o.p_goal) and page.last.final
+        assert "search budget" in page.changes.object
+    finally:
+        page.runner.close(5)
+
+
+def test_cli_refuses_a_missing_plan(capsys):
+    assert main(["explore", "scenarios/baseline.yaml", "--port", "0", "--plan",
+                 "no/such/plan.yaml"]) == 2
+    assert "--plan no/such/plan.yaml: expected a plan file" in capsys.readouterr().err

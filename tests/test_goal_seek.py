@@ -21,7 +21,7 @@ import pytest  # noqa: E402
 from scipy import special, stats  # noqa: E402
 
 import simengine as se  # noqa: E402
-from simengine.analysis.goal_seek import reverse_waterfall  # noqa: E402
+from simengine.analysis.goal_seek import GoalOutOfReach, reverse_waterfall  # noqa: E402
 from simengine.analysis.levers import lever  # noqa: E402
 from simengine.cli import main  # noqa: E402
 from simengine.compile import compile_scenario  # noqa: E402
@@ -229,4 +229,133 @@ def test_plot_and_cli(sc, leads_result, tmp_path, capsys):
     code = main(["goal-seek", str(path), "--lever", "campaigns.leads.volume.leads", "-n", "20",
                  "--bounds", "10", "100"])
     text = capsys.readouterr()
-    assert code == 2 and "reverse waterfall" in text.out and "out of reach" in text.err
+    # an out-of-reach goal is an answer, with its own exit code, not bad input (2)
+    assert code == 3 and "reverse waterfall" in text.out and "out of reach" in text.err
+    assert "widen --bounds" in " ".join(text.err.split()) and "bounds=" not in text.err
+
+
+# --- the CLI: exit codes and flags ---------------------------------------------------------------
+def test_cli_names_flags_and_documents_the_out_of_reach_code(sc, tmp_path, capsys):
+    from simengine.analysis.levers import OUT_OF_REACH_EXIT
+    from simengine.analysis.optimize import OUT_OF_REACH_EXIT as OPTIMIZE_EXIT
+    from simengine.cli_analysis import _OUT_OF_REACH
+
+    assert OUT_OF_REACH_EXIT == OPTIMIZE_EXIT == _OUT_OF_REACH == 3
+    path = tmp_path / "scenario.yaml"
+    path.write_text(se.to_yaml(sc))
+    for argv, flag in ((["--bounds", "10", "5"], "--bounds: expected low < high"),
+                       (["--confidence", "1.5"], "--confidence: expected a probability"),
+                       (["--target", "-5"], "--target: expected bookings > 0")):
+        code = main(["goal-seek", str(path), "--lever", "campaigns.leads.volume.leads", "-n",
+                     "20", *argv])
+        err = " ".join(capsys.readouterr().err.split())
+        assert code == 2 and flag in err, err
+    code = main(["goal-seek", str(path), "--lever", "campaigns.nope.volume.leads", "-n", "20"])
+    assert code == 2 and "--lever campaigns.nope" in capsys.readouterr().err
+    assert main(["goal-seek", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "3 the goal is out of reach within the bounds" in help_text
+
+
+# --- the worksheet against a hand computation ----------------------------------------------------
+def _capacity_funnel(**over) -> dict:
+    """One stage worked by a pool: 2 reps x 10 slots x 365 days = 7,300 slot-days; each visit
+    holds a slot for 20 days; 100 open opportunities on day 0 and two campaigns (a, the lever;
+    b) all entering the stage in the first half of the year; half of the visits are won, a deal
+    is worth 1,000."""
+    raw = {"name": "hand", "horizon": {"start": "2027-01-01", "days": 365, "period": "quarter"},
+           "deal_value": 1000.0, "goal": {"revenue": 1e6},
+           "stages": [{"name": "opp", "dwell": 20.0, "worked_by": "reps",
+                       "next": {"won": 0.5}}],
+           "pools": {"reps": {"headcount": 2, "slots_per_rep": 10, "selling_time": 1.0,
+                              "attrition": 0.0}},
+           "campaigns": [{"name": n, "enters": "opp", "volume": {"leads": v},
+                          "schedule": {"start": "2027-01-01", "end": "2027-06-30"}}
+                         for n, v in (("a", 300), ("b", 200))],
+           "initial_pipeline": [{"stage": "opp", "count": 100}]}
+    raw.update(over)
+    return raw
+
+
+def test_worksheet_other_sources_by_hand():
+    """At the lever's bound (a: 400 leads; the goal is out of reach) the campaigns ask for
+    (400 + 200) x 20 = 12,000 slot-days. The open pipeline is first in line: 100 x 20 = 2,000
+    slot-days, all served; 7,300 - 2,000 = 5,300 are left for 12,000 asked, a share of 0.441667.
+    Other sources than a: the open pipeline 100 x 0.5 x 1,000 = 50,000 and b 200 x 0.441667 x
+    0.5 x 1,000 = 44,166.67, every win inside the horizon (20 days after a first-half entry).
+    Cutting every source alike, as before, gave 7,300 / 14,000 of each: 78,214."""
+    sc = validate(_capacity_funnel())
+    cs = compile_scenario(sc)
+    table, x = reverse_waterfall(cs, lever(cs, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    assert math.isnan(x)
+    w = table.set_index("step")
+    share = (7300 - 2000) / ((400 + 200) * 20)
+    assert w.loc["expected from other sources", "expected"] == pytest.approx(
+        100 * 0.5 * 1000 + 200 * share * 0.5 * 1000, rel=1e-9)
+    assert w.loc["gap for a", "expected"] == pytest.approx(400 * share * 0.5 * 1000, rel=1e-9)
+    note = w.loc["expected from other sources", "note"]
+    assert "reps serves 44%" in note and "open pipeline first" in note
+
+
+def test_worksheet_other_sources_without_capacity_limits_by_hand():
+    """A pool that is never short: b books 200 x 0.5 x 1,000 and the open pipeline 50,000,
+    and the note says nothing about capacity."""
+    raw = _capacity_funnel()
+    raw["pools"]["reps"]["headcount"] = 20
+    sc = validate(raw)
+    cs = compile_scenario(sc)
+    table, _ = reverse_waterfall(cs, lever(cs, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    w = table.set_index("step")
+    assert w.loc["expected from other sources", "expected"] == pytest.approx(150_000, rel=1e-9)
+    assert "capacity" not in w.loc["expected from other sources", "note"]
+
+
+# --- a lever that cannot buy confidence: the bottleneck ---------------------------------------
+def test_bottleneck_in_words():
+    from simengine.analysis.goal_seek import bottleneck
+
+    def fmt(v):
+        return f"{v:,.0f}"
+
+    seen = {100.0: np.array([[0.01, 0.2], [0.0, 0.3]]),
+            900.0: np.array([[0.30, 0.7], [0.0, 0.35]])}
+    text = bottleneck(("sdr", "ae"), seen, fmt)
+    assert text.startswith("pool sdr is the bottleneck") and "1% at 100 to 30% at 900" in text
+    waits = {100.0: np.array([[0.0, 0.1]]), 900.0: np.array([[0.0, 0.8]])}
+    assert "waited for a rep rises from 10% at 100 to 80% at 900" in bottleneck(
+        ("ae",), waits, fmt)
+    calm = {100.0: np.array([[0.0, 0.1]]), 900.0: np.array([[0.01, 0.15]])}
+    assert bottleneck(("ae",), calm, fmt) == ""
+    assert bottleneck(("ae",), {100.0: calm[100.0]}, fmt) == ""
+
+
+def test_out_of_reach_names_the_saturated_pool():
+    """One rep with 5 slots works visits of 10 days and prospects go cold after 2 days on
+    average: more leads mostly go cold, and the goal (far above what 5 slots can close) is out
+    of reach; the refusal says the pool is the bottleneck."""
+    raw = _capacity_funnel(initial_pipeline=[])
+    raw["stages"][0].update(dwell=10.0, patience={"dist": "exponential", "mean": 2})
+    raw["pools"]["reps"].update(headcount=1, slots_per_rep=5)
+    raw["campaigns"] = raw["campaigns"][:1]
+    sc = validate(raw)
+    with pytest.raises(GoalOutOfReach) as exc:
+        se.goal_seek(sc, "campaigns.a.volume.leads", confidence=0.8, target=200_000, draws=50,
+                     seed=1, bounds=(100, 2000))
+    assert "pool reps is the bottleneck" in exc.value.bottleneck
+    assert "pool reps is the bottleneck" in str(exc.value)
+
+
+def test_worksheet_says_it_leaves_out_the_warm_start():
+    raw = _capacity_funnel(initial_pipeline=[])
+    raw["horizon"]["warm_start"] = True
+    raw["pools"]["reps"]["headcount"] = 20
+    sc = validate(raw)
+    cs = compile_scenario(sc)
+    table, _ = reverse_waterfall(cs, lever(cs, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    note = table.set_index("step").loc["expected from other sources", "note"]
+    assert "warm start's pipeline on day 0 is left out" in note
+    # without the warm start the worksheet has nothing to leave out
+    cold = compile_scenario(validate(_capacity_funnel(initial_pipeline=[])))
+    table, _ = reverse_waterfall(cold, lever(cold, "campaigns.a.volume.leads", (100, 400)), 1e6)
+    assert "warm start" not in table.set_index("step").loc["expected from other sources",
+                                                             "note"]

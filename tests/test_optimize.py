@@ -270,3 +270,15 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "no plan within the bounds" in capsys.readouterr().err
     rc = main(["optimize", src, "--lever", f"{A}=1000", "-n", "20"])
     assert rc == 2
+
+
+def test_frontier_counts_the_search_and_simulates_no_plan_twice():
+    sc = poisson_scenario()
+    r = se.optimize(sc, {A: (1_000, 8_000), B: (1_000, 40_000)}, draws=100, seed=0, frontier=6)
+    t = r.frontier
+    on = t[t.role != "loaded"]
+    # plans are added to the search's only until there are six
+    assert len(on) == max(6, int((on.role != "frontier").sum()))
+    # every simulated plan is a row, once; the fresh-seed check is the one more
+    assert r.plans_scored == len(t) + 1
+    assert not t[[A, B]].round(6).duplicated().any()

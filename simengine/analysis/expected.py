@@ -9,10 +9,12 @@ inside the horizon, from the expected time to a win of the chain conditioned on 
 
 Sales capacity enters as a fluid approximation: a pool's slot-days over the horizon (its mean
 daily capacity, from the engine's own headcount / ramp / attrition / hiring model) serve at
-most that much work; when the worked stages ask for more, the same share of every visit to them
-is served and the rest goes cold (lost). Peaks within the year and waiting before a prospect
-goes cold are ignored, so with pools the model is optimistic where capacity binds part of the
-year.
+most that much work. The open pipeline is first in line, as in the engine, where its prospects
+hold the reps from day 0: its visits are served from the whole supply. When the campaigns'
+prospects ask for more than is left, the same share of each of their visits is served and the
+rest is lost (it goes cold, or waits past the horizon). Peaks within the year and waiting
+before a prospect goes cold are ignored, so with pools the model is optimistic where capacity
+binds part of the year.
 
 References: absorption probabilities B = (I - Q)^-1 R and hitting probabilities of an absorbing
 Markov chain (Kemeny & Snell, *Finite Markov Chains*, 1960, ch. 3); expected time to absorption
@@ -22,7 +24,7 @@ conditional on the absorbing state by Doob's h-transform of Q.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,15 +97,10 @@ class Chain:
         return self._memo(("reach", start), lambda: self._reach(start))
 
     def _reach(self, start: int) -> np.ndarray:
-        S = len(self.Q)
-        out = np.zeros(S)
-        for s in range(S):
-            if s == start:
-                out[s] = 1.0
-                continue
-            q = self.Q.copy()
-            q[s, :] = 0.0  # s absorbing: visits to it count at most once
-            out[s] = np.linalg.inv(np.eye(S) - q)[start, s]
+        # hitting probabilities from the fundamental matrix: N[i, j] = h[i, j] N[j, j]
+        n = self.fundamental
+        out = n[start] / np.diag(n)
+        out[start] = 1.0
         return out
 
     def time_to_win(self) -> np.ndarray:
@@ -147,16 +144,67 @@ def friction_adds(cs: Compiled, theta: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
           friction: tuple[np.ndarray, np.ndarray] | None = None,
-          served: np.ndarray | None = None) -> Chain:
+          served: np.ndarray | None = None, *, base: tuple | None = None) -> Chain:
     """The absorbing chain of segment ``g`` under campaign quality ``quality`` (as the kernel
     routes a stage exit: advance scaled by segment and quality, friction taken from advance,
     clipped when the outcomes sum over 1); ``served`` is the share of visits to each stage that
-    get a rep (the rest is lost)."""
+    get a rep (the rest is lost). ``base`` is :func:`chain_base` of the same arguments, when
+    the caller has it (it does not depend on ``served``)."""
     S = cs.n_stages
-    served = np.ones(S) if served is None else served
-    nd_add, lost_add = friction if friction is not None else (np.zeros(S), np.zeros(S))
+    served = np.ones(S) if served is None else np.asarray(served, dtype=float)
+    Q0, won0, nd0, rc0, dwell, delay = base if base is not None else \
+        chain_base(cs, theta, g, quality, friction)
+    Q = Q0 * served[:, None]
+    won, nd, rc = won0 * served, nd0 * served, rc0 * served
+    lost = np.maximum(1.0 - served * (Q0.sum(axis=1) + won0 + nd0), 0.0)
+    return Chain(Q, won, lost, nd, rc, dwell, delay, np.where(cs.rc_col >= 0, cs.rc_to, -1),
+                 served)
+
+
+def chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
+               friction: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
+    """The routing of :func:`chain` with every visit served: (Q, won, no decision, recycle,
+    dwell, delay), each row of Q including the recycle (read-only arrays)."""
+    # routing reads neither volumes nor pools: a plan that moves only budgets and reps (the
+    # optimizer's thousands of plans) routes as the last one did
+    S = cs.n_stages
+    fr = friction if friction is not None else (np.zeros(S), np.zeros(S))
+    masked = np.array(theta, dtype=float)
+    masked[_not_routing(cs)] = 0.0
+    key = (id(cs), g, float(quality), masked.tobytes(), fr[0].tobytes(), fr[1].tobytes())
+    hit = _BASES.get(key)
+    if hit is not None and hit[0] is cs:
+        return hit[1]
+    out = _chain_base(cs, theta, g, quality, fr)
+    for a in out:
+        a.flags.writeable = False
+    if len(_BASES) >= 4096:
+        _BASES.clear()
+    _BASES[key] = (cs, out)
+    return out
+
+
+_BASES: dict[tuple, tuple[Compiled, tuple]] = {}
+
+
+def _not_routing(cs: Compiled) -> np.ndarray:
+    """Parameter columns that routing never reads: volumes, costs, pools, open pipeline."""
+    cols = [np.asarray(cs.vol_cols).ravel(), np.asarray(cs.cost_fixed_col).ravel(),
+            np.asarray(cs.cost_per_lead_col).ravel(), np.asarray(cs.init_count_col).ravel()]
+    for name in ("pool_headcount_col", "pool_selling_col", "pool_attrition_col",
+                 "pool_cost_col", "hire_col"):
+        if hasattr(cs, name):
+            cols.append(np.asarray(getattr(cs, name)).ravel())
+    c = np.concatenate(cols).astype(np.int64) if cols else np.zeros(0, np.int64)
+    return c[c >= 0]
+
+
+def _chain_base(cs: Compiled, theta: np.ndarray, g: int, quality: float,
+                friction: tuple[np.ndarray, np.ndarray]) -> tuple:
+    S = cs.n_stages
+    nd_add, lost_add = friction
     Q = np.zeros((S, S))
-    won, lost, nd, rc = (np.zeros(S) for _ in range(4))
+    won, nd, rc = (np.zeros(S) for _ in range(3))
     dwell, delay = np.zeros(S), np.zeros(S)
     for s in range(S):
         am = theta[cs.adv_col[g, s]] * quality
@@ -186,15 +234,10 @@ def chain(cs: Compiled, theta: np.ndarray, g: int, quality: float = 1.0,
         if q_rc > 0:
             Q[s, cs.rc_to[s]] += q_rc
             delay[s] = slot_mean(cs, cs.delay_slot[s], theta)
-        a, q_nd, q_rc = a * served[s], q_nd * served[s], q_rc * served[s]
-        Q[s] *= served[s]
-        won[s] *= served[s]
         rc[s] = q_rc
         nd[s] = q_nd
-        lost[s] = max(1.0 - a.sum() - q_nd - q_rc, 0.0)
         dwell[s] = slot_mean(cs, cs.dwell_slot[s], theta) * theta[cs.dwell_mult_col[g, s]]
-    return Chain(Q, won, lost, nd, rc, dwell, delay, np.where(cs.rc_col >= 0, cs.rc_to, -1),
-                 np.asarray(served, dtype=float))
+    return Q, won, nd, rc, dwell, delay
 
 
 @dataclass(frozen=True)
@@ -230,9 +273,10 @@ class Capacity:
     pools: tuple[str, ...]
     supply: np.ndarray  # (NP,) slot-days available
     demand: np.ndarray  # (NP,) slot-days the worked stages ask for
-    served: np.ndarray  # (NP,) share of visits served
+    served: np.ndarray  # (NP,) share of the campaigns' prospects' visits served
     reps: np.ndarray  # (NP,) mean reps on the books
     slots_per_rep: np.ndarray  # (NP,) slots of one fully productive rep (slots x selling time)
+    served_open: np.ndarray | None = None  # (NP,) share of the open pipeline's visits served
 
 
 def _mix(cum: np.ndarray) -> np.ndarray:
@@ -248,9 +292,25 @@ def pool_supply(cs: Compiled, theta: np.ndarray, samples: int = 16
     NP = len(getattr(cs, "pool_names", ()))
     if NP == 0:
         return np.zeros(0), np.zeros(0)
-    th = np.repeat(np.asarray(theta, dtype=float)[None, :], samples, axis=0)
+    theta = np.asarray(theta, dtype=float)
+    # the pool model reads only the pools' own columns: a budget lever leaves them alone, and
+    # the optimizer asks for the same pools thousands of times
+    cols = np.concatenate([cs.pool_headcount_col, cs.pool_selling_col, cs.pool_attrition_col,
+                           np.asarray(cs.hire_col).ravel()])
+    key = (id(cs), samples, theta[cols[cols >= 0]].tobytes())
+    hit = _SUPPLY.get(key)
+    if hit is not None and hit[0] is cs:
+        return hit[1][0].copy(), hit[1][1].copy()
+    th = np.repeat(theta[None, :], samples, axis=0)
     pd_, heads = pool_draws(cs, th, 0, np.arange(samples, dtype=np.int64))
-    return pd_.capacity.sum(axis=2).mean(axis=0).astype(float), heads.mean(axis=(0, 2))
+    out = pd_.capacity.sum(axis=2).mean(axis=0).astype(float), heads.mean(axis=(0, 2))
+    if len(_SUPPLY) >= 512:
+        _SUPPLY.clear()
+    _SUPPLY[key] = (cs, out)
+    return out[0].copy(), out[1].copy()
+
+
+_SUPPLY: dict[tuple, tuple[Compiled, tuple[np.ndarray, np.ndarray]]] = {}
 
 
 def _stage_served(cs: Compiled, served_pool: np.ndarray) -> np.ndarray:
@@ -271,20 +331,45 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
     theta = mean_theta(cs) if theta is None else np.asarray(theta, dtype=float)
     pools = tuple(getattr(cs, "pool_names", ()))
     NP = len(pools)
-    served = np.ones(NP)
     if NP and capacity:
         supply, reps = pool_supply(cs, theta)
     else:
         supply, reps = np.full(NP, np.inf), np.zeros(NP)
     sp = getattr(cs, "stage_pool", np.full(cs.n_stages, -1))
-    demand = np.zeros(NP)
-    for _ in range(60 if NP and capacity else 1):
-        fs = _funnel(cs, theta, _stage_served(cs, served))
+    srcs = _sources(cs, theta)
+    is_open = np.array([c < 0 for c in srcs.campaign], dtype=bool)
+    served_open, demand_open = np.ones(NP), np.zeros(NP)
+    served, demand = np.ones(NP), np.zeros(NP)
+    if NP and capacity:
+        # the open pipeline is first in line (its prospects hold the reps from day 0): it is
+        # served from the whole supply, and the campaigns' prospects share what it leaves
+        served_open, demand_open = _settle(
+            _PoolWork(cs, theta, srcs, sp, NP, is_open), cs, supply)
+        left = np.maximum(supply - demand_open * served_open, 0.0)
+        served, demand = _settle(_PoolWork(cs, theta, srcs, sp, NP, ~is_open), cs, left)
+    fs = _funnel(cs, theta, _stage_served(cs, served), srcs,
+                 _stage_served(cs, served_open))
+    if NP and not capacity:
         used = np.zeros(NP)
         for f in fs:
-            for s in range(cs.n_stages):
-                if sp[s] >= 0:
-                    used[sp[s]] += f.worked[s]
+            np.add.at(used, sp[sp >= 0], f.worked[sp >= 0])
+        demand, demand_open = used, np.zeros(NP)
+    if NP:
+        slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
+    else:
+        slots = np.zeros(0)
+    return fs, Capacity(pools, supply, demand + demand_open, served, reps, slots, served_open)
+
+
+def _settle(work: _PoolWork, cs: Compiled, supply: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(served share, demand) of each pool for one class of sources: the share at which the
+    work asked of a pool, were every visit served, is cut to its supply (a fixed point: a visit
+    not served is lost, and asks nothing downstream)."""
+    NP = len(supply)
+    served, demand = np.ones(NP), np.zeros(NP)
+    for _ in range(60):
+        used = work(_stage_served(cs, served))
         # demand: what the visits would ask for if all were served
         with np.errstate(invalid="ignore", divide="ignore"):
             demand = np.where(served > 0, used / served, used)
@@ -294,45 +379,124 @@ def expected_model(cs: Compiled, theta: np.ndarray | None = None, capacity: bool
             served = new
             break
         served = np.clip(0.5 * served + 0.5 * new, 0.0, 1.0)
-    fs = _funnel(cs, theta, _stage_served(cs, served))
-    if NP:
-        slots = np.asarray(cs.pool_slots, dtype=float) * theta[cs.pool_selling_col]
-    else:
-        slots = np.zeros(0)
-    return fs, Capacity(pools, supply, demand, served, reps, slots)
+    return served, demand
 
 
-def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray) -> list[SourceFunnel]:
-    fr = friction_adds(cs, theta)
+@dataclass(frozen=True)
+class _Sources:
+    """What the sources of prospects are, whatever the capacity: one entry per campaign and
+    per initial-pipeline entry."""
+
+    names: tuple[str, ...]
+    campaign: tuple[int, ...]
+    stage: tuple[int, ...]
+    prospects: tuple[float, ...]
+    mix: tuple[np.ndarray, ...]
+    quality: tuple[float, ...]
+    in_horizon: tuple  # callables: share of wins that close in the horizon, from the mean time
+    values: np.ndarray  # (G,) mean deal value of each segment
+    friction: tuple[np.ndarray, np.ndarray]
+    bases: dict = field(default_factory=dict)  # (segment, quality) -> chain_base
+
+
+def _sources(cs: Compiled, theta: np.ndarray) -> _Sources:
     G, D = len(cs.segment_names), cs.grid.days
     values = np.array([slot_mean(cs, cs.value_slot[g], theta) for g in range(G)])
-    chains: dict[tuple[int, float], Chain] = {}
-
-    def get(g: int, q: float) -> Chain:
-        if (g, q) not in chains:
-            chains[(g, q)] = chain(cs, theta, g, q, fr, served)
-        return chains[(g, q)]
-
-    out: list[SourceFunnel] = []
+    names, camp, stage, prospects, mix, quality, inh = ([] for _ in range(7))
     C = cs.n_campaigns
     vol = volumes(cs, theta[None, :])[0] if C else np.zeros(0)
     days = np.arange(D) + 0.5
     for c in range(C):
         shape = cs.camp_shape[c]
-        prospects = float(vol[c] * shape.sum())
-        e = int(cs.camp_enters[c])
-        q = float(theta[cs.quality_col[c]])
-        out.append(_source(cs.campaign_names[c], c, e, prospects, _mix(cs.camp_mix_cum[c]),
-                           [get(g, q) for g in range(G)], values,
-                           lambda tau, w=shape: float(np.sum(w[days + tau <= D]) / w.sum())
-                           if w.sum() > 0 else 0.0))
+        names.append(cs.campaign_names[c])
+        camp.append(c)
+        stage.append(int(cs.camp_enters[c]))
+        prospects.append(float(vol[c] * shape.sum()))
+        mix.append(_mix(cs.camp_mix_cum[c]))
+        quality.append(float(theta[cs.quality_col[c]]))
+        inh.append(lambda tau, w=shape: float(np.sum(w[days + tau <= D]) / w.sum())
+                   if w.sum() > 0 else 0.0)
     for i in range(len(cs.init_stage)):
-        e = int(cs.init_stage[i])
-        count = float(np.floor(theta[cs.init_count_col[i]] + 0.5))
-        out.append(_source(f"initial_pipeline[{i}]", -1, e, count, _mix(cs.init_mix_cum[i]),
-                           [get(g, 1.0) for g in range(G)], values,
-                           lambda tau: 1.0 if tau <= D else 0.0))
+        names.append(f"initial_pipeline[{i}]")
+        camp.append(-1)
+        stage.append(int(cs.init_stage[i]))
+        prospects.append(float(np.floor(theta[cs.init_count_col[i]] + 0.5)))
+        mix.append(_mix(cs.init_mix_cum[i]))
+        quality.append(1.0)
+        inh.append(lambda tau: 1.0 if tau <= D else 0.0)
+    return _Sources(tuple(names), tuple(camp), tuple(stage), tuple(prospects), tuple(mix),
+                    tuple(quality), tuple(inh), values, friction_adds(cs, theta))
+
+
+def _chains(cs: Compiled, theta: np.ndarray, srcs: _Sources, served: np.ndarray
+            ) -> dict[tuple[int, float], Chain]:
+    """The chain of every (segment, campaign quality) the sources use."""
+    out: dict[tuple[int, float], Chain] = {}
+    for q, mix in zip(srcs.quality, srcs.mix, strict=True):
+        for g in range(len(mix)):
+            if (g, q) not in out:
+                if (g, q) not in srcs.bases:
+                    srcs.bases[(g, q)] = chain_base(cs, theta, g, q, srcs.friction)
+                out[(g, q)] = chain(cs, theta, g, q, srcs.friction, served,
+                                    base=srcs.bases[(g, q)])
     return out
+
+
+class _PoolWork:
+    """Slot-days the sources ask of each pool at given served shares (expected visits x served
+    x dwell), over every (segment, quality) chain at once."""
+
+    def __init__(self, cs: Compiled, theta: np.ndarray, srcs: _Sources, sp: np.ndarray,
+                 NP: int, select: np.ndarray | None = None):
+        S = cs.n_stages
+        keys: dict[tuple[int, float], int] = {}
+        rows = []
+        for k, e in enumerate(srcs.stage):
+            if select is not None and not select[k]:
+                continue
+            mix, q, n = srcs.mix[k], srcs.quality[k], srcs.prospects[k]
+            for g in range(len(mix)):
+                if mix[g] > 0 and n > 0:
+                    if (g, q) not in keys:
+                        keys[(g, q)] = len(keys)
+                        rows.append(np.zeros(S))
+                    rows[keys[(g, q)]][e] += n * mix[g]
+        self.weights = np.array(rows).reshape(len(rows), S)  # (K, S) prospects entering
+        bases = []
+        for gq in keys:
+            if gq not in srcs.bases:
+                srcs.bases[gq] = chain_base(cs, theta, gq[0], gq[1], srcs.friction)
+            bases.append(srcs.bases[gq])
+        self.Q0 = np.array([b[0] for b in bases]).reshape(len(bases), S, S)
+        self.dwell = np.array([b[4] for b in bases]).reshape(len(bases), S)
+        self.to_pool = np.zeros((S, NP))
+        for s in range(S):
+            if sp[s] >= 0:
+                self.to_pool[s, sp[s]] = 1.0
+        self.eye = np.eye(S)
+
+    def __call__(self, served: np.ndarray) -> np.ndarray:
+        if not len(self.weights):
+            return np.zeros(self.to_pool.shape[1])
+        n = np.linalg.inv(self.eye - self.Q0 * served[None, :, None])  # (K, S, S)
+        visits = np.einsum("ks,kst->kt", self.weights, n)
+        return (visits * self.dwell * served[None, :]).sum(axis=0) @ self.to_pool
+
+
+def _funnel(cs: Compiled, theta: np.ndarray, served: np.ndarray,
+            srcs: _Sources | None = None, served_open: np.ndarray | None = None
+            ) -> list[SourceFunnel]:
+    """Every source's funnel; the open pipeline's visits served at ``served_open`` (default
+    ``served``), the campaigns' at ``served``."""
+    srcs = _sources(cs, theta) if srcs is None else srcs
+    chains = _chains(cs, theta, srcs, served)
+    opened = chains if served_open is None or np.array_equal(served_open, served) else \
+        _chains(cs, theta, srcs, served_open)
+    G = len(cs.segment_names)
+    return [_source(srcs.names[k], srcs.campaign[k], srcs.stage[k], srcs.prospects[k],
+                    srcs.mix[k], [(opened if srcs.campaign[k] < 0 else chains)
+                                  [(g, srcs.quality[k])] for g in range(G)],
+                    srcs.values, srcs.in_horizon[k]) for k in range(len(srcs.names))]
 
 
 def _source(name, c, e, prospects, mix, chains, values, in_horizon) -> SourceFunnel:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from simengine.analysis.expected import expected_bookings, expected_funnel, mean_theta
+from simengine.analysis.expected import expected_bookings, expected_model, mean_theta
 from simengine.analysis.levers import Lever, lever_uniforms, scenario_and_target
 from simengine.analysis.levers import lever as resolve_lever
 from simengine.api import simulate
@@ -49,15 +49,19 @@ _VOLUME_KEYS = ("budget", "leads", "audience", "response_rate", "cost_per_lead")
 
 
 class GoalOutOfReach(SimEngineError):
-    """The goal cannot be reached with the confidence within the lever's bounds.
+    """The goal cannot be reached with the confidence within the lever's bounds: an answer,
+    not bad input (the CLI exits with :data:`~simengine.analysis.levers.OUT_OF_REACH_EXIT`).
 
     ``waterfall`` is the reverse waterfall computed before the search (the planning worksheet
-    is still worth showing).
+    is still worth showing); ``bottleneck`` names the pool that saturates as the lever grows,
+    when one does ("" otherwise).
     """
 
-    def __init__(self, message: str, waterfall: pd.DataFrame | None = None):
+    def __init__(self, message: str, waterfall: pd.DataFrame | None = None,
+                 bottleneck: str = ""):
         super().__init__(message)
         self.waterfall = waterfall
+        self.bottleneck = bottleneck
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ class GoalSeekResult:
         this row that becomes the row above), ``note``.
     deterministic_value : float
         The lever value at which expected bookings equal the target (NaN when out of reach).
+    bottleneck : str
+        When a pool saturates between the smallest and the largest lever value simulated for
+        every draw (its share of visits gone cold, or of prospects that waited, rises), which
+        one, in words; "" otherwise.
     """
 
     lever: str
@@ -106,6 +114,7 @@ class GoalSeekResult:
     currency: str = "USD"
     thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)), repr=False)
     note: str = ""
+    bottleneck: str = ""
     checks: tuple[tuple[float, float], ...] = ()
 
     def scenario(self, scenario: Scenario | str | Path) -> Scenario:
@@ -184,7 +193,7 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     else:
         x_det = float("nan")
         at = better
-    fs = expected_funnel(cs, lv.theta(th0, at))
+    fs, cap = expected_model(cs, lv.theta(th0, at))
     stages = cs.stage_names
     cur = cs.scenario.currency
     fmt = lever_formatter(lv.path, cur)
@@ -201,7 +210,8 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
         other = sum(s.bookings for s in others)
         top = sorted(others, key=lambda s: -s.bookings)[:3]
         row("expected from other sources", other,
-            "; ".join(f"{s.name} {money(s.bookings, cur)}" for s in top))
+            "; ".join(f"{s.name} {money(s.bookings, cur)}" for s in top) + _capacity_note(cap)
+            + _warm_note(cs))
         row(f"gap for {own.name}", own.bookings, "what the lever's campaign must book")
         sources = [own]
     else:
@@ -259,6 +269,65 @@ def reverse_waterfall(cs: Compiled, lv: Lever, target: float) -> tuple[pd.DataFr
     table = table.drop(columns="funnel")
     table.insert(2, "conversion", conv)
     return table, x_det
+
+
+def _capacity_note(cap) -> str:
+    """What the worksheet's capacity model did, when a pool binds in it: the share of the
+    campaigns' visits it serves, and what it leaves out."""
+    short = [(p, float(v)) for p, v in zip(cap.pools, cap.served, strict=True) if v < 0.995]
+    if not short:
+        return ""
+    said = ", ".join(f"{p} serves {v:.0%}" for p, v in short)
+    return (f" (fluid capacity: {said} of the campaigns' visits over the year, the open "
+            f"pipeline first; queues, peaks and prospects going cold within the year are left "
+            f"out, so the simulation books from each source otherwise)")
+
+
+def _warm_note(cs: Compiled) -> str:
+    """The warm start's pipeline on day 0 is not in the worksheet: say so."""
+    if not len(getattr(cs, "warm_stage", ())):
+        return ""
+    return ("; the warm start's pipeline on day 0 is left out (the simulation books it too, "
+            "by its campaigns)")
+
+
+def pool_shares(ds, stage_pool: np.ndarray) -> np.ndarray | None:
+    """(NP, 2) of a simulated dataset: each pool's share of visits to its stages that went cold
+    waiting for a rep, and share of served prospects that had to wait (None without pools);
+    ``stage_pool`` is the compiled scenario's pool of each stage."""
+    if "abandoned" not in ds or "pool" not in ds.dims:
+        return None
+    sp = np.asarray(stage_pool)
+    entered = ds.entered.sum(("draw", "period")).values
+    gone = ds.abandoned.sum(("draw", "period")).values.astype(float)
+    work = np.array([entered[sp == j].sum() for j in range(ds.sizes["pool"])], dtype=float)
+    w = np.asarray(ds.waited_share.values, dtype=float)
+    ok = np.isfinite(w)  # a draw whose pool served nobody has no waited share
+    cold = np.where(work > 0, gone / np.maximum(work, 1.0), 0.0)
+    waited = np.where(ok, w, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    return np.column_stack([cold, waited])
+
+
+def bottleneck(pools: tuple[str, ...], seen: dict[float, np.ndarray], fmt) -> str:
+    """The pool that saturates between the smallest and the largest lever value simulated for
+    every draw (``seen``: value -> :func:`pool_shares`), in words; "" when none does."""
+    if len(seen) < 2 or not pools:
+        return ""
+    (a, sa), (b, sb) = min(seen.items()), max(seen.items())
+    d_cold, d_wait = sb[:, 0] - sa[:, 0], sb[:, 1] - sa[:, 1]
+    j = int(np.argmax(d_cold))
+    if d_cold[j] >= 0.02 and sb[j, 0] >= 0.05:
+        return (f"pool {pools[j]} is the bottleneck: the share of visits to its stages that "
+                f"went cold waiting for a rep rises from {sa[j, 0]:.0%} at {fmt(a)} to "
+                f"{sb[j, 0]:.0%} at {fmt(b)} (waited for a rep: {sa[j, 1]:.0%} to "
+                f"{sb[j, 1]:.0%}), so more of this lever adds prospects that the pool cannot "
+                f"work")
+    j = int(np.argmax(d_wait))
+    if d_wait[j] >= 0.1 and sb[j, 1] >= 0.5:
+        return (f"pool {pools[j]} is the bottleneck: the share of its prospects that waited "
+                f"for a rep rises from {sa[j, 1]:.0%} at {fmt(a)} to {sb[j, 1]:.0%} at "
+                f"{fmt(b)}, so more of this lever lengthens its queue (deals close later)")
+    return ""
 
 
 # --- the stochastic root search -----------------------------------------------------------------
@@ -354,11 +423,18 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
     u = lever_uniforms(cs, lv, seed, draws)
     runs = 0
 
+    seen: dict[float, np.ndarray] = {}  # lever value of every draw -> pool_shares there
+
     def bookings_at(x: np.ndarray) -> np.ndarray:
         nonlocal runs
         runs += 1
+        x = np.broadcast_to(np.asarray(x, dtype=float), (draws,))
         ds = simulate(sc, draws=draws, seed=seed, progress=False, threads=threads,
-                      param_values={lv.path: lv.values(np.broadcast_to(x, (draws,)), u)})
+                      param_values={lv.path: lv.values(x, u)})
+        if np.all(x == x[0]):
+            shares = pool_shares(ds, cs.stage_pool) if hasattr(cs, "stage_pool") else None
+            if shares is not None:
+                seen[float(x[0])] = shares
         return ds.revenue.sum("period", skipna=False).values
 
     first: list[tuple[float, np.ndarray]] = []  # evaluations made to find the direction
@@ -396,12 +472,16 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         # out of runs before any evaluation at the bound: settle reachability there
         y = np.where(np.isfinite(search.H), search.H, yhi)
         search.update(y, bookings_at(direction * y))
+    pools = tuple(getattr(cs, "pool_names", ()))
+    fmt = lever_formatter(lv.path, cs.scenario.currency)
     if search.out_of_reach():  # say what the bound gives: one run with every draw there
         at_bound = bookings_at(np.full(draws, direction * yhi))
         try:
             search.refuse(lv, direction, cs.scenario.currency, target, at_bound)
         except SimEngineError as exc:
-            raise GoalOutOfReach(str(exc), table) from None
+            neck = bottleneck(pools, seen, fmt)
+            raise GoalOutOfReach(str(exc) + (f"\n{neck}" if neck else ""), table,
+                                 neck) from None
     ans_y, (int_lo, int_hi), prec = search.answer()
     converged = search.done()
     n = search.n
@@ -454,6 +534,7 @@ def goal_seek(scenario: Scenario | str | Path, lever: str, confidence: float = 0
         current=lv.current, bounds=lv.bounds, draws=n, seed=seed, runs=runs,
         elapsed=time.perf_counter() - t0, currency=cs.scenario.currency,
         thresholds=search.thresholds(direction), note=note,
+        bottleneck=bottleneck(pools, seen, fmt),
         checks=tuple(sorted((direction * y, pv) for y, pv in tried.items())) if verify else ())
 
 

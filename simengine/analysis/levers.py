@@ -436,6 +436,9 @@ def assign_groups(fs: list[Factor], groups: dict[str, list[str]] | None) -> list
     return out
 
 
+OUT_OF_REACH_EXIT = 3  # the CLI's exit code when the goal is out of reach within the bounds
+
+
 def scenario_and_target(scenario, target: float | None) -> tuple[Scenario, float]:
     """The scenario (loaded when a path is given) and the bookings target of a search: the one
     given, else the scenario's ``goal.revenue``; a clear error when there is none or it is not

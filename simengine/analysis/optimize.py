@@ -12,23 +12,33 @@ by what the levers do, not by noise.
 A full simulation of the shipped baseline at 1,000 draws costs about 13 CPU seconds, so a
 search that scores every candidate by simulation (a genetic algorithm, differential evolution
 on the sample-average problem: thousands of plans, as RISKOptimizer and OptQuest do) would take
-hours. The search is split instead:
+hours. The work is split so that simulations go only to plans that are reported:
 
-1. *Allocation* (cheap, deterministic): for a required level of expected bookings ``m``, the
+1. *Allocation* (cheap, deterministic): for a required level ``m`` of expected bookings, the
    cheapest plan within the bounds in the expected-value model of the funnel (the absorbing
    chain and fluid capacity model of :mod:`simengine.analysis.expected`, the one goal seek's
-   reverse waterfall uses), found by SciPy's differential evolution (``integrality=`` keeps
-   headcounts and hire counts whole, a fixed ``seed`` makes it reproducible; the constraint is
-   a penalty) and polished with SLSQP on the continuous levers. Differential evolution suits a
-   few to a dozen mixed integer / continuous levers whose response is not convex (capacity
-   limits make budgets and hires complements).
+   reverse waterfall uses). A path of plans is built by marginal analysis: from the cheapest
+   plan, each step moves the lever (or a count together with a budget: capacity and demand
+   are complements) that adds the most expected bookings per unit of cost; the last step is
+   cut to the level and the continuous levers are polished by SLSQP. With concave returns and
+   linear costs this is the cheapest plan at every level (equal marginal returns per dollar);
+   counts stay whole, hire dates move by months. The path takes a few thousand model
+   evaluations, which is why the model is fast (a few milliseconds each: routing that no
+   budget or pool changes is computed once, the capacity fixed point iterates on the pools'
+   work only, the pools' supply is cached).
 2. *Level* (simulated): a one-dimensional search on ``m`` on the common random numbers --
    false position on the draws' ``(1 - confidence)`` quantile of bookings minus the target --
    finds the smallest level whose plan has a simulated P(goal) at or above the confidence.
-   Every plan of the search and of the frontier is simulated; the answer is the cheapest
-   simulated plan that reaches the confidence (the scenario as loaded among them, when it is
-   within the bounds).
-3. *Honest answer*: the chosen plan is simulated again on fresh random numbers (seed + 1) and
+   The answer is the cheapest simulated plan that reaches the confidence (the scenario as
+   loaded among them, when it is within the bounds).
+3. *Frontier* (simulated, none wasted): the search's plans are points of the frontier; until
+   there are ``frontier`` of them, the plan at the level that fills the widest gap in P(goal)
+   is simulated. That level is read off the plans already simulated, by *re-scoring* their
+   draws: on common random numbers draw i of every plan is the same year, so between two
+   simulated levels each draw's bookings are interpolated and P(goal) at any level between
+   them is estimated without a simulation. A frontier plan may beat the search's answer on
+   the same draws; it is then the answer.
+4. *Honest answer*: the chosen plan is simulated again on fresh random numbers (seed + 1) and
    that run's P(goal) and standard error are reported, so the optimizer's curse (the best of
    many noisy plans looks better than it is) does not reach the user.
 
@@ -52,6 +62,7 @@ import pandas as pd
 from scipy import optimize as sopt
 
 from simengine.analysis.expected import expected_model, mean_theta
+from simengine.analysis.levers import OUT_OF_REACH_EXIT as OUT_OF_REACH_EXIT  # the CLI's code
 from simengine.analysis.levers import Lever, is_probability, lever_uniforms, scenario_and_target
 from simengine.analysis.levers import lever as resolve_lever
 from simengine.compile import Compiled, compile_scenario
@@ -62,7 +73,6 @@ from simengine.scenario import Scenario, load_scenario, to_raw, with_values
 from simengine.scenario import paths as raw_paths
 
 OBJECTIVES = ("min_cost", "max_probability")
-OUT_OF_REACH_EXIT = 3  # the CLI's exit code when no plan within the bounds reaches the goal
 _INTEGER_KEYS = ("headcount", "count")
 
 
@@ -311,6 +321,7 @@ class _Score:
     level: float  # expected bookings of the model at the plan
     role: str
     served: np.ndarray | None = None  # share of visits to each pool's stages served
+    draws: np.ndarray = field(default_factory=lambda: np.zeros(0))  # bookings, NaN: failed
 
 
 class _Problem:
@@ -323,6 +334,7 @@ class _Problem:
         self.dates = [i for i, p in enumerate(levers) if p.is_date]
         self._compiled: dict[tuple, Compiled] = {}
         self._model: dict[tuple, tuple[float, float]] = {}
+        self._means: dict[int, np.ndarray] = {}
         self._u: dict[tuple[int, int], dict[int, np.ndarray | None]] = {}
         self.model_evaluations = 0
         self.scores: list[_Score] = []
@@ -378,7 +390,10 @@ class _Problem:
         return self._model[key]
 
     def _theta(self, x: np.ndarray) -> np.ndarray:
-        th = mean_theta(self.compiled(x))
+        cs = self.compiled(x)
+        if id(cs) not in self._means:  # the compiled scenarios live as long as the problem
+            self._means[id(cs)] = mean_theta(cs)
+        th = self._means[id(cs)].copy()
         for p, v in zip(self.levers, x, strict=True):
             if not p.is_date:
                 th = p.lever.theta(th, v)
@@ -460,8 +475,9 @@ class _Problem:
             work = np.array([entered[sp == j].sum() for j in range(len(cs.pool_names))])
             with np.errstate(divide="ignore", invalid="ignore"):
                 served = np.where(work > 0, 1.0 - gone / work, 1.0)
+        aligned = np.where(ok, raw.out.revenue.sum(axis=1), np.nan)
         s = _Score(x, float(np.mean(spend)), p, math.sqrt(p * (1 - p) / n), q, bookings,
-                   self.model(x, clip=role != "loaded")[0], role, served)
+                   self.model(x, clip=role != "loaded")[0], role, served, aligned)
         if seed == self.seed:
             self.scores.append(s)
         return s
@@ -666,7 +682,9 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
         Every plan is simulated on draws ``0 .. draws - 1`` of ``seed`` (common random
         numbers); the chosen plan is simulated again with ``seed + 1`` for the figure reported.
     frontier
-        Plans of the frontier besides those of the search (0: none).
+        Simulated plans on the frontier besides the scenario as loaded (0: only those of the
+        search). The search's plans count: plans at levels spread over P(goal) are added
+        until there are this many.
     rtol
         Precision of the search on the level of expected bookings, relative.
     max_runs
@@ -689,11 +707,12 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
     Notes
     -----
     Method (see the module docstring): surrogate-guided sample-average approximation. The
-    split between levers comes from differential evolution on the expected-value model of the
+    split between levers comes from marginal analysis on the expected-value model of the
     funnel (:mod:`simengine.analysis.expected`), cost = expected campaign spend plus pool cost;
     the level of spending comes from a one-dimensional search on simulated plans that share
-    their random numbers. Every plan reported is simulated; the answer's P(goal) is from a
-    fresh seed.
+    their random numbers, and the frontier's extra plans are placed by re-scoring the draws of
+    the plans already simulated. Every plan reported is simulated, once; the answer's P(goal)
+    is from a fresh seed.
 
     Examples
     --------
@@ -738,14 +757,12 @@ def optimize(scenario: Scenario | str | Path, levers: dict[str, tuple[Any, Any]]
         chosen, reached = loaded, True
         note = "the scenario as loaded is the cheapest plan found that reaches the confidence"
 
-    # the frontier: plans at levels spread over P(goal), from the loaded plan's draws
-    if frontier:
-        levels = _frontier_levels(pr, loaded, int(frontier), pr.path()[0][1],
-                                  pr.model(pr.most())[0])
-        for lvl in levels:
-            x = pr.plan(lvl, polish=False)
-            if not any(np.allclose(x, s.x) for s in pr.scores):
-                pr.simulate(x, role="frontier")
+    # the frontier: the search's plans and, until there are ``frontier`` of them, plans at
+    # levels spread over P(goal), placed by re-scoring the simulated plans' draws
+    for lvl in _frontier_levels(pr, int(frontier)):
+        x = pr.plan(lvl, polish=False)
+        if not any(np.allclose(x, t.x) for t in pr.scores):
+            pr.simulate(x, role="frontier")
     # a frontier plan may beat the search's answer on the same draws
     eligible = [t for t in pr.scores if t.role != "loaded" or pr.loaded_in_bounds]
     if objective == "min_cost":
@@ -866,15 +883,77 @@ def _max_probability(pr: _Problem, budget: float, max_runs: int) -> tuple[_Score
     return min(eligible, key=lambda t: t.cost), False
 
 
-def _frontier_levels(pr: _Problem, loaded: _Score, n: int, m_least: float, m_most: float
-                     ) -> list[float]:
-    """Levels of expected bookings whose plans spread P(goal) over the range reachable, from
-    the loaded plan's draws shifted to each level."""
-    b = np.sort(loaded.bookings)
-    ps = np.linspace(0.05, 0.95, n)
-    levels = loaded.level + pr.target - np.quantile(b, 1 - ps)
-    levels = np.clip(levels, m_least, m_most)
-    return sorted(set(np.round(levels, 6)))
+def _frontier_levels(pr: _Problem, n: int):
+    """Levels of expected bookings for the plans the frontier still needs (it has ``n``
+    simulated plans besides the loaded one when done), yielded one at a time: each aims at the
+    middle of the widest gap in P(goal) left by the plans simulated so far (from 2 % to the
+    largest P(goal) simulated).
+
+    The level of a P(goal) is read off the simulated plans themselves, on their common random
+    numbers: between two simulated levels each draw's bookings are interpolated linearly, and
+    beyond them shifted by the change in the model's expected bookings (a re-scoring of the
+    draws, not a simulation). Every level yielded is then simulated by the caller."""
+    if n <= 0:
+        return
+    m_least, m_most = pr.path()[0][1], pr.model(pr.most())[0]
+    spent: set[tuple[float, float]] = set()  # gaps already aimed at
+    tried: list[float] = []
+    for _ in range(3 * n):
+        on = [t for t in pr.scores if t.role != "loaded"]
+        if len(on) >= n:
+            return
+        pts = on or list(pr.scores)
+        ps = sorted({round(t.probability, 6) for t in pts} | {0.02})
+        gaps = [(b - a, a, b) for a, b in zip(ps, ps[1:], strict=False)
+                if (a, b) not in spent]
+        if not gaps:
+            return
+        _, a, b = max(gaps)
+        spent.add((a, b))
+        lvl = _level_for(pr, pts, (a + b) / 2, m_least, m_most)
+        if lvl is None or any(abs(lvl - v) <= 1e-6 * max(abs(v), 1.0) for v in tried):
+            continue
+        tried.append(lvl)
+        yield lvl
+
+
+def _level_for(pr: _Problem, pts: list[_Score], p: float, m_least: float, m_most: float
+               ) -> float | None:
+    """The level of expected bookings at which the draws of the simulated plans ``pts``,
+    re-scored, give P(goal) = ``p`` (None when the plans' draws are not aligned)."""
+    n = pr.draws
+    pts = sorted((t for t in pts if len(t.draws) == n), key=lambda t: t.level)
+    if not pts:
+        return None
+    lv = np.array([t.level for t in pts])
+    b = np.array([t.draws for t in pts])  # (plans, draws), NaN where a draw failed
+
+    def prob(m: float) -> float:
+        j = int(np.searchsorted(lv, m))
+        if j == 0:
+            y = b[0] + (m - lv[0])
+        elif j == len(lv):
+            y = b[-1] + (m - lv[-1])
+        else:
+            w = (m - lv[j - 1]) / (lv[j] - lv[j - 1]) if lv[j] > lv[j - 1] else 1.0
+            y = b[j - 1] + w * (b[j] - b[j - 1])
+        ok = np.isfinite(y)
+        return float(np.mean(y[ok] >= pr.target)) if ok.any() else 0.0
+
+    lo, hi = m_least, m_most
+    if prob(hi) < p:
+        return hi
+    if prob(lo) >= p:
+        return lo
+    for _ in range(50):  # bisection: P(goal) of the re-scored draws grows with the level
+        mid = (lo + hi) / 2
+        if prob(mid) >= p:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-4 * max(abs(hi), 1.0):
+            break
+    return hi
 
 
 def _table(pr: _Problem, chosen: _Score, origin: dt.date) -> pd.DataFrame:
@@ -947,13 +1026,10 @@ def plan_yaml(res: OptimizeResult, source: str | Path, out: str | Path) -> str:
 def write_plan(res: OptimizeResult, source: str | Path, out: str | Path) -> Path:
     """Write :func:`plan_yaml` to ``out`` atomically, after checking that the file loads to
     the plan."""
+    from simengine.files import write_text
     from simengine.scenario import canonical_json
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    tmp.write_text(plan_yaml(res, source, out))
-    try:
+    def check(tmp: Path) -> None:
         got = load_scenario(tmp)
         want = res.scenario()
         a = {**to_raw(got), "name": "", "description": ""}
@@ -961,7 +1037,5 @@ def write_plan(res: OptimizeResult, source: str | Path, out: str | Path) -> Path
         if canonical_json(Scenario.model_validate(a)) != canonical_json(
                 Scenario.model_validate(b)):  # pragma: no cover - a bug, not bad input
             raise RuntimeError("the plan file does not load to the plan")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+
+    return write_text(out, plan_yaml(res, source, Path(out)), check=check)

@@ -96,10 +96,10 @@ def summarize(ds: xr.Dataset, quantiles: tuple[float, ...] = QUANTILES) -> Summa
         "revenue_mean": good.revenue.mean("draw"),
     })
     rows = {"bookings": bookings, "won deals": won, "cycle time (days)": cycle}
-    pipe_end = describe(good.pipeline_value.isel(period=-1))
-    rows["pipeline value at end"] = pipe_end
     spend = describe(good.campaign_cost.sum("campaign"))
     rows["campaign spend"] = spend
+    pipe_end = describe(good.pipeline_value.isel(period=-1))
+    rows["pipeline value at end"] = pipe_end
     # each figure's units, as the result's variables declare them
     units = {"bookings": ds.revenue, "won deals": ds.won, "cycle time (days)": ds.cycle_time,
              "pipeline value at end": ds.pipeline_value, "campaign spend": ds.campaign_cost}

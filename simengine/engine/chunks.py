@@ -21,19 +21,7 @@ from simengine.engine.prepare import pool_draws, pool_static, prepare, static_ar
 from simengine.engine.sampling import sample_params
 from simengine.kernels.capacity import PoolOut, simulate_capacity_chunk
 from simengine.kernels.funnel import Out, simulate_chunk
-from simengine.kernels.outputs import (
-    CAMPAIGN,
-    FUNNEL,
-    PERIOD,
-    POOL,
-    POOLS,
-    PRIORITY,
-    SEGMENT,
-    STAGE,
-    TRACE_FIELD,
-    TRACED,
-    shapes,
-)
+from simengine.kernels.outputs import FUNNEL, POOLS, shapes, sizes
 
 
 @dataclass
@@ -56,9 +44,8 @@ class RawResult:
 
 def dim_sizes(cs: Compiled, trace: int = 0) -> dict[str, int]:
     """The length of each output dimension (after the draw axis) for a compiled scenario."""
-    return {PERIOD: cs.grid.periods, STAGE: cs.n_stages, CAMPAIGN: cs.n_campaigns + 1,
-            SEGMENT: len(cs.segment_names), POOL: len(cs.pool_names), PRIORITY: 2,
-            TRACED: max(trace, 0), TRACE_FIELD: 3}
+    return sizes(cs.grid.periods, cs.n_stages, cs.n_campaigns + 1, len(cs.segment_names),
+                 len(cs.pool_names), trace)
 
 
 def out_shapes(cs: Compiled, n: int) -> dict[str, tuple[int, ...]]:

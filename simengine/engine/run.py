@@ -212,7 +212,7 @@ def drive(cs: Compiled, plan: RunPlan, backend: Backend, sink: Sink, *,
             check_size(cs, plan.max_draws, backend.cores, max_seconds=math.inf)  # memory for all
     prec: Precision | None = None
     target: int | None = plan.draws
-    while target is not None and target <= done:  # a resumed run: the batches already done
+    while done and target is not None and target <= done:  # resumed: the batches done
         if not until:
             target = None
             break

@@ -53,6 +53,12 @@ _CSS = """
 .tile .s { font-size: 12.5px; color: #555; }
 .changes { font: 13.5px/1.5 system-ui, sans-serif; color: #333; }
 .changes b { color: #111; }
+.plan { font: 13px/1.4 system-ui, sans-serif; color: #222; }
+.plan table { border-collapse: collapse; width: 100%; }
+.plan th, .plan td { padding: 2px 4px; border-bottom: 1px solid #EEE; text-align: right; }
+.plan th:first-child, .plan td:first-child { text-align: left; }
+.plan tr.sum td { font-weight: 600; }
+.plan .note { font-size: 12px; color: #555; margin-top: 4px; }
 """
 
 _MONEY_JS = """
@@ -198,6 +204,16 @@ class Page:
             label="Export report", color="default", sizing_mode="stretch_width"))
         self.export_btn.on_click(self._export)
         self.file_msg = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.plan_card = None
+        if ex.plan is not None:
+            self.plan_pane = pn.pane.HTML(self._plan_html(), stylesheets=[_CSS],
+                                          sizing_mode="stretch_width")
+            self.apply_btn = pn.widgets.Button(**_labelled(
+                label="Apply the plan", color="primary", sizing_mode="stretch_width"))
+            self.apply_btn.on_click(self._apply_plan)
+            self.plan_card = pn.Card(self.plan_pane, self.apply_btn,
+                                     title=f"Plan: {ex.plan.path.name}", collapsed=False,
+                                     sizing_mode="stretch_width")
 
         self.status = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
         self.tiles = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
@@ -261,6 +277,7 @@ class Page:
                 f"Move a lever: the forecast re-runs {ex.draws:,} draws on the same random "
                 f"numbers (seed {ex.seed}), so the change shown is the lever's effect.",
                 sizing_mode="stretch_width"),
+            *([self.plan_card] if self.plan_card is not None else []),
             self.search, self.search_msg,
             *self.cards.values(),
             self.reset,
@@ -290,6 +307,46 @@ class Page:
                 v = self.ex.specs[path].value
                 self.values[path] = v
                 w.value = v
+        self._submit()
+
+    def _plan_html(self) -> str:
+        """The plan next to the scenario as loaded: each lever it moves, its cost and P(goal)
+        on the explorer's draws (when the plan has been simulated), what no slider sets."""
+        ex, plan, cur = self.ex, self.ex.plan, self.cur
+        rows = "".join(f"<tr><td>{html.escape(ex.specs[p].label)}</td>"
+                       f"<td>{ex.format(p, a)}</td><td>{ex.format(p, b)}</td></tr>"
+                       for p, a, b in plan.levers)
+        o = ex._plan_outcome
+        if o is not None:
+            rows += (f'<tr class="sum"><td>cost (campaigns + reps)</td>'
+                     f"<td>{money(o.ref_cost, cur)}</td><td>{money(o.cost, cur)}</td></tr>")
+            if math.isfinite(o.goal):
+                se_ref = math.sqrt(o.ref_p_goal * (1 - o.ref_p_goal) / max(o.draws, 1))
+                rows += (f'<tr class="sum"><td>P(goal) ± s.e.</td>'
+                         f"<td>{100 * o.ref_p_goal:.1f} ± {100 * se_ref:.1f} %</td>"
+                         f'<td id="plan-p-goal">{100 * o.p_goal:.1f} ± '
+                         f"{100 * o.p_goal_se:.1f} %</td></tr>")
+        notes = []
+        if o is not None:
+            notes.append(f"Simulated here on {o.draws:,} draws (seed {ex.seed}), the same as "
+                         "the scenario as loaded.")
+        if plan.other:
+            notes.append("Not a slider, so <i>Apply</i> leaves it as loaded: "
+                         + "; ".join(html.escape(x) for x in plan.other[:6])
+                         + ("…" if len(plan.other) > 6 else "") + ".")
+        if plan.description:
+            notes.append(f"The file says: {html.escape(plan.description)}")
+        note = "".join(f'<div class="note">{n}</div>' for n in notes)
+        return (f'<div class="plan" id="plan"><table><tr><th></th><th>as loaded</th>'
+                f"<th>plan</th></tr>{rows}</table>{note}</div>")
+
+    def _apply_plan(self, _event=None) -> None:
+        """Move the plan's levers to its values (the others stay where they are)."""
+        with pn.io.hold():
+            for path, v in self.ex.plan.values.items():
+                self.values[path] = v
+                if path in self.sliders:
+                    self.sliders[path].value = v
         self._submit()
 
     def _add(self, event) -> None:

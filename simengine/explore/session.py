@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,8 @@ class Outcome:
     goal_path: np.ndarray  # (P + 1,) goal trajectory (NaN without a goal)
     failed: int = 0
     dataset: xr.Dataset | None = field(default=None, repr=False, compare=False)
+    cost: float = math.nan  # mean campaign spend plus pool cost (what the optimizer minimises)
+    ref_cost: float = math.nan  # the same of the scenario as loaded, the same draws
 
     @property
     def final(self) -> bool:
@@ -101,6 +103,17 @@ class Outcome:
 
 def _se(x: np.ndarray) -> float:
     return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def total_cost(ds: xr.Dataset) -> np.ndarray:
+    """Campaign spend plus pool cost per draw (NaN for failed draws): the cost the optimizer
+    minimises and the summary prints as "campaign spend" and "<pool> cost"."""
+    cost = np.array(ds.campaign_cost.sum("campaign").values, dtype=float)
+    if "pool_cost" in ds:
+        cost = cost + np.array(ds.pool_cost.sum("pool").values, dtype=float)
+    if "failed" in ds:
+        cost[ds.failed.values != 0] = np.nan
+    return cost
 
 
 def per_draw(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,6 +137,36 @@ class _Reference:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A plan opened next to the scenario: a scenario file that resolves to the explored one
+    with some parameters moved (what ``simengine optimize -o`` and the explorer's save write).
+
+    Attributes
+    ----------
+    path : Path
+        The plan file.
+    name, description : str
+        As the file gives them (the optimizer writes its answer in the description).
+    levers : tuple of (path, loaded, plan)
+        Each parameter the plan moves, a lever of the explorer (added when it was not one).
+    other : tuple of str
+        What the plan changes besides parameters (a hire date, say), ``path: value``: not a
+        slider, so applying the plan leaves it out.
+    """
+
+    path: Path
+    name: str
+    description: str
+    levers: tuple[tuple[str, float, float], ...]
+    other: tuple[str, ...] = ()
+
+    @property
+    def values(self) -> dict[str, float]:
+        """``{lever path: value}`` of the plan (what :meth:`Explorer.evaluate` takes)."""
+        return {p: b for p, _, b in self.levers}
+
+
 # --- the explorer -----------------------------------------------------------------------------
 class Explorer:
     """One scenario file opened for what-ifs.
@@ -140,6 +183,12 @@ class Explorer:
         Threads of the kernel (default: all cores).
     first_look
         Draws of the first, preliminary result of a new setting (0: none).
+    out_dir
+        The one folder :meth:`save` and :meth:`export` write to (default: the scenario's).
+    plan
+        A plan of the scenario (a file that resolves to it with some parameters moved, as
+        ``simengine optimize -o`` writes): :attr:`plan` lists what it moves, and
+        :meth:`plan_outcome` simulates it on the same draws.
 
     Examples
     --------
@@ -152,7 +201,7 @@ class Explorer:
 
     def __init__(self, path: str | Path, draws: int = DEFAULT_DRAWS, seed: int = 0, *,
                  threads: int | None = None, first_look: int = FIRST_LOOK,
-                 out_dir: str | Path | None = None):
+                 out_dir: str | Path | None = None, plan: str | Path | None = None):
         if int(draws) < MIN_DRAWS:
             raise SimEngineError(f"--draws: expected at least {MIN_DRAWS}, found {draws}")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -175,6 +224,68 @@ class Explorer:
         self._ref: _Reference | None = None
         self._ref_lock = threading.Lock()
         self._written: set[Path] = set()
+        self.plan: Plan | None = self._read_plan(Path(plan)) if plan is not None else None
+        self._plan_outcome: Outcome | None = None
+
+    # -- a plan next to the scenario -----------------------------------------------------------
+    def _read_plan(self, path: Path) -> Plan:
+        """The plan in ``path``: the parameters it moves become levers (their sliders widened
+        to hold the plan's value).
+
+        Raises
+        ------
+        SimEngineError
+            The file is not a scenario, or not a plan of the explored scenario (other
+            parameters: other stages, campaigns or pools).
+        """
+        what = f"--plan {path}"
+        if not path.is_file():
+            raise SimEngineError(f"{what}: expected a plan file (a scenario written by "
+                                 f"simengine optimize -o), found "
+                                 f"{'a folder' if path.exists() else 'nothing'}")
+        plan_sc = load_scenario(path)
+        cp = compile_scenario(plan_sc)
+        mine, theirs = list(self.compiled.params.paths), list(cp.params.paths)
+        if mine != theirs:
+            odd = next((p for p in theirs if p not in mine),
+                       next((p for p in mine if p not in theirs), "their order"))
+            raise SimEngineError(f"{what}: expected a plan of {self.path.name} (the same "
+                                 f"parameters, some of them moved), found a scenario with "
+                                 f"other parameters ({odd})")
+        from simengine.analysis.levers import centre
+
+        levers = []
+        for j, p in enumerate(mine):
+            a, b = self.compiled.params.dists[j], cp.params.dists[j]
+            if a == b or p.startswith("friction.") and p.endswith(".start"):
+                continue
+            s = self.specs.get(p)
+            if s is None:
+                s = self.add_lever(p)
+                self.levers.append(s)
+            v = float(centre(b))
+            if not s.start <= v <= s.end:  # the slider must be able to hold the plan
+                s = replace(s, start=min(s.start, v), end=max(s.end, v))
+                self.specs[p] = s
+                self.levers = [s if x.path == p else x for x in self.levers]
+            levers.append((p, s.value, v))
+        plan = Plan(path, plan_sc.name, plan_sc.description or "", tuple(levers))
+        # what the sliders cannot set: the rest of the difference, in words
+        body = overlay(to_raw(self.scenario_with(plan.values)), to_raw(plan_sc))
+        for k in ("name", "description", "extends"):
+            body.pop(k, None)
+        return replace(plan, other=tuple(_flat(body)))
+
+    def plan_outcome(self) -> Outcome:
+        """The plan simulated on the explorer's draws and seed (computed once): its P(goal)
+        and cost next to the scenario as loaded's, on the same draws."""
+        if self.plan is None:
+            raise SimEngineError("plan: expected a plan (simengine explore --plan PLAN.yaml), "
+                                 "found none")
+        if self._plan_outcome is None:
+            *_, last = self.evaluate(self.plan.values)
+            self._plan_outcome = last
+        return self._plan_outcome
 
     # -- levers --------------------------------------------------------------------------------
     @property
@@ -316,7 +427,9 @@ class Explorer:
             ref_monthly=np.median(rmon, axis=0) if len(rmon) else empty[0],
             ref_cumulative=np.median(rcum, axis=0) if len(rcum) else
             np.full(cum.shape[1], np.nan),
-            goal_path=g * share, failed=int(n - ok.sum()), dataset=ds)
+            goal_path=g * share, failed=int(n - ok.sum()), dataset=ds,
+            cost=float(np.nanmean(total_cost(ds)[ok])) if len(d) else math.nan,
+            ref_cost=float(np.nanmean(total_cost(ref.ds)[:n][ok])) if len(d) else math.nan)
 
     # -- writing -------------------------------------------------------------------------------
     def target(self, name: str | Path) -> Path:
@@ -453,6 +566,27 @@ def overlay(base: Any, new: Any, key: str | None = None) -> Any:
             return [{"name": n["name"], **overlay(b, n)} for b, n in zip(base, new, strict=False)
                     if b != n] + new[len(base):]
     return new
+
+
+def _flat(x: Any, prefix: str = "") -> list[str]:
+    """``path: value`` lines of a nested override (named list items by name)."""
+    if isinstance(x, dict):
+        out = []
+        for k, v in x.items():
+            out += _flat(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(x, list) and x and all(isinstance(i, dict) and "name" in i for i in x):
+        out = []
+        for i in x:
+            rest = {k: v for k, v in i.items() if k != "name"}
+            out += _flat(rest, f"{prefix}.{i['name']}")
+        return out
+    if isinstance(x, list) and x and all(isinstance(i, dict) for i in x):
+        out = []
+        for n, i in enumerate(x):
+            out += _flat(i, f"{prefix}[{n}]")
+        return out
+    return [f"{prefix}: {x}"]
 
 
 def _tidy(x: Any) -> Any:

@@ -124,6 +124,14 @@ def names(table: tuple[Output, ...]) -> list[str]:
     return [o.name for o in table]
 
 
+def sizes(periods: int, stages: int, campaigns: int, segments: int, pools: int,
+          trace: int = 0) -> dict[str, int]:
+    """The length of each dimension an output may have (after the draw axis); ``campaigns``
+    counts the open pipeline's own column."""
+    return {PERIOD: periods, STAGE: stages, CAMPAIGN: campaigns, SEGMENT: segments,
+            POOL: pools, PRIORITY: 2, TRACED: max(trace, 0), TRACE_FIELD: 3}
+
+
 def shapes(table: tuple[Output, ...], sizes: dict[str, int], n: int
            ) -> dict[str, tuple[int, ...]]:
     """``{name: (n, ...)}``: each output's shape for ``n`` draws, given the size of each
