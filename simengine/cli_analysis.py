@@ -103,6 +103,11 @@ def cmd_compare(a: argparse.Namespace) -> int:
 # before any analysis module is imported (a test checks that the two agree)
 _OUT_OF_REACH = 3
 
+
+def _exit_codes(found: str, out_of_reach: str) -> str:
+    """The epilog of a command whose out-of-reach answer has its own exit code."""
+    return f"exit codes: 0 {found}; 2 bad input; {_OUT_OF_REACH} {out_of_reach}"
+
 # goal seek's argument names as its flags, in messages
 _GOAL_SEEK_FLAGS = (("bounds:", "--bounds:"), ("confidence:", "--confidence:"),
                     ("target:", "--target:"), ("lever ", "--lever "), ("lever:", "--lever:"),
@@ -374,9 +379,10 @@ def register(subparsers) -> None:
 
     g = subparsers.add_parser("goal-seek", help="the lever value that reaches the goal with "
                               "the requested confidence",
-                              epilog="exit codes: 0 the value was found; 2 bad input; "
-                              f"{_OUT_OF_REACH} the goal is out of reach within the bounds "
-                              "(an answer: the worksheet and P(goal) at the bound are printed)")
+                              epilog=_exit_codes("the value was found", "the goal is out of "
+                                                 "reach within the bounds (an answer: the "
+                                                 "worksheet and P(goal) at the bound are "
+                                                 "printed)"))
     g.add_argument("scenario", help="scenario YAML file")
     g.add_argument("--lever", required=True, metavar="PATH",
                    help="parameter path, e.g. campaigns.webinar-series.volume.budget")
@@ -395,9 +401,9 @@ def register(subparsers) -> None:
 
     o = subparsers.add_parser("optimize", help="the cheapest plan (campaign budgets, hires, "
                               "...) that reaches the goal with a confidence, and the frontier",
-                              epilog="exit codes: 0 a plan was found; 2 bad input; "
-                              f"{_OUT_OF_REACH} no plan within the bounds reaches the goal (an "
-                              "answer: the best plan found is printed and written)")
+                              epilog=_exit_codes("a plan was found", "no plan within the "
+                                                 "bounds reaches the goal (an answer: the "
+                                                 "best plan found is printed and written)"))
     o.add_argument("scenario", help="scenario YAML file")
     o.add_argument("--lever", action="append", default=[], required=True,
                    metavar="PATH=LOW:HIGH",

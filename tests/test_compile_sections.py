@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 
 import simengine as se
-from simengine.compile import build
+from simengine.compile import build, records
 
-RECORDS = (build.StageArrays, build.SegmentArrays, build.CampaignArrays, build.InitialArrays,
-           build.FrictionArrays, build.PoolArrays)
+RECORDS = (records.StageArrays, records.SegmentArrays, records.CampaignArrays,
+           records.InitialArrays, records.FrictionArrays, records.PoolArrays)
 
 
 def test_sections_partition_the_section_fields_and_read_back():
@@ -19,8 +19,8 @@ def test_sections_partition_the_section_fields_and_read_back():
     compiled = {f.name for f in dataclasses.fields(build.Compiled)}
     assert set(names) <= compiled
     cs = build.compile_scenario(se.load_scenario("scenarios/baseline.yaml"))
-    st = cs.section(build.StageArrays)
+    st = cs.section(records.StageArrays)
     assert st.n_next is cs.n_next and st.calendar.shape == (5, cs.grid.days)
-    pools = cs.section(build.PoolArrays)
+    pools = cs.section(records.PoolArrays)
     assert pools.pool_names == ("sdr", "ae")
     assert np.array_equal(pools.stage_pool, [-1, -1, 0, 1, 1])

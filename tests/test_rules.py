@@ -150,6 +150,10 @@ def test_levers_that_cannot_move_bookings_are_named():
 
     with pytest.raises(SimEngineError, match="cannot: stages.c.no_decision comes out of lost"):
         plan_levers(sc, compile_scenario(sc), {"stages.c.no_decision": (0.0, 0.5)})
+    from simengine.explore.levers import spec
+
+    assert spec(sc, compile_scenario(sc), "stages.c.no_decision").label == \
+        "c no decision (from lost: bookings unaffected)"
     sc2 = scenario(_three("advance"))
     assert rules.inert(sc2, "stages.c.no_decision") is None
     assert plan_levers(sc2, compile_scenario(sc2), {"stages.c.no_decision": (0.0, 0.3)})

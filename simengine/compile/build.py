@@ -20,6 +20,14 @@ from simengine.compile.grid import (
     schedule_shape,
 )
 from simengine.compile.params import ParamTable, TableBuilder, path_key
+from simengine.compile.records import (
+    CampaignArrays,
+    FrictionArrays,
+    InitialArrays,
+    PoolArrays,
+    SegmentArrays,
+    StageArrays,
+)
 from simengine.errors import ScenarioError
 from simengine.scenario import drift as drift_paths
 from simengine.scenario import rules
@@ -44,11 +52,13 @@ def _f64(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class Compiled:
+@dataclass(frozen=True, kw_only=True)
+class Compiled(StageArrays, SegmentArrays, CampaignArrays, InitialArrays,
+               FrictionArrays, PoolArrays):
     """A scenario as arrays. Shapes: S stages, K next targets, G segments, C campaigns (the
     last one is the initial pipeline), I initial-pipeline entries, F friction windows,
-    N per-prospect distribution slots, D days, P periods."""
+    N per-prospect distribution slots, D days, P periods. The sections' arrays are declared
+    in their records (simengine.compile.records), which this class inherits."""
 
     scenario: Scenario
     grid: Grid
@@ -64,71 +74,7 @@ class Compiled:
     emp_values: np.ndarray
     emp_cum: np.ndarray
     slot_emp: np.ndarray  # (N, 2) offset, count into the empirical tables
-    # stages
-    dwell_slot: np.ndarray  # (S,)
-    next_target: np.ndarray  # (S, K) stage index or codes.WON
-    next_col: np.ndarray  # (S, K)
-    n_next: np.ndarray  # (S,)
-    nd_col: np.ndarray  # (S,)
-    rc_col: np.ndarray  # (S,) -1 when no recycle
-    rc_to: np.ndarray  # (S,)
-    delay_slot: np.ndarray  # (S,)
-    in_pipeline_value: np.ndarray  # (S,) 1 when open prospects count in pipeline_value
-    calendar: np.ndarray  # (S, D) static clock speed
-    # segments
-    value_slot: np.ndarray  # (G,)
-    adv_col: np.ndarray  # (G, S)
-    dwell_mult_col: np.ndarray  # (G, S)
-    # campaigns (C real campaigns; index C is the initial pipeline in outputs)
-    camp_enters: np.ndarray  # (C,)
-    camp_shape: np.ndarray  # (C, D) share of the volume arriving each day
-    camp_first_day: np.ndarray  # (C,) first day with arrivals
-    camp_last_day: np.ndarray  # (C,) last day with arrivals + 1
-    vol_kind: np.ndarray  # (C,)
-    vol_cols: np.ndarray  # (C, 2)
-    quality_col: np.ndarray  # (C,)
-    camp_mix_cum: np.ndarray  # (C, G)
-    cost_fixed_col: np.ndarray  # (C,)
-    cost_per_lead_col: np.ndarray  # (C,)
-    camp_key: np.ndarray  # (C,) uint64
-    # initial pipeline
-    init_stage: np.ndarray  # (I,)
-    init_count_col: np.ndarray  # (I,)
-    init_age_slot: np.ndarray  # (I,) -1 when age 0
-    init_mix_cum: np.ndarray  # (I, G)
-    init_key: np.ndarray  # (I,) uint64
-    # friction
-    fr_prob_col: np.ndarray  # (F,)
-    fr_start_col: np.ndarray  # (F,) day offset of the start
-    fr_len_col: np.ndarray  # (F,) -1 when an end date is given
-    fr_end_day: np.ndarray  # (F,) end day (exclusive) when given, else nan
-    fr_dwell_col: np.ndarray
-    fr_nd_col: np.ndarray
-    fr_lost_col: np.ndarray
-    fr_cost_col: np.ndarray
-    fr_stages: np.ndarray  # (F, S) 0/1
-    fr_key: np.ndarray  # (F,) uint64
-    # goal
     goal_cum: np.ndarray  # (P,) share of the goal due by the end of each period
-    # pools (the capacity path); NP pools, H dated hires at most per pool
-    pool_names: tuple[str, ...]
-    stage_pool: np.ndarray  # (S,) pool working the stage, -1 when none
-    patience_slot: np.ndarray  # (S,) per-prospect distribution slot of patience, -1 when none
-    camp_priority: np.ndarray  # (C + 1,) codes.INBOUND / OUTBOUND; the initial pipeline inbound
-    pool_key: np.ndarray  # (NP,) uint64
-    pool_slots: np.ndarray  # (NP,) slots per rep
-    pool_ramp_days: np.ndarray  # (NP,) 0 when new reps are productive at once
-    pool_ramp_start: np.ndarray  # (NP,)
-    pool_lag: np.ndarray  # (NP,) days to replace a leaver
-    pool_headcount_col: np.ndarray  # (NP,)
-    pool_selling_col: np.ndarray  # (NP,)
-    pool_attrition_col: np.ndarray  # (NP,)
-    pool_cost_col: np.ndarray  # (NP,)
-    hire_day: np.ndarray  # (NP, H) day of each dated hire, -1 unused
-    hire_col: np.ndarray  # (NP, H) theta column of its count, -1 unused
-    # initial-pipeline multipliers (defaults keep other constructors of this class working)
-    init_quality_col: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (I,)
-    init_dwell_col: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (I,)
     # parameters that move over time: Z drift entries, T = 1 + P time slots when any moves
     # routing or dwell (slot 0: the base values; slot 1 + p: period p), else T = 1
     drift_targets: tuple = ()  # (Z,) simengine.scenario.drift.Target
@@ -140,14 +86,6 @@ class Compiled:
     rt_mode: np.ndarray | None = None  # (S,) clock of each stage's routing (codes.DRIFT_*)
     dw_mode: np.ndarray | None = None  # (S,) clock of each stage's dwell
     dz_slots: int = 1  # T
-    # (S,) 1 where the stage's no decision is taken from its next probabilities
-    # (no_decision_from: advance), 0 where it comes out of lost
-    nd_from_advance: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    # warm start: W pipeline entries filled at the steady state, one per (stage without an
-    # initial_pipeline entry, campaign); route sources C + I + w after the initial pipeline
-    warm_stage: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
-    warm_camp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (W,)
-    warm_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))  # (W,)
 
     @property
     def n_stages(self) -> int:
@@ -209,23 +147,6 @@ def _fields(rec) -> dict:
     return {f.name: getattr(rec, f.name) for f in fields(rec)}
 
 
-@dataclass(frozen=True)
-class StageArrays:
-    """The stages section: S stages, K next targets at most, D days."""
-
-    dwell_slot: np.ndarray  # (S,)
-    next_target: np.ndarray  # (S, K) stage index or codes.WON
-    next_col: np.ndarray  # (S, K)
-    n_next: np.ndarray  # (S,)
-    nd_col: np.ndarray  # (S,)
-    rc_col: np.ndarray  # (S,) -1 when no recycle
-    rc_to: np.ndarray  # (S,)
-    delay_slot: np.ndarray  # (S,)
-    in_pipeline_value: np.ndarray  # (S,)
-    calendar: np.ndarray  # (S, D)
-    nd_from_advance: np.ndarray  # (S,)
-
-
 def build_stages(sc: Scenario, grid: Grid, tb: TableBuilder, slots: _Slots) -> StageArrays:
     stages = sc.stage_names
     S = len(stages)
@@ -254,15 +175,6 @@ def build_stages(sc: Scenario, grid: Grid, tb: TableBuilder, slots: _Slots) -> S
         nd_col=nd_col, rc_col=rc_col, rc_to=rc_to, delay_slot=delay_slot,
         in_pipeline_value=(np.arange(S) >= first_pv).astype(np.int64), calendar=_f64(cal),
         nd_from_advance=_i64([st.no_decision_from == "advance" for st in sc.stages]))
-
-
-@dataclass(frozen=True)
-class SegmentArrays:
-    """The segments section: G segments."""
-
-    value_slot: np.ndarray  # (G,)
-    adv_col: np.ndarray  # (G, S)
-    dwell_mult_col: np.ndarray  # (G, S)
 
 
 def _has_overall(sc: Scenario) -> bool:
@@ -309,23 +221,6 @@ def _mix_cum(sc: Scenario, mix: dict[str, float] | None) -> np.ndarray:
     cum = np.cumsum(m / m.sum())
     cum[-1] = 1.0
     return cum
-
-
-@dataclass(frozen=True)
-class CampaignArrays:
-    """The campaigns section: C campaigns (the initial pipeline is route source C on)."""
-
-    camp_enters: np.ndarray  # (C,)
-    camp_shape: np.ndarray  # (C, D) share of the volume arriving each day
-    camp_first_day: np.ndarray  # (C,)
-    camp_last_day: np.ndarray  # (C,)
-    vol_kind: np.ndarray  # (C,)
-    vol_cols: np.ndarray  # (C, 2)
-    quality_col: np.ndarray  # (C,)
-    camp_mix_cum: np.ndarray  # (C, G)
-    cost_fixed_col: np.ndarray  # (C,)
-    cost_per_lead_col: np.ndarray  # (C,)
-    camp_key: np.ndarray  # (C,) uint64
 
 
 def build_campaigns(sc: Scenario, grid: Grid, tb: TableBuilder, camp_quality: list[float]
@@ -377,23 +272,6 @@ def build_campaigns(sc: Scenario, grid: Grid, tb: TableBuilder, camp_quality: li
                           dtype=np.uint64))
 
 
-@dataclass(frozen=True)
-class InitialArrays:
-    """The initial_pipeline section (I entries) and the warm start (W entries: one per stage
-    without an initial_pipeline entry and campaign; route sources C + I + w)."""
-
-    init_stage: np.ndarray  # (I,)
-    init_count_col: np.ndarray  # (I,)
-    init_age_slot: np.ndarray  # (I,) -1 when age 0
-    init_mix_cum: np.ndarray  # (I, G)
-    init_key: np.ndarray  # (I,) uint64
-    init_quality_col: np.ndarray  # (I,)
-    init_dwell_col: np.ndarray  # (I,)
-    warm_stage: np.ndarray  # (W,)
-    warm_camp: np.ndarray  # (W,)
-    warm_key: np.ndarray  # (W,) uint64
-
-
 def build_initial(sc: Scenario, tb: TableBuilder, slots: _Slots) -> InitialArrays:
     stages = sc.stage_names
     G = len(sc.segments)
@@ -429,22 +307,6 @@ def build_initial(sc: Scenario, tb: TableBuilder, slots: _Slots) -> InitialArray
         warm_stage=_i64([s for s, _ in pairs]), warm_camp=_i64([c for _, c in pairs]),
         warm_key=np.array([path_key(f"warm_start:{sc.stages[s].name}:{sc.campaigns[c].name}")
                            for s, c in pairs], dtype=np.uint64))
-
-
-@dataclass(frozen=True)
-class FrictionArrays:
-    """The friction section: F windows."""
-
-    fr_prob_col: np.ndarray  # (F,)
-    fr_start_col: np.ndarray  # (F,) day offset of the start
-    fr_len_col: np.ndarray  # (F,) -1 when an end date is given
-    fr_end_day: np.ndarray  # (F,) end day (exclusive) when given, else nan
-    fr_dwell_col: np.ndarray
-    fr_nd_col: np.ndarray
-    fr_lost_col: np.ndarray
-    fr_cost_col: np.ndarray
-    fr_stages: np.ndarray  # (F, S) 0/1
-    fr_key: np.ndarray  # (F,) uint64
 
 
 def build_friction(sc: Scenario, tb: TableBuilder) -> FrictionArrays:
@@ -486,27 +348,6 @@ def goal_trajectory(sc: Scenario, grid: Grid) -> np.ndarray:
     else:
         w = np.diff(np.concatenate([[0], grid.period_end_day])).astype(float)
     return _f64(np.cumsum(w) / w.sum())
-
-
-@dataclass(frozen=True)
-class PoolArrays:
-    """The pools section (the capacity path): NP pools, H dated hires at most per pool."""
-
-    pool_names: tuple[str, ...]
-    stage_pool: np.ndarray  # (S,) pool working the stage, -1 when none
-    patience_slot: np.ndarray  # (S,) -1 when none
-    camp_priority: np.ndarray  # (C + 1,) codes.INBOUND / OUTBOUND; the open pipeline inbound
-    pool_key: np.ndarray  # (NP,) uint64
-    pool_slots: np.ndarray  # (NP,)
-    pool_ramp_days: np.ndarray  # (NP,)
-    pool_ramp_start: np.ndarray  # (NP,)
-    pool_lag: np.ndarray  # (NP,)
-    pool_headcount_col: np.ndarray  # (NP,)
-    pool_selling_col: np.ndarray  # (NP,)
-    pool_attrition_col: np.ndarray  # (NP,)
-    pool_cost_col: np.ndarray  # (NP,)
-    hire_day: np.ndarray  # (NP, H)
-    hire_col: np.ndarray  # (NP, H)
 
 
 def build_pools(sc: Scenario, tb: TableBuilder, slots: _Slots) -> PoolArrays:

@@ -141,6 +141,10 @@ def _label(sc: Scenario, path: str) -> str:
         return f"{m.group(1)} hires on {hire.date:%d %b %Y}"
     if parts[0] == "stages" and len(parts) == 4 and parts[2] == "next":
         return f"{parts[1]} → {parts[3]}"
+    if parts[0] == "stages" and len(parts) >= 3 and parts[2] == "no_decision":
+        from simengine.scenario.rules import note
+
+        return f"{parts[1]} no decision{note(sc, path)}"
     if parts[-2:] in (["deal_value", "mean"], ["deal_value", "value"]):
         return f"{parts[1]} deal value" if parts[0] == "segments" else "deal value"
     m = re.fullmatch(r"drift(?:\.([^.\[\]]+)|\[(\d+)\])\.(sd|phi|trend|trend_sd)", path)
