@@ -91,6 +91,22 @@ def clip_outcomes(f, a_total, q_nd, q_rc):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def fill_thresholds(row, p_next, am, f, a_total, q_nd, q_rc, nn):
+    """One (source, segment, stage) row of a routing table: the cumulative ``next``
+    probabilities (each times ``am * f``), then no decision, then recycle, made non-decreasing
+    by a running maximum (which keeps the first threshold above any u), so that the outcome is
+    the number of thresholds at or below u: no branch."""
+    acc = 0.0
+    for kk in range(nn):
+        acc += p_next[kk] * am * f
+        row[kk] = acc
+    row[nn] = a_total + q_nd
+    row[nn + 1] = a_total + q_nd + q_rc
+    for kk in range(1, nn + 2):
+        row[kk] = max(row[kk], row[kk - 1])
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def route_visit(st, dr, i, rc, g, s, tz, xday, u, nd_add, lost_add):
     """``(outcome, clipped)`` of a visit to stage ``s`` ending on day ``xday`` with uniform ``u``:
     route source ``rc`` (campaign or initial-pipeline entry) and segment ``g`` at time slot
@@ -148,12 +164,5 @@ def route_table_t(st, dr, i, route_t, clip_t):
                     q_rc = dr.dz_rc[i, s, tz]
                     f, a_total, q_nd, q_rc, clip_t[c, g, x, tz] = clip_outcomes(
                         f, a_total, q_nd, q_rc)
-                    acc = 0.0
-                    for kk in range(nn):
-                        acc += pn[i, s, tz, kk] * am * f
-                        route_t[c, g, x, tz, kk] = acc
-                    route_t[c, g, x, tz, nn] = a_total + q_nd
-                    route_t[c, g, x, tz, nn + 1] = a_total + q_nd + q_rc
-                    for kk in range(1, nn + 2):
-                        route_t[c, g, x, tz, kk] = max(route_t[c, g, x, tz, kk],
-                                                       route_t[c, g, x, tz, kk - 1])
+                    fill_thresholds(route_t[c, g, x, tz], pn[i, s, tz], am, f, a_total, q_nd,
+                                    q_rc, nn)

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from simengine import codes
-from simengine.kernels.drift import clip_outcomes
+from simengine.kernels.drift import clip_outcomes, fill_thresholds
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -75,12 +75,5 @@ def route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, f_state, fr_r
                     q_rc = p_rc[i, s]
                     ff, a_total, q_nd, q_rc, r_clip[c, g, s, f] = clip_outcomes(ff, a_total, q_nd,
                                                                                 q_rc)
-                    acc = 0.0
-                    for kk in range(nn):
-                        acc += p_next[i, s, kk] * am * ff
-                        route[c, g, s, f, kk] = acc
-                    route[c, g, s, f, nn] = a_total + q_nd
-                    route[c, g, s, f, nn + 1] = a_total + q_nd + q_rc
-                    for kk in range(1, nn + 2):
-                        route[c, g, s, f, kk] = max(route[c, g, s, f, kk],
-                                                    route[c, g, s, f, kk - 1])
+                    fill_thresholds(route[c, g, s, f], p_next[i, s], am, ff, a_total, q_nd,
+                                    q_rc, nn)
