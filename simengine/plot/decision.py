@@ -149,9 +149,12 @@ def tornado(res, axes=None, top: int = 12) -> Figure:
             ax.axvline(ref, color=PALETTE["black"], lw=1)
             ax.grid(axis="y", visible=False)
         for yi, (_, r) in zip(y, t.iterrows(), strict=True):
-            for val, inp in ((r.p50_low, r.low), (r.p50_high, r.high)):
+            ends = ((r.p50_low, _input(r, r.low, cur)), (r.p50_high, _input(r, r.high, cur)))
+            if r.p50_low == r.p50_high:  # no swing: one label, not two written over each other
+                ends = ((r.p50_low, f"{ends[0][1]} – {ends[1][1]}"),)
+            for val, text in ends:
                 right = val >= base
-                ax1.annotate(_input(r, inp, cur), (val, yi), xytext=(4 if right else -4, 0),
+                ax1.annotate(text, (val, yi), xytext=(4 if right else -4, 0),
                              textcoords="offset points", va="center",
                              ha="left" if right else "right", fontsize=7.5,
                              color=PALETTE["grey"])
