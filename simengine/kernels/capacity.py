@@ -51,6 +51,11 @@ N_INT = 9
 F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
 N_FLT = 5
 
+# the event loop's scalars kept between its calls, and the room it asks for
+SC_HEAP, SC_SEQ, SC_FREE, SC_NEED_P, SC_NEED_H, SC_NEED_Q, SC_NEED_W = range(7)
+N_SC = 7
+DONE, NEED_ROOM = 0, 1
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def pool_capacity(seed, draw_ids, pool_key, headcount, slots, selling, ramp_days, ramp_start,
@@ -174,13 +179,18 @@ def _room(a, n, fill):
     return b
 
 
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def _draw(st, pc, dr, pd, out, po, i, root):
-    """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
-    going cold, a day boundary, a day's arrivals); a prospect's way through stages nobody works
-    is walked at once, as on the fast path, since it touches only order-free aggregates."""
-    D, P = st.days, st.n_periods
-    S = st.calendar.shape[0]
+def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_clock, pipe,
+            pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
+            area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t, h_int,
+            walkers, walk_t, starting, joining, sc):
+    """The event loop of a draw, from the state the arrays hold, until the horizon (returns
+    ``DONE``) or an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
+    the sizes in ``sc`` and the event still in the heap). Growth happens in the caller, so no
+    array is rebound here: a rebound array costs reference counting on every use."""
+    D = st.days
     E = st.init_stage.shape[0]
     C = st.camp_enters.shape[0]
     G = st.camp_mix_cum.shape[1]
@@ -199,7 +209,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
 
     # every array the event loop touches, as a local: reading a tuple's member in the loop
     # would cost reference counting each time
-    out_clipped = out.clipped
+    o_clip = out.clipped
     po_busy_area = po.busy_area
     po_queue_area = po.queue_area
     po_cap_area = po.cap_area
@@ -221,7 +231,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     po_wait_n = po.wait_n
     po_waited = po.waited
     st_camp_last_day = st.camp_last_day
-    st_camp_first_day = st.camp_first_day
     st_camp_key = st.camp_key
     st_camp_shape = st.camp_shape
     st_camp_enters = st.camp_enters
@@ -235,77 +244,45 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     dr_volume = dr.volume
     dr_vol_mult = dr.vol_mult
 
-    speed = np.empty((S, D))
-    cum = np.empty((S, D + 1))
-    nd_add = np.empty((S, D))
-    lost_add = np.empty((S, D))
-    has_clock = np.zeros(S, np.int64)
-    pipe = np.zeros((P + 1, S))
-    pv_diff = np.zeros(P + 1)
-    nur_diff = np.zeros(P + 1)
-    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
     n_next = st.n_next
-    R = dr.quality.shape[1]
-    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
-    r_thr = np.empty((R, G, S, NF, dr.p_next.shape[2] + 2))
-    r_out = np.empty((S, dr.p_next.shape[2] + 3), np.int64)
-    r_clip = np.zeros((R, G, S, NF), np.int64)
-    f_state = np.empty((S, D), np.int64)
-    fr_route = np.zeros(S, np.int64)
-    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, f_state, fr_route)
-    o_clip = out_clipped
-    dk = draw_key(root, dr.draw_ids[i])
-
-    # pools: busy and waiting counts, time integrals since the last day boundary
-    busy = np.zeros(NP, np.int64)
-    cap = np.zeros(NP, np.int64)
-    n_wait = np.zeros(NP, np.int64)
-    last_t = np.zeros(NP)
-    area_busy = np.zeros(NP)
-    area_queue = np.zeros(NP)
-    for p in range(NP):
-        cap[p] = capacity[i, p, 0]
-    qcap = 64
-    q_buf = np.zeros((2 * NP, qcap), np.int64)  # ring buffers: row 2 pool + class
-    q_head = np.zeros(2 * NP, np.int64)
-    q_len = np.zeros(2 * NP, np.int64)
-
-    # prospects in flight: slots recycled through a free list
-    pcap = 1024
-    p_key = np.zeros(pcap, np.uint64)
-    p_int = np.zeros((pcap, N_INT), np.int64)
-    p_flt = np.zeros((pcap, N_FLT))
-    free = np.arange(pcap - 1, -1, -1).astype(np.int64)
-    n_free = pcap
-
-    # events, ordered by (time, sequence number)
-    h_t, h_int = heap.empty(1024)
-    n_heap = 0
-    seq = 0
-    if D > 1:
-        if n_heap == h_t.shape[0]:
-            h_t, h_int = heap.grown(h_t, h_int)
-        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, 1.0,
-                                heap.event_id(0, codes.EV_DAY), 1)
-    for src in range(E + C):
-        day0 = 0 if src < E else st_camp_first_day[src - E]
-        if src >= E and st_camp_last_day[src - E] <= day0:
-            continue
-        if n_heap == h_t.shape[0]:
-            h_t, h_int = heap.grown(h_t, h_int)
-        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day0),
-                                heap.event_id(src, codes.EV_BATCH), day0)
-
-    walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
-    walk_t = np.zeros(64)
-    starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
-    joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
-
+    qcap = q_buf.shape[1]
+    n_heap, seq, n_free = sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE]
     while n_heap > 0:
-        now = h_t[0]
         kind = heap.event_kind(h_int[0, heap.ID])
         obj = heap.event_obj(h_int[0, heap.ID])
         aux = h_int[0, heap.AUX]
+        n = 0
+        c = 0
+        s0 = 0
+        batch_key = uint64(0)
+        if kind == codes.EV_BATCH:  # its size first: the room it needs
+            if obj < E:
+                c = C
+                batch_key = derive(dk, st_init_key[obj])
+                n = dr_init_count[i, obj]
+                s0 = st_init_stage[obj]
+            else:
+                c = obj - E
+                batch_key = derive(derive(dk, st_camp_key[c]), uint64(aux))
+                lam = dr_volume[i, c] * st_camp_shape[c, aux] * dr_vol_mult[i, c, day_period[aux]]
+                if lam > 0.0:
+                    n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
+                s0 = st_camp_enters[c]
+        # an event walks at most max(n, 1) prospects, m of them join a queue, and starts at most
+        # m + (everyone queued); it pushes at most one event for each and one more
+        m = max(n, 1) + 1
+        queued = 0
+        q_max = 0
+        for r in range(2 * NP):
+            queued += q_len[r]
+            q_max = max(q_max, q_len[r])
+        if (n > n_free or n > walkers.shape[0] or n_heap + 1 + 3 * m + queued > h_t.shape[0]
+                or q_max + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
+            sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+            sc[SC_NEED_P], sc[SC_NEED_H] = n, n_heap + 1 + 3 * m + queued
+            sc[SC_NEED_Q], sc[SC_NEED_W] = q_max + m, m + queued
+            return NEED_ROOM
+        now = h_t[0]
         n_heap = heap.pop(h_t, h_int, n_heap)
         if now >= D:
             break
@@ -325,8 +302,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 area_queue[p] = 0.0
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
-                if n_heap == h_t.shape[0]:
-                    h_t, h_int = heap.grown(h_t, h_int)
                 n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(aux + 1),
                                         heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
@@ -334,32 +309,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             src = obj
             day = aux
             if src < E:
-                c = C
-                batch_key = derive(dk, st_init_key[src])
-                n = dr_init_count[i, src]
-                s0 = st_init_stage[src]
                 out_initial[i, s0] += n
             else:
-                c = src - E
-                batch_key = derive(derive(dk, st_camp_key[c]), uint64(day))
-                lam = dr_volume[i, c] * st_camp_shape[c, day] * dr_vol_mult[i, c, day_period[day]]
-                n = 0
-                if lam > 0.0:
-                    n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
-                s0 = st_camp_enters[c]
                 out_arrivals[i, day_period[day], c] += n
-            if n > n_free:  # room for n more prospects
-                grow = max(pcap, n - n_free)
-                p_key = np.concatenate((p_key, np.zeros(grow, np.uint64)))
-                p_int = np.concatenate((p_int, np.zeros((grow, N_INT), np.int64)))
-                p_flt = np.concatenate((p_flt, np.zeros((grow, N_FLT))))
-                free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
-                                       np.zeros(pcap, np.int64)))
-                n_free += grow
-                pcap += grow
-            if n > walkers.shape[0]:
-                walkers = np.zeros(2 * n, np.int64)
-                walk_t = np.zeros(2 * n)
             for k in range(n):
                 n_free -= 1
                 q = free[n_free]
@@ -393,8 +345,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                 walk_t[n_walk] = t_in
                 n_walk += 1
             if src >= E and day + 1 < st_camp_last_day[c]:
-                if n_heap == h_t.shape[0]:
-                    h_t, h_int = heap.grown(h_t, h_int)
                 n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day + 1),
                                         heap.event_id(src, codes.EV_BATCH),
                                         day + 1)
@@ -444,7 +394,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     n_wait[pool] -= 1
                     busy[pool] += 1  # reserved now, so the loop sees it
                     p_int[q, I_STATE] = ACTIVE
-                    starting = _room(starting, n_start + 1, 0)
                     starting[n_start] = q
                     n_start += 1
 
@@ -547,12 +496,9 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     pv_diff[first] += p_flt[q, F_VALUE]
                 if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
                     if x > now:
-                        if n_heap == h_t.shape[0]:
-                            h_t, h_int = heap.grown(h_t, h_int)
                         n_heap, seq = heap.push(
                             h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
                     else:
-                        joining = _room(joining, n_join + 1, 0)
                         joining[n_join] = q
                         n_join += 1
                     break
@@ -589,7 +535,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             if busy[pool] < cap[pool] and n_wait[pool] == 0:
                 busy[pool] += 1
-                starting = _room(starting, n_start + 1, 0)
                 starting[n_start] = q
                 n_start += 1
                 continue
@@ -598,14 +543,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             p_int[q, I_VERSION] += 1
             p_flt[q, F_QUEUED] = now
             r = 2 * pool + camp_priority[p_int[q, I_CAMPAIGN]]
-            if q_len[r] == qcap:
-                nb = np.zeros((2 * NP, 2 * qcap), np.int64)
-                for rr in range(2 * NP):
-                    for zz in range(q_len[rr]):
-                        nb[rr, zz] = q_buf[rr, (q_head[rr] + zz) % qcap]
-                    q_head[rr] = 0
-                q_buf = nb
-                qcap *= 2
             q_buf[r, (q_head[r] + q_len[r]) % qcap] = q
             q_len[r] += 1
             ps = patience_slot[s]
@@ -615,8 +552,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     p_key[q], p_int[q, I_VISIT], codes.P_PATIENCE, emp_values, emp_cum,
                     slot_emp[ps, 0], slot_emp[ps, 1]), 0.0)
                 if t_cold < D:
-                    if n_heap == h_t.shape[0]:
-                        h_t, h_int = heap.grown(h_t, h_int)
                     n_heap, seq = heap.push(
                         h_t, h_int, n_heap, seq, t_cold, heap.event_id(q, codes.EV_ABANDON),
                         p_int[q, I_VERSION])
@@ -653,10 +588,130 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                     out_capped[i] += 1.0
                 n_free = _release(p_int, free, n_free, q)
             else:
-                if n_heap == h_t.shape[0]:
-                    h_t, h_int = heap.grown(h_t, h_int)
                 n_heap, seq = heap.push(h_t, h_int, n_heap, seq, t_out,
                                         heap.event_id(q, codes.EV_EXIT), 0)
+
+    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+    return DONE
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _draw(st, pc, dr, pd, out, po, i, root):
+    """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
+    going cold, a day boundary, a day's arrivals); a prospect's way through stages nobody works
+    is walked at once, as on the fast path, since it touches only order-free aggregates."""
+    D, P = st.days, st.n_periods
+    S = st.calendar.shape[0]
+    E = st.init_stage.shape[0]
+    C = st.camp_enters.shape[0]
+    G = st.camp_mix_cum.shape[1]
+    NP = pc.n_pools
+    day_period, capacity, o_open = st.day_period, pd.capacity, out.open_at_end
+    po_busy_area, po_queue_area, po_cap_area = po.busy_area, po.queue_area, po.cap_area
+    st_camp_last_day, st_camp_first_day = st.camp_last_day, st.camp_first_day
+
+    speed = np.empty((S, D))
+    cum = np.empty((S, D + 1))
+    nd_add = np.empty((S, D))
+    lost_add = np.empty((S, D))
+    has_clock = np.zeros(S, np.int64)
+    pipe = np.zeros((P + 1, S))
+    pv_diff = np.zeros(P + 1)
+    nur_diff = np.zeros(P + 1)
+    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    R = dr.quality.shape[1]
+    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
+    r_thr = np.empty((R, G, S, NF, dr.p_next.shape[2] + 2))
+    r_out = np.empty((S, dr.p_next.shape[2] + 3), np.int64)
+    r_clip = np.zeros((R, G, S, NF), np.int64)
+    f_state = np.empty((S, D), np.int64)
+    fr_route = np.zeros(S, np.int64)
+    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, f_state, fr_route)
+    dk = draw_key(root, dr.draw_ids[i])
+
+    # pools: busy and waiting counts, time integrals since the last day boundary
+    busy = np.zeros(NP, np.int64)
+    cap = np.zeros(NP, np.int64)
+    n_wait = np.zeros(NP, np.int64)
+    last_t = np.zeros(NP)
+    area_busy = np.zeros(NP)
+    area_queue = np.zeros(NP)
+    for p in range(NP):
+        cap[p] = capacity[i, p, 0]
+    qcap = 64
+    q_buf = np.zeros((2 * NP, qcap), np.int64)  # ring buffers: row 2 pool + class
+    q_head = np.zeros(2 * NP, np.int64)
+    q_len = np.zeros(2 * NP, np.int64)
+
+    # prospects in flight: slots recycled through a free list
+    pcap = 1024
+    p_key = np.zeros(pcap, np.uint64)
+    p_int = np.zeros((pcap, N_INT), np.int64)
+    p_flt = np.zeros((pcap, N_FLT))
+    free = np.arange(pcap - 1, -1, -1).astype(np.int64)
+    n_free = pcap
+
+    # events, ordered by (time, sequence number)
+    h_t, h_int = heap.empty(1024)
+    n_heap = 0
+    seq = 0
+    if D > 1:
+        if n_heap == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, 1.0,
+                                heap.event_id(0, codes.EV_DAY), 1)
+    for src in range(E + C):
+        day0 = 0 if src < E else st_camp_first_day[src - E]
+        if src >= E and st_camp_last_day[src - E] <= day0:
+            continue
+        if n_heap == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day0),
+                                heap.event_id(src, codes.EV_BATCH), day0)
+
+    walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
+    walk_t = np.zeros(64)
+    starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
+    joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
+
+
+    sc = np.zeros(N_SC, np.int64)
+    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+    while _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_clock, pipe,
+                  pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
+                  area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t,
+                  h_int, walkers, walk_t, starting, joining, sc) == NEED_ROOM:
+        n_free = sc[SC_FREE]
+        n = sc[SC_NEED_P]
+        if n > n_free:  # room for n more prospects
+            pcap = p_key.shape[0]
+            grow = max(pcap, n - n_free)
+            p_key = np.concatenate((p_key, np.zeros(grow, np.uint64)))
+            p_int = np.concatenate((p_int, np.zeros((grow, N_INT), np.int64)))
+            p_flt = np.concatenate((p_flt, np.zeros((grow, N_FLT))))
+            free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
+                                   np.zeros(pcap, np.int64)))
+            sc[SC_FREE] = n_free + grow
+        if n > walkers.shape[0]:
+            walkers = np.zeros(2 * n, np.int64)
+            walk_t = np.zeros(2 * n)
+        while h_t.shape[0] < sc[SC_NEED_H]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        qcap = q_buf.shape[1]
+        if sc[SC_NEED_Q] > qcap:  # the rings, each from its head, into longer rows
+            m = 2 * qcap
+            while m < sc[SC_NEED_Q]:
+                m *= 2
+            nb = np.zeros((2 * NP, m), np.int64)
+            for rr in range(2 * NP):
+                for zz in range(q_len[rr]):
+                    nb[rr, zz] = q_buf[rr, (q_head[rr] + zz) % qcap]
+                q_head[rr] = 0
+            q_buf = nb
+        if sc[SC_NEED_W] > starting.shape[0]:
+            starting = np.zeros(2 * sc[SC_NEED_W], np.int64)
+        if sc[SC_NEED_W] > joining.shape[0]:
+            joining = np.zeros(2 * sc[SC_NEED_W], np.int64)
+    qcap = q_buf.shape[1]
 
     # the horizon ends: close the last day, count who is still waiting
     per = day_period[D - 1]
