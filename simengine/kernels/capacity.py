@@ -32,7 +32,7 @@ from simengine.kernels.funnel import MAX_VISITS
 from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import route_table
-from simengine.kernels.samplers import poisson
+from simengine.kernels.samplers import poisson, sample
 from simengine.kernels.tally import snapshot
 from simengine.kernels.values import sample_at
 
@@ -146,24 +146,27 @@ def _release(p_int, free, n_free, q):
 def _leave(pipe, pv_diff, o_time, o_exits, i, s, last, pv, t_in, t_out, value):
     """A visit of stage ``s`` that began at ``t_in`` ends at ``t_out``: out of the pipeline at
     the end of its period (``last``; its value too where ``pv``), its time in the stage
-    tallied."""
+    tallied.
+
+    One basic block: numba's pruning removes the reference counting of an inlined helper's
+    array arguments only when it does not span a branch. For the same reason the kernel calls
+    ``sample_at`` (which takes the empirical tables) only for empirical slots.
+    """
     pipe[last, s] -= 1.0
-    if pv:
-        pv_diff[last] -= value
+    pv_diff[last] -= value * pv  # no branch (see above)
     o_time[i, s] += t_out - t_in
     o_exits[i, s] += 1.0
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _trace(trace, trace_n, i, arrival, t, outcome):
-    """The first prospects to leave the funnel in draw ``i`` (as many as ``trace`` holds):
-    arrival, exit, how."""
-    if trace_n[i] < trace.shape[1]:
-        m = int(trace_n[i])
-        trace[i, m, 0] = arrival
-        trace[i, m, 1] = t
-        trace[i, m, 2] = outcome
-        trace_n[i] += 1.0
+    """One more of the first prospects to leave the funnel in draw ``i``: arrival, exit, how
+    (the caller checks that ``trace`` has room; no branch here, see :func:`_leave`)."""
+    m = int(trace_n[i])
+    trace[i, m, 0] = arrival
+    trace[i, m, 1] = t
+    trace[i, m, 2] = outcome
+    trace_n[i] += 1.0
 
 
 @njit(cache=True, nogil=True)
@@ -206,6 +209,7 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
     o_time, o_exits = out.stage_time, out.stage_exits
     slot_kind, emp_values, emp_cum, slot_emp = st.slot_kind, st.emp_values, st.emp_cum, st.slot_emp
     trace, trace_n = po.trace, po.trace_n
+    trace_len = trace.shape[1]
 
     # every array the event loop touches, as a local: reading a tuple's member in the loop
     # would cost reference counting each time
@@ -364,7 +368,8 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                 out_exited_lost[i, period, s] += 1.0
                 _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
                        in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
-                _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
+                if trace_n[i] < trace_len:
+                    _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
         else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = obj
             s = p_int[q, I_STAGE]
@@ -437,10 +442,14 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                     if outcome == codes.RECYCLE:
                         out_recycled[i, period, s] += 1.0
                         dl = delay_slot[s]
-                        t_back = x + max(sample_at(
-                            slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                            nat[i, dl, 3], key, visit, codes.P_DELAY, emp_values, emp_cum,
-                            slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
+                        if slot_kind[dl] != codes.EMPIRICAL:  # scalars only (see _leave)
+                            raw = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
+                                         nat[i, dl, 3], key, visit, codes.P_DELAY)
+                        else:
+                            raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, visit,
+                                            codes.P_DELAY, emp_values, emp_cum, slot_emp[dl, 0],
+                                            slot_emp[dl, 1])
+                        t_back = x + max(raw, 0.0)
                         nur_diff[first_end_after[xday]] += 1.0
                         p_int[q, I_STAGE] = rc_to[s]
                         p_int[q, I_VISIT] = visit + 1
@@ -456,10 +465,14 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                         value = p_flt[q, F_VALUE]
                         if value < 0.0:
                             vs = value_slot[g]
-                            value = max(sample_at(
-                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                                nat[i, vs, 3], key, 0, codes.P_VALUE, emp_values, emp_cum,
-                                slot_emp[vs, 0], slot_emp[vs, 1]), 0.0)
+                            if slot_kind[vs] != codes.EMPIRICAL:  # scalars only (see _leave)
+                                raw = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
+                                             nat[i, vs, 2], nat[i, vs, 3], key, 0, codes.P_VALUE)
+                            else:
+                                raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, 0,
+                                                codes.P_VALUE, emp_values, emp_cum, slot_emp[vs, 0],
+                                                slot_emp[vs, 1])
+                            value = max(raw, 0.0)
                         out_won[i, period] += 1.0
                         out_revenue[i, period] += value
                         out_won_by_campaign[i, c] += 1.0
@@ -472,7 +485,8 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                         out_exited_lost[i, period, s] += 1.0
                     else:
                         out_exited_no_decision[i, period, s] += 1.0
-                    _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], x, outcome)
+                    if trace_n[i] < trace_len:
+                        _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], x, outcome)
                     n_free = _release(p_int, free, n_free, q)
                     break
 
@@ -485,10 +499,14 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                     o_reach[i, c, s] += 1.0
                 if in_pv[s] == 1 and p_flt[q, F_VALUE] < 0.0:
                     vs = value_slot[g]
-                    p_flt[q, F_VALUE] = max(sample_at(
-                        slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                        nat[i, vs, 3], key, 0, codes.P_VALUE, emp_values, emp_cum,
-                        slot_emp[vs, 0], slot_emp[vs, 1]), 0.0)
+                    if slot_kind[vs] != codes.EMPIRICAL:  # scalars only (see _leave)
+                        raw = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
+                                     nat[i, vs, 3], key, 0, codes.P_VALUE)
+                    else:
+                        raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, 0,
+                                        codes.P_VALUE, emp_values, emp_cum, slot_emp[vs, 0],
+                                        slot_emp[vs, 1])
+                    p_flt[q, F_VALUE] = max(raw, 0.0)
                 p_flt[q, F_ENTERED] = x
                 first = first_end_after[int(x)]
                 pipe[first, s] += 1.0
@@ -508,10 +526,14 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                 else:
                     ds = dwell_slot[s]
                     tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(x), D - 1)])
-                    dwell = max(sample_at(
-                        slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3],
-                        key, visit, codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
-                        slot_emp[ds, 1]), 0.0) * dz_dwell[i, g, s, tz]
+                    if slot_kind[ds] != codes.EMPIRICAL:  # scalars only (see _leave)
+                        raw = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
+                                     nat[i, ds, 3], key, visit, codes.P_DWELL)
+                    else:
+                        raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, visit,
+                                        codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
+                                        slot_emp[ds, 1])
+                    dwell = max(raw, 0.0) * dz_dwell[i, g, s, tz]
                 if has_clock[s] == 0 or x >= D:
                     x_out = x + dwell
                 else:
@@ -574,10 +596,14 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
             else:
                 ds = dwell_slot[s]
                 tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(now), D - 1)])
-                dwell = max(sample_at(
-                    slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3],
-                    p_key[q], visit, codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
-                    slot_emp[ds, 1]), 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
+                if slot_kind[ds] != codes.EMPIRICAL:  # scalars only (see _leave)
+                    raw = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
+                                 nat[i, ds, 3], p_key[q], visit, codes.P_DWELL)
+                else:
+                    raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, p_key[q], visit,
+                                    codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
+                                    slot_emp[ds, 1])
+                dwell = max(raw, 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
             else:
