@@ -130,9 +130,7 @@ def _draw(st, dr, out, i, root):
     b_visit = np.empty(BLOCK, np.int64)
     b_reached = np.empty(BLOCK, np.int64)  # bit s: has reached stage s
     b_coh = np.empty(BLOCK, np.int64)  # time slot of the arrival period (0: open pipeline)
-    b_c = np.empty(BLOCK, np.int64)  # campaign (C: the open pipeline)
-    b_rc = np.empty(BLOCK, np.int64)  # route source: campaign, or C + initial-pipeline entry
-    b_res = np.empty(BLOCK)  # the open pipeline's residual dwell of its first visit, else -1
+    b_res = np.empty(BLOCK)  # the open pipeline's residual dwell of its first visit
     queue = np.empty((S, BLOCK + 1), np.int64)  # members waiting at each stage (+1: dummy slot)
     qn = np.zeros(S, np.int64)
     w_idx = np.empty(BLOCK, np.int64)  # the members visiting the stage being worked
@@ -146,7 +144,8 @@ def _draw(st, dr, out, i, root):
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day);
     # a block takes the source's next BLOCK prospects whatever their day, so small daily
-    # batches are followed together (each member keeps its own key, day and cohort)
+    # batches are followed together (each member keeps its own key, day and cohort); a block
+    # never mixes sources, so its campaign ``c`` and route source ``rc`` are the block's
     src, day, d1, n, k = -1, 0, 0, 0, 0
     c = rc = coh = s0 = 0
     src_key = batch_key = uint64(0)
@@ -218,13 +217,10 @@ def _draw(st, dr, out, i, root):
                 t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
                 b_t[b] = t
                 b_arrival[b] = t
-                b_res[b] = -1.0
             b_value[b] = -1.0
             b_visit[b] = 0
             b_reached[b] = 0
             b_coh[b] = coh
-            b_c[b] = c
-            b_rc[b] = rc
             queue[s0, qn[s0]] = b
             qn[s0] += 1
             k += 1
@@ -245,10 +241,12 @@ def _draw(st, dr, out, i, root):
                 qn[s] = 0
                 pv = in_pv[s] == 1
                 # first visits to the stage; deal values from the pipeline stage on
+                n_new = 0
                 for j in range(m):
                     b = w_idx[j]
-                    o_reach[b_c[b], s] += 1 - ((b_reached[b] >> s) & 1)
+                    n_new += 1 - ((b_reached[b] >> s) & 1)
                     b_reached[b] |= 1 << s
+                o_reach[c, s] += n_new
                 if pv:
                     nv = 0  # the members without a deal value yet
                     for j in range(m):
@@ -348,10 +346,11 @@ def _draw(st, dr, out, i, root):
                     mult = dwell_mult[i, 0, s]
                     for j in range(m):
                         w_dwell[j] = max(w_dwell[j], 0.0) * mult
-                for j in range(m):  # the open pipeline's first visit: its residual
-                    b = w_idx[j]
-                    if b_visit[b] == 0 and b_res[b] >= 0.0:
-                        w_dwell[j] = b_res[b]
+                if rc >= C:  # the open pipeline's first visit: its residual dwell
+                    for j in range(m):
+                        b = w_idx[j]
+                        if b_visit[b] == 0:
+                            w_dwell[j] = b_res[b]
                 # exits, routes and the counters they move
                 nn = n_next[s]
                 clock = has_clock[s] == 1
@@ -363,7 +362,6 @@ def _draw(st, dr, out, i, root):
                     t = b_t[b]
                     visit = b_visit[b]
                     g = b_g[b]
-                    r_src = b_rc[b]
                     value = b_value[b]
                     if clock and t < D:
                         t_out = exit_time(s, t, w_dwell[j], speed, cum, D)
@@ -390,22 +388,22 @@ def _draw(st, dr, out, i, root):
                     if rmode == codes.DRIFT_NONE:
                         # thresholds are non-decreasing: the outcome is how many lie
                         # at or below u (under the friction of the exit day)
-                        fs = f_state[s, xday]
-                        n_clip[s] += r_clip[r_src, g, s, fs]
+                        fs = 0 if table else f_state[s, xday]
+                        n_clip[s] += r_clip[rc, g, s, fs]
                         jj = 0
                         for kk in range(nn + 2):
-                            jj += u >= route[r_src, g, s, fs, kk]
+                            jj += u >= route[rc, g, s, fs, kk]
                         outcome = r_out[s, jj]
                     elif table:
                         tz = clock_index(rmode, b_coh[b], period)
-                        n_clip[s] += clip_t[r_src, g, rx, tz]
+                        n_clip[s] += clip_t[rc, g, rx, tz]
                         jj = 0
                         for kk in range(nn + 2):
-                            jj += u >= route_t[r_src, g, rx, tz, kk]
+                            jj += u >= route_t[rc, g, rx, tz, kk]
                         outcome = r_out[s, jj]
                     else:
                         tz = clock_index(rmode, b_coh[b], period)
-                        outcome, clipped = route_visit(st, dr, i, r_src, g, s, tz, xday, u,
+                        outcome, clipped = route_visit(st, dr, i, rc, g, s, tz, xday, u,
                                                        nd_add, lost_add)
                         n_clip[s] += clipped
                     # advance (branch-free): queue at the next stage, or a dummy write
@@ -428,8 +426,8 @@ def _draw(st, dr, out, i, root):
                                 0.0)
                         out.won[i, period] += 1.0
                         out.revenue[i, period] += value
-                        out.won_by_campaign[i, b_c[b]] += 1.0
-                        out.revenue_by_campaign[i, b_c[b]] += value
+                        out.won_by_campaign[i, c] += 1.0
+                        out.revenue_by_campaign[i, c] += value
                         out.revenue_by_segment[i, g] += value
                         if b_arrival[b] >= 0.0:
                             out.cycle_time_sum[i] += t_out - b_arrival[b]
