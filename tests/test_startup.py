@@ -9,10 +9,6 @@ its speed (the timings are in benchmarks/startup.py):
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 

@@ -307,8 +307,11 @@ class Triangular(Dist):
         lo, mo, hi = nat[..., 0], nat[..., 1], nat[..., 2]
         with np.errstate(all="ignore"):
             c = (mo - lo) / (hi - lo)
-        return _inverse(u, lambda q: np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q))),
-                        (c >= 0) & (c <= 1), hi - lo, lo, 0.0, 1.0)
+
+        def core(q):
+            return np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q)))
+
+        return _inverse(u, core, (c >= 0) & (c <= 1), hi - lo, lo, 0.0, 1.0)
 
     @staticmethod
     def nat_mean(nat):
