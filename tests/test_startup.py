@@ -9,6 +9,9 @@ its speed (the timings are in benchmarks/startup.py):
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -117,3 +120,80 @@ def test_flat_ppf_of_every_shipped_parameter_is_unchanged():
                 continue
             nat = d.natural({k: np.atleast_1d(float(v)) for k, v in d.params().items()})
             assert _same(d.ppf(u), d.frozen(nat[0]).ppf(u)), (f.name, d)
+
+
+def _compiled(name: str):
+    import simengine as se
+    from simengine.compile import compile_scenario
+
+    return compile_scenario(se.load_scenario(ROOT / name))
+
+
+@pytest.mark.parametrize("name", ["scenarios/baseline.yaml", "scenarios/baseline_plan.yaml",
+                                  "tests/scenarios/all_features.yaml"])
+def test_size_check_is_the_engines(name, monkeypatch):
+    """The numba-free size check gives, bit for bit, the expected prospects of the engine's
+    kernels' generator and scipy.stats' inverse CDFs, and the kernels' output shapes."""
+    from simengine.engine import chunks, planning, sampling
+    from simengine.kernels import rng
+
+    cs = _compiled(name)
+    got = planning.expected_prospects(cs)
+    assert planning.out_shapes(cs, 3) == chunks.out_shapes(cs, 3)
+    monkeypatch.setattr(sampling, "uniforms", rng.uniforms)
+    for cls in KINDS.values():
+        if cls is not dists.Normal:
+            monkeypatch.setattr(cls, "nat_ppf", staticmethod(
+                lambda nat, u, cls=cls: np.asarray(cls.frozen(nat).ppf(u), float)))
+    monkeypatch.setattr(dists, "norm_ppf", stats.norm.ppf)
+    want = planning.expected_prospects(cs)
+    assert got > 0 and got.hex() == want.hex()
+
+
+def test_default_threads_are_numbas():
+    import numba
+
+    from simengine.engine.planning import default_threads
+
+    assert default_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def _imported(args: list[str]) -> set[str]:
+    """The modules a ``simengine`` command imports, in a fresh interpreter."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "simengine.cli", *args],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+def _heavy(mods: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in mods if m.split(".")[0] in roots or m in roots)
+
+
+def test_validate_imports_no_kernels_numba_or_scipy_stats():
+    mods = _imported(["validate", "scenarios/baseline.yaml"])
+    assert "simengine.scenario.model" in mods  # the check sees what was imported
+    assert not _heavy(mods, ("numba", "llvmlite", "dask", "xarray", "matplotlib", "panel"))
+    assert not [m for m in mods if m.startswith("scipy.stats")]
+    assert not [m for m in mods if m.startswith("simengine.kernels.")
+                and m != "simengine.kernels.outputs"]
+
+
+def test_plot_of_a_saved_result_imports_no_engine(tmp_path):
+    """A figure of a saved .nc reads it with xarray and draws it with matplotlib: no numba, no
+    scipy, no dask (xarray would import it to test for dask arrays), no panel. And the figure
+    is the one drawn in a process that has all of them loaded."""
+    import simengine as se
+
+    ds = se.simulate(ROOT / "scenarios/baseline.yaml", draws=30, seed=4, progress=False)
+    res = se.save(ds, tmp_path / "r.nc")
+    for kind in ("fan", "funnel"):
+        mods = _imported(["plot", str(res), "--kind", kind, "-o", str(tmp_path / f"{kind}.png")])
+        assert "matplotlib.pyplot" in mods and "xarray" in mods
+        assert not _heavy(mods, ("numba", "llvmlite", "dask", "scipy", "panel", "distributed"))
+    from simengine.cli import main
+
+    assert main(["plot", str(res), "-o", str(tmp_path / "fan_here.png")]) == 0
+    assert (tmp_path / "fan.png").read_bytes() == (tmp_path / "fan_here.png").read_bytes()
