@@ -10,8 +10,6 @@ import sys
 import traceback
 from pathlib import Path
 
-from rich.table import Table
-
 from simengine.cli_common import (
     FIGURE_SUFFIXES,
     RESULT_SUFFIXES,
@@ -29,10 +27,17 @@ from simengine.cli_common import (
     without_dask,
 )
 from simengine.errors import SimEngineError
-from simengine.fmt import money as _money
+
+
+def _money(x: float, currency: str = "USD") -> str:
+    from simengine.fmt import money  # numpy: not for `simengine --version`
+
+    return money(x, currency)
 
 
 def print_summary(ds, fmt: str = "table") -> None:
+    from rich.table import Table
+
     from simengine.analysis.summary import summarize
 
     if fmt != "table":
@@ -237,7 +242,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
     from simengine import plot
 
     check_output(a.output, "-o", FIGURE_SUFFIXES)
-    if a.standalone:
+    if getattr(a, "standalone", False):
         without_dask(a.result)
     ds = load_result(a.result)
     out.print(f"wrote {save_figure(plot.KINDS[a.kind](ds), a.output)}")
@@ -245,6 +250,8 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    if getattr(a, "standalone", False):
+        without_dask(a.result)  # before xarray is imported
     from simengine import export
 
     if not (a.csv or a.xlsx):

@@ -197,3 +197,11 @@ def test_plot_of_a_saved_result_imports_no_engine(tmp_path):
 
     assert main(["plot", str(res), "-o", str(tmp_path / "fan_here.png")]) == 0
     assert (tmp_path / "fan.png").read_bytes() == (tmp_path / "fan_here.png").read_bytes()
+    # export reads the file the same way: the same tables without dask as with it
+    mods = _imported(["export", str(res), "--csv", str(tmp_path / "csv")])
+    assert not _heavy(mods, ("numba", "dask"))
+    assert main(["export", str(res), "--csv", str(tmp_path / "csv_here")]) == 0
+    names = sorted(p.name for p in (tmp_path / "csv").iterdir())
+    assert names and names == sorted(p.name for p in (tmp_path / "csv_here").iterdir())
+    for n in names:
+        assert (tmp_path / "csv" / n).read_bytes() == (tmp_path / "csv_here" / n).read_bytes()
