@@ -18,19 +18,13 @@ from numba import njit, prange, uint64
 from simengine import codes
 from simengine.kernels.clock import exit_time, stage_clocks
 from simengine.kernels.drift import clock_index, route_table_t, route_visit
+from simengine.kernels.normals import block_normals
 from simengine.kernels.outputs import FUNNEL, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import route_table
-from simengine.kernels.samplers import (
-    NDTRI_CENTRAL,
-    exp_poly,
-    gamma_unit,
-    ndtri,
-    ndtri_central,
-    poisson,
-)
+from simengine.kernels.samplers import exp_poly, gamma_unit, poisson
 from simengine.kernels.tally import snapshot
-from simengine.kernels.values import sample_at
+from simengine.kernels.values import sample_at, slot_value
 
 MAX_VISITS = 10_000  # a prospect still cycling after this many visits stays open (and is counted)
 
@@ -130,14 +124,14 @@ def _draw(st, dr, out, i, root):
     b_visit = np.empty(BLOCK, np.int64)
     b_reached = np.empty(BLOCK, np.int64)  # bit s: has reached stage s
     b_coh = np.empty(BLOCK, np.int64)  # time slot of the arrival period (0: open pipeline)
-    b_c = np.empty(BLOCK, np.int64)  # campaign (C: the open pipeline)
-    b_rc = np.empty(BLOCK, np.int64)  # route source: campaign, or C + initial-pipeline entry
-    b_res = np.empty(BLOCK)  # the open pipeline's residual dwell of its first visit, else -1
+    b_res = np.empty(BLOCK)  # the open pipeline's residual dwell of its first visit
     queue = np.empty((S, BLOCK + 1), np.int64)  # members waiting at each stage (+1: dummy slot)
     qn = np.zeros(S, np.int64)
     w_idx = np.empty(BLOCK, np.int64)  # the members visiting the stage being worked
+    w_u = np.empty(BLOCK)  # their uniforms
+    w_z = np.empty(BLOCK)  # their standard normals
+    w_ok = np.empty(BLOCK)  # 1 where gamma's first attempt is accepted
     w_dwell = np.empty(BLOCK)
-    w_u = np.empty(BLOCK)
     w_key = np.empty(BLOCK, np.uint64)
     w_ctr = np.empty(BLOCK, np.uint64)
     w_tail = np.empty(BLOCK + 1, np.int64)
@@ -146,7 +140,8 @@ def _draw(st, dr, out, i, root):
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day);
     # a block takes the source's next BLOCK prospects whatever their day, so small daily
-    # batches are followed together (each member keeps its own key, day and cohort)
+    # batches are followed together (each member keeps its own key, day and cohort); a block
+    # never mixes sources, so its campaign ``c`` and route source ``rc`` are the block's
     src, day, d1, n, k = -1, 0, 0, 0, 0
     c = rc = coh = s0 = 0
     src_key = batch_key = uint64(0)
@@ -218,13 +213,10 @@ def _draw(st, dr, out, i, root):
                 t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
                 b_t[b] = t
                 b_arrival[b] = t
-                b_res[b] = -1.0
             b_value[b] = -1.0
             b_visit[b] = 0
             b_reached[b] = 0
             b_coh[b] = coh
-            b_c[b] = c
-            b_rc[b] = rc
             queue[s0, qn[s0]] = b
             qn[s0] += 1
             k += 1
@@ -245,10 +237,12 @@ def _draw(st, dr, out, i, root):
                 qn[s] = 0
                 pv = in_pv[s] == 1
                 # first visits to the stage; deal values from the pipeline stage on
+                n_new = 0
                 for j in range(m):
                     b = w_idx[j]
-                    o_reach[b_c[b], s] += 1 - ((b_reached[b] >> s) & 1)
+                    n_new += 1 - ((b_reached[b] >> s) & 1)
                     b_reached[b] |= 1 << s
+                o_reach[c, s] += n_new
                 if pv:
                     nv = 0  # the members without a deal value yet
                     for j in range(m):
@@ -260,51 +254,30 @@ def _draw(st, dr, out, i, root):
                         # as ``sample`` draws it, in loops that vectorise
                         ctr_v = counter(0, codes.P_VALUE, 0)
                         for jj in range(nv):
-                            u = uniform(b_key[w_new[jj]], ctr_v)
-                            w_u[jj] = u
-                            w_dwell[jj] = ndtri_central(u)
-                        nt = 0
-                        for jj in range(nv):
-                            w_tail[nt] = jj
-                            nt += abs(w_u[jj] - 0.5) > NDTRI_CENTRAL
-                        for jt in range(nt):
-                            jj = w_tail[jt]
-                            w_dwell[jj] = ndtri(w_u[jj])
+                            w_key[jj] = b_key[w_new[jj]]
+                            w_ctr[jj] = ctr_v
+                        block_normals(w_key, w_ctr, nv, w_u, w_z, w_tail)
                         mu, sg = nat[i, vs, 0], nat[i, vs, 1]
                         for jj in range(nv):
-                            b_value[w_new[jj]] = max(exp_poly(mu + sg * w_dwell[jj]), 0.0)
+                            b_value[w_new[jj]] = max(exp_poly(mu + sg * w_z[jj]), 0.0)
                     else:
                         for jj in range(nv):
                             b = w_new[jj]
-                            vs = value_slot[b_g[b]]
-                            b_value[b] = max(sample_at(
-                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
-                                emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
-                                0.0)
+                            b_value[b] = max(slot_value(
+                                slot_kind, nat, i, value_slot[b_g[b]], b_key[b], 0,
+                                codes.P_VALUE, emp_values, emp_cum, slot_emp), 0.0)
                 # dwells
                 ds = dwell_slot[s]
                 kind = slot_kind[ds]
                 p0, p1, p2, p3 = nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2], nat[i, ds, 3]
                 if kind == codes.LOGNORMAL or (kind == codes.GAMMA and p0 >= 1.0):
-                    # a standard normal each, as ndtri(uniform) in ``sample``: the
-                    # uniforms and ndtri's central part in a loop that vectorises, then
-                    # the tails (15 %)
+                    # a standard normal each, as ndtri(uniform) in ``sample``
                     for j in range(m):
                         b = w_idx[j]
                         w_key[j] = b_key[b]
                         w_ctr[j] = counter(b_visit[b], codes.P_DWELL, 0)
-                    for j in range(m):
-                        u = uniform(w_key[j], w_ctr[j])
-                        w_u[j] = u
-                        w_dwell[j] = ndtri_central(u)
-                    nt = 0
-                    for j in range(m):
-                        w_tail[nt] = j
-                        nt += abs(w_u[j] - 0.5) > NDTRI_CENTRAL
-                    for jj in range(nt):
-                        j = w_tail[jj]
-                        w_dwell[j] = ndtri(w_u[j])
+                    # (in place: the transforms below then vectorise without alias checks)
+                    block_normals(w_key, w_ctr, m, w_u, w_dwell, w_tail)
                     if kind == codes.LOGNORMAL:
                         for j in range(m):
                             w_dwell[j] = exp_poly(p0 + p1 * w_dwell[j])
@@ -319,12 +292,12 @@ def _draw(st, dr, out, i, root):
                             v = v * v * v
                             u = uniform(w_key[j], w_ctr[j] + uint64(1))
                             x2 = x * x
-                            w_u[j] = (v > 0.0) & (u < 1.0 - 0.0331 * x2 * x2)
+                            w_ok[j] = (v > 0.0) & (u < 1.0 - 0.0331 * x2 * x2)
                             w_dwell[j] = p1 * (d * v)
                         nt = 0
                         for j in range(m):
                             w_tail[nt] = j
-                            nt += w_u[j] == 0.0
+                            nt += w_ok[j] == 0.0
                         for jj in range(nt):
                             j = w_tail[jj]
                             w_dwell[j] = p1 * gamma_unit(p0, w_key[j], b_visit[w_idx[j]],
@@ -348,10 +321,11 @@ def _draw(st, dr, out, i, root):
                     mult = dwell_mult[i, 0, s]
                     for j in range(m):
                         w_dwell[j] = max(w_dwell[j], 0.0) * mult
-                for j in range(m):  # the open pipeline's first visit: its residual
-                    b = w_idx[j]
-                    if b_visit[b] == 0 and b_res[b] >= 0.0:
-                        w_dwell[j] = b_res[b]
+                if rc >= C:  # the open pipeline's first visit: its residual dwell
+                    for j in range(m):
+                        b = w_idx[j]
+                        if b_visit[b] == 0:
+                            w_dwell[j] = b_res[b]
                 # exits, routes and the counters they move
                 nn = n_next[s]
                 clock = has_clock[s] == 1
@@ -363,7 +337,6 @@ def _draw(st, dr, out, i, root):
                     t = b_t[b]
                     visit = b_visit[b]
                     g = b_g[b]
-                    r_src = b_rc[b]
                     value = b_value[b]
                     if clock and t < D:
                         t_out = exit_time(s, t, w_dwell[j], speed, cum, D)
@@ -390,22 +363,22 @@ def _draw(st, dr, out, i, root):
                     if rmode == codes.DRIFT_NONE:
                         # thresholds are non-decreasing: the outcome is how many lie
                         # at or below u (under the friction of the exit day)
-                        fs = f_state[s, xday]
-                        n_clip[s] += r_clip[r_src, g, s, fs]
+                        fs = 0 if table else f_state[s, xday]
+                        n_clip[s] += r_clip[rc, g, s, fs]
                         jj = 0
                         for kk in range(nn + 2):
-                            jj += u >= route[r_src, g, s, fs, kk]
+                            jj += u >= route[rc, g, s, fs, kk]
                         outcome = r_out[s, jj]
                     elif table:
                         tz = clock_index(rmode, b_coh[b], period)
-                        n_clip[s] += clip_t[r_src, g, rx, tz]
+                        n_clip[s] += clip_t[rc, g, rx, tz]
                         jj = 0
                         for kk in range(nn + 2):
-                            jj += u >= route_t[r_src, g, rx, tz, kk]
+                            jj += u >= route_t[rc, g, rx, tz, kk]
                         outcome = r_out[s, jj]
                     else:
                         tz = clock_index(rmode, b_coh[b], period)
-                        outcome, clipped = route_visit(st, dr, i, r_src, g, s, tz, xday, u,
+                        outcome, clipped = route_visit(st, dr, i, rc, g, s, tz, xday, u,
                                                        nd_add, lost_add)
                         n_clip[s] += clipped
                     # advance (branch-free): queue at the next stage, or a dummy write
@@ -420,27 +393,22 @@ def _draw(st, dr, out, i, root):
                     o_nd[period, s] += outcome == codes.NO_DECISION
                     if outcome == codes.WON:
                         if value < 0.0:
-                            vs = value_slot[g]
-                            value = max(sample_at(
-                                slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                nat[i, vs, 2], nat[i, vs, 3], b_key[b], 0, codes.P_VALUE,
-                                emp_values, emp_cum, slot_emp[vs, 0], slot_emp[vs, 1]),
-                                0.0)
+                            value = max(slot_value(
+                                slot_kind, nat, i, value_slot[g], b_key[b], 0, codes.P_VALUE,
+                                emp_values, emp_cum, slot_emp), 0.0)
                         out.won[i, period] += 1.0
                         out.revenue[i, period] += value
-                        out.won_by_campaign[i, b_c[b]] += 1.0
-                        out.revenue_by_campaign[i, b_c[b]] += value
+                        out.won_by_campaign[i, c] += 1.0
+                        out.revenue_by_campaign[i, c] += value
                         out.revenue_by_segment[i, g] += value
                         if b_arrival[b] >= 0.0:
                             out.cycle_time_sum[i] += t_out - b_arrival[b]
                             out.cycle_time_n[i] += 1.0
                     elif outcome == codes.RECYCLE:  # nurture for a delay, then back
                         o_rc[period, s] += 1.0
-                        dl = delay_slot[s]
-                        delay = max(sample_at(
-                            slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                            nat[i, dl, 3], b_key[b], visit, codes.P_DELAY, emp_values,
-                            emp_cum, slot_emp[dl, 0], slot_emp[dl, 1]), 0.0)
+                        delay = max(slot_value(
+                            slot_kind, nat, i, delay_slot[s], b_key[b], visit, codes.P_DELAY,
+                            emp_values, emp_cum, slot_emp), 0.0)
                         t_back = t_out + delay
                         nur_diff[first_end_after[xday]] += 1.0
                         back = rc_to[s]
