@@ -136,6 +136,16 @@ def _draw(st, dr, out, i, root):
     w_ctr = np.empty(BLOCK, np.uint64)
     w_tail = np.empty(BLOCK + 1, np.int64)
     w_new = np.empty(BLOCK + 1, np.int64)
+    # deal values: lognormal in every segment is drawn for a block at once
+    values_lognormal = True
+    v_mu = np.empty(G)
+    v_sg = np.empty(G)
+    for g in range(G):
+        vs = value_slot[g]
+        values_lognormal &= slot_kind[vs] == codes.LOGNORMAL
+        v_mu[g] = nat[i, vs, 0]
+        v_sg[g] = nat[i, vs, 1]
+    camp_mix_cum = st.camp_mix_cum
     dk = draw_key(root, dr.draw_ids[i])
 
     # sources: initial-pipeline entries (one batch each), then campaigns (one batch a day);
@@ -204,15 +214,7 @@ def _draw(st, dr, out, i, root):
                 b_arrival[b] = -1.0
                 b_res[b] = dr.init_residual[i, dr.init_offset[src] + k]
             else:
-                g = 0
-                if G > 1:
-                    u = uniform(key, counter(0, codes.P_SEGMENT, 0))
-                    while g < G - 1 and u >= st.camp_mix_cum[c, g]:
-                        g += 1
-                b_g[b] = g
-                t = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
-                b_t[b] = t
-                b_arrival[b] = t
+                b_t[b] = day  # + the arrival's time of day, below
             b_value[b] = -1.0
             b_visit[b] = 0
             b_reached[b] = 0
@@ -223,6 +225,25 @@ def _draw(st, dr, out, i, root):
             nb += 1
         if nb == 0:
             break
+        if rc < C:  # a campaign's block: arrival times and segments, in loops that vectorise
+            ctr_t = counter(0, codes.P_ARRIVAL_TIME, 0)
+            for b in range(nb):
+                t = b_t[b] + uniform(b_key[b], ctr_t)
+                b_t[b] = t
+                b_arrival[b] = t
+            if G > 1:
+                # the segment is the number of cumulative mix shares at or below a uniform
+                ctr_g = counter(0, codes.P_SEGMENT, 0)
+                for b in range(nb):
+                    w_u[b] = uniform(b_key[b], ctr_g)
+                for b in range(nb):
+                    g = 0
+                    for gg in range(G - 1):
+                        g += w_u[b] >= camp_mix_cum[c, gg]
+                    b_g[b] = g
+            else:
+                for b in range(nb):
+                    b_g[b] = 0
         # --- sweep the stages until every member has left the funnel or the horizon ---
         busy = True
         while busy:
@@ -249,17 +270,17 @@ def _draw(st, dr, out, i, root):
                         b = w_idx[j]
                         w_new[nv] = b
                         nv += b_value[b] < 0.0
-                    vs = value_slot[0]
-                    if G == 1 and slot_kind[vs] == codes.LOGNORMAL:
+                    if values_lognormal:
                         # as ``sample`` draws it, in loops that vectorise
                         ctr_v = counter(0, codes.P_VALUE, 0)
                         for jj in range(nv):
                             w_key[jj] = b_key[w_new[jj]]
                             w_ctr[jj] = ctr_v
                         block_normals(w_key, w_ctr, nv, w_u, w_z, w_tail)
-                        mu, sg = nat[i, vs, 0], nat[i, vs, 1]
                         for jj in range(nv):
-                            b_value[w_new[jj]] = max(exp_poly(mu + sg * w_z[jj]), 0.0)
+                            b = w_new[jj]
+                            g = b_g[b]
+                            b_value[b] = max(exp_poly(v_mu[g] + v_sg[g] * w_z[jj]), 0.0)
                     else:
                         for jj in range(nv):
                             b = w_new[jj]
