@@ -133,13 +133,15 @@ def _compiled(name: str):
                                   "tests/scenarios/all_features.yaml"])
 def test_size_check_is_the_engines(name, monkeypatch):
     """The numba-free size check gives, bit for bit, the expected prospects of the engine's
-    kernels' generator and scipy.stats' inverse CDFs, and the kernels' output shapes."""
-    from simengine.engine import chunks, planning, sampling
+    kernels' generator and scipy.stats' inverse CDFs, and an output shape for each field of the
+    kernel's ``Out``."""
+    from simengine.engine import planning, sampling
     from simengine.kernels import rng
+    from simengine.kernels.funnel import Out
 
     cs = _compiled(name)
     got = planning.expected_prospects(cs)
-    assert planning.out_shapes(cs, 3) == chunks.out_shapes(cs, 3)
+    assert tuple(planning.out_shapes(cs, 3)) == Out._fields
     monkeypatch.setattr(sampling, "uniforms", rng.uniforms)
     for cls in KINDS.values():
         if cls is not dists.Normal:
