@@ -10,8 +10,6 @@ import sys
 import traceback
 from pathlib import Path
 
-from rich.table import Table
-
 from simengine.cli_common import (
     FIGURE_SUFFIXES,
     RESULT_SUFFIXES,
@@ -26,12 +24,20 @@ from simengine.cli_common import (
     load_result,
     out,
     save_figure,
+    without_dask,
 )
 from simengine.errors import SimEngineError
-from simengine.fmt import money as _money
+
+
+def _money(x: float, currency: str = "USD") -> str:
+    from simengine.fmt import money  # numpy: not for `simengine --version`
+
+    return money(x, currency)
 
 
 def print_summary(ds, fmt: str = "table") -> None:
+    from rich.table import Table
+
     from simengine.analysis.summary import summarize
 
     if fmt != "table":
@@ -187,10 +193,10 @@ def _check_resume(a: argparse.Namespace) -> None:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    import numba
     import numpy as np
 
-    from simengine.engine.run import check_size, expected_prospects
+    # numba-free: checking a file does not load the kernels (a second of start-up)
+    from simengine.engine.planning import check_size, default_threads, expected_prospects
     from simengine.errors import RunSizeError
 
     sc, cs = load_checked(a.scenario, a.set)
@@ -210,11 +216,11 @@ def cmd_validate(a: argparse.Namespace) -> int:
             out.print(f"  {line}", highlight=False)
     draws = 1000 if a.draws is None else a.draws
     try:  # the file is valid, but `run` would refuse it: say so now, not after the edit loop
-        check_size(cs, draws, numba.config.NUMBA_NUM_THREADS)
+        check_size(cs, draws, default_threads())
     except RunSizeError as exc:
         raise SimEngineError(f"{a.scenario}: `simengine run` with {draws:,} draws would be "
                              f"refused: {exc}") from None
-    from simengine.engine.prepare import natural_params, volumes
+    from simengine.engine.planning import natural_params, volumes
     from simengine.engine.warmup import empty_stages
 
     theta = np.array([[d.mean() for d in cs.params.dists]], dtype=float)
@@ -236,12 +242,16 @@ def cmd_plot(a: argparse.Namespace) -> int:
     from simengine import plot
 
     check_output(a.output, "-o", FIGURE_SUFFIXES)
+    if getattr(a, "standalone", False):
+        without_dask(a.result)
     ds = load_result(a.result)
     out.print(f"wrote {save_figure(plot.KINDS[a.kind](ds), a.output)}")
     return 0
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    if getattr(a, "standalone", False):
+        without_dask(a.result)  # before xarray is imported
     from simengine import export
 
     if not (a.csv or a.xlsx):
@@ -349,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:  # --help, --version
             return int(exc.code or 0)
         out.stderr = getattr(args, "format", "table") != "table"  # the table alone on stdout
+        args.standalone = argv is None  # the command line's own process, which ends with it
         return args.func(args)
     except SimEngineError as exc:
         for line in str(exc).splitlines():

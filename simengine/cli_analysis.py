@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
-from rich.table import Table
-
+from simengine._lazy import LazyModule
 from simengine.cli_common import save_figure
 from simengine.errors import SimEngineError
-from simengine.fmt import money as _money
-from simengine.fmt import pct
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# imported when a command prints (numpy and rich's tables): `simengine --version` needs neither
+fmt = LazyModule("simengine.fmt")
+rich_table = LazyModule("rich.table")
+
+
+def _money(x: float, currency: str = "USD") -> str:
+    return fmt.money(x, currency)
 
 
 def _pct(p: float) -> str:
-    return pct(p, 1)
+    return fmt.pct(p, 1)
 
 
 def _narrow_table(title: str) -> Table:
     """A table that fits 80 columns: no vertical rules, one space between columns."""
     from rich import box
 
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+    return rich_table.Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                  padding=(0, 1), collapse_padding=True)
 
 
@@ -164,7 +173,7 @@ def _waterfall(w, lever: str, cur: str) -> Table:
     from simengine.fmt import lever_formatter
 
     fmt = lever_formatter(lever, cur)
-    t = Table(title="reverse waterfall in expected values (parameters at their means)",
+    t = rich_table.Table(title="reverse waterfall in expected values (parameters at their means)",
               title_justify="left")
     for col in ("step", "expected", "conversion", "note"):
         t.add_column(col, justify="left" if col in ("step", "note") else "right")
@@ -323,7 +332,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
         code = OUT_OF_REACH_EXIT
         err.print(f"[yellow]{exc}[/yellow]", highlight=False, soft_wrap=True)
     cur = r.currency
-    t = Table(title=f"the plan next to the scenario as loaded ({r.draws:,} draws, seed "
+    t = rich_table.Table(title=f"the plan next to the scenario as loaded ({r.draws:,} draws, seed "
               f"{r.seed}, common random numbers)", title_justify="left")
     for col in ("", "as loaded", "plan"):
         t.add_column(col, justify="left" if not col else "right")
@@ -337,7 +346,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
               f"{_pct(r.probability)} ± {_pct(r.probability_se)} (fresh draws; "
               f"{_pct(r.search_probability)} on the search draws)")
     out.print(t)
-    f = Table(title="frontier: every plan simulated, cheapest first (* efficient)",
+    f = rich_table.Table(title="frontier: every plan simulated, cheapest first (* efficient)",
               title_justify="left")
     for col in ("cost", "P(goal) ± s.e.", "plan",
                 *[p.path.split(".", 1)[-1] for p in r.levers]):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from rich.table import Table
-
 from simengine.errors import SimEngineError
 
 
@@ -96,7 +93,9 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 
 
 def print_backtest(res) -> None:
+    import numpy as np
     from rich import box
+    from rich.table import Table
 
     from simengine.cli_common import out
     from simengine.fmt import money

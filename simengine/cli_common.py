@@ -172,6 +172,19 @@ def load_result(path: str | Path):
     return ds
 
 
+def without_dask(result: str | Path) -> None:
+    """Keep dask out of a process that only reads the result file ``result``, if it is a
+    ``.nc`` file (read into memory whole; a ``.zarr`` store is read lazily, through dask).
+
+    Whenever dask is installed, xarray imports ``dask.array`` (half a CPU second, a quarter of a
+    ``plot``) on the first variable it builds, to test whether it is a dask array. Call this
+    only in a process that ends with the command and before xarray is imported: xarray then
+    takes dask for not installed.
+    """
+    if Path(result).suffix.lower() == ".nc" and not {"dask", "xarray"} & set(sys.modules):
+        sys.modules["dask"] = None  # type: ignore[assignment]  # import dask: ImportError
+
+
 def save_figure(fig, path: str | Path) -> Path:
     """Write a matplotlib figure to ``path`` atomically (:func:`simengine.files.write_atomic`)
     and close it; the folder is created if needed."""

@@ -10,7 +10,10 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import simengine as se
-    from simengine.cli_common import check_output, load_result, out
+    from simengine.cli_common import check_output, load_result, out, without_dask
+
+    if getattr(a, "standalone", False):
+        without_dask(a.result)  # before xarray is imported
     from simengine.report.document import check_path
 
     check_path(a.output)

@@ -40,6 +40,7 @@ from numba import njit, uint64
 from scipy import special, stats
 
 from simengine import codes
+from simengine.engine import rng_np
 from simengine.kernels import rng
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.samplers import empirical, ndtri, poisson, sample
@@ -273,6 +274,37 @@ def test_public_uniforms_matches_reference(seed):
             ctr = codes.P_PARAM << 8
             ref = ((_mix64(ref_key + (ctr + 1) * _GOLDEN) >> 11) + 0.5) / 2.0**53
             assert got[i, j] == ref, (d, int(key))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_numpy_copy_is_bit_identical(seed):
+    """The NumPy copy of the generator (per-draw parameters, the size check) gives the numba
+    ``uniforms``' numbers bit for bit: random 64-bit keys, keys at the ends of the range and
+    straddling 2**63, large and neighbouring draw numbers, every purpose."""
+    gen = np.random.default_rng(seed % 2**32)
+    keys = np.concatenate([gen.integers(0, 2**64, 200, dtype=np.uint64, endpoint=False),
+                           np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1],
+                                    np.uint64)])
+    draws = np.concatenate([np.arange(50), gen.integers(0, 2**63 - 1, 50),
+                            [2**31 - 1, 2**31, 2**32, 2**62, 2**63 - 1]]).astype(np.int64)
+    for purpose in (0, codes.P_PARAM, codes.P_OCCURS, 255):
+        want = rng.uniforms(seed, draws, keys, purpose)
+        got = rng_np.uniforms(seed, draws, keys, purpose)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), purpose
+    # and the reference, on a few (draw, key) pairs
+    for d, key in ((0, 0), (999, 2**63), (2**63 - 1, 2**64 - 1)):
+        ref_key = _derive(_derive(_mix64(seed + 0x243F6A8885A308D3), d), key)
+        ctr = codes.P_PARAM << 8
+        ref = ((_mix64(ref_key + (ctr + 1) * _GOLDEN) >> 11) + 0.5) / 2.0**53
+        got = rng_np.uniforms(seed, np.array([d]), np.array([key], np.uint64), codes.P_PARAM)
+        assert got[0, 0] == ref, (d, key)
+
+
+def test_numpy_copy_empty_and_shapes():
+    assert rng_np.uniforms(3, np.array([], np.int64), np.arange(4, dtype=np.uint64),
+                           codes.P_PARAM).shape == (0, 4)
+    assert rng_np.uniforms(3, np.arange(5), np.array([], np.uint64), 1).shape == (5, 0)
 
 
 _PY_LEVEL_SCRIPT = textwrap.dedent("""

@@ -17,11 +17,12 @@ import numba
 import numpy as np
 
 from simengine.compile import Compiled
+from simengine.engine.planning import dim_sizes, out_shapes
 from simengine.engine.prepare import pool_draws, pool_static, prepare, static_arrays
 from simengine.engine.sampling import sample_params
 from simengine.kernels.capacity import PoolOut, simulate_capacity_chunk
 from simengine.kernels.funnel import Out, simulate_chunk
-from simengine.kernels.outputs import FUNNEL, POOLS, shapes, sizes
+from simengine.kernels.outputs import POOLS, shapes
 
 
 @dataclass
@@ -40,17 +41,6 @@ class RawResult:
     capacity: np.ndarray | None = None  # (draws, P, NP) mean slots per day in each period
     headcount: np.ndarray | None = None  # (draws, P, NP) mean reps on the books
     first_draw: int = 0  # draw number of the first row
-
-
-def dim_sizes(cs: Compiled, trace: int = 0) -> dict[str, int]:
-    """The length of each output dimension (after the draw axis) for a compiled scenario."""
-    return sizes(cs.grid.periods, cs.n_stages, cs.n_campaigns + 1, len(cs.segment_names),
-                 len(cs.pool_names), trace)
-
-
-def out_shapes(cs: Compiled, n: int) -> dict[str, tuple[int, ...]]:
-    """``{field of Out: shape}`` for ``n`` draws."""
-    return shapes(FUNNEL, dim_sizes(cs), n)
 
 
 def pool_shapes(cs: Compiled, n: int, trace: int) -> dict[str, tuple[int, ...]]:

@@ -12,8 +12,9 @@ from scipy import special
 
 from simengine import codes
 from simengine.compile import Compiled
-from simengine.compile.build import VOL_AUDIENCE, VOL_BUDGET, take_no_decision
+from simengine.compile.build import take_no_decision
 from simengine.engine import warmup
+from simengine.engine.planning import _cols, natural_params, volumes  # numba-free
 from simengine.kernels.capacity import PoolDraws, PoolStatic, pool_capacity
 from simengine.kernels.drift import drift_paths
 from simengine.kernels.funnel import Draws, Static, initial_uniforms
@@ -51,49 +52,6 @@ def _rt_mode(cs: Compiled) -> np.ndarray:
 def _dw_mode(cs: Compiled) -> np.ndarray:
     S = cs.n_stages
     return np.zeros(S, np.int64) if cs.dw_mode is None else cs.dw_mode
-
-
-def _cols(theta: np.ndarray, cols: np.ndarray, default: float = 0.0) -> np.ndarray:
-    """theta[:, cols] with -1 columns read as ``default``."""
-    out = theta[:, np.maximum(cols, 0)]
-    return np.where(cols >= 0, out, default)
-
-
-def natural_params(cs: Compiled, theta: np.ndarray) -> np.ndarray:
-    """(n, slots, 4) natural parameters of every per-prospect distribution in each draw."""
-    n = len(theta)
-    nat = np.zeros((n, len(cs.slot_dists), codes.N_NATURAL))
-    for j, d in enumerate(cs.slot_dists):
-        if isinstance(d, Empirical):
-            continue
-        p = {name: theta[:, cs.slot_cols[j, k]] for k, name in enumerate(d.params())}
-        nat[:, j] = d.natural(p)
-    return nat
-
-
-def saturation_cols(cs: Compiled) -> np.ndarray:
-    """(C,) parameter column of each campaign's budget saturation, -1 without one."""
-    cols = np.full(cs.n_campaigns, -1, np.int64)
-    for c, name in enumerate(cs.campaign_names[:cs.n_campaigns]):
-        path = f"campaigns.{name}.volume.saturation"
-        if path in cs.params.paths:
-            cols[c] = cs.params.col(path)
-    return cols
-
-
-def volumes(cs: Compiled, theta: np.ndarray) -> np.ndarray:
-    """(n, C) expected prospects of each campaign over its whole schedule.
-
-    A budget with a saturation S buys (S / c)(1 - exp(-B / S)) leads instead of B / c: the
-    first dollars at c each, the marginal lead at budget B costs c exp(B / S).
-    """
-    a = _cols(theta, cs.vol_cols[:, 0])
-    b = _cols(theta, cs.vol_cols[:, 1], 1.0)
-    sat = _cols(theta, saturation_cols(cs), np.inf)
-    kind = cs.vol_kind[None, :]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # unused branch; tiny costs
-        budget = np.where(np.isfinite(sat), sat * -np.expm1(-a / sat), a)
-        return np.where(kind == VOL_BUDGET, budget / b, np.where(kind == VOL_AUDIENCE, a * b, a))
 
 
 def prepare(cs: Compiled, theta: np.ndarray, seed: int, draw_ids: np.ndarray) -> Draws:

@@ -10,7 +10,6 @@ threads, on the backend or on where the result is kept.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -27,73 +26,20 @@ from simengine.engine.chunks import (
     given_slice,
     new_out,
     new_pools,
-    out_shapes,
     uses_capacity,
 )
 from simengine.engine.plan import RunPlan
+from simengine.engine.planning import (  # numba-free, shared with `simengine validate`
+    MAX_SECONDS,
+    PROSPECTS_PER_SECOND_PER_CORE,  # noqa: F401 (the size check's figures, read from here too)
+    check_size,
+    expected_prospects,  # noqa: F401
+    physical_memory,  # noqa: F401
+)
 from simengine.engine.precision import Tracker, next_target
-from simengine.engine.prepare import volumes
-from simengine.engine.sampling import sample_params
-from simengine.errors import RunSizeError
 from simengine.kernels.capacity import PoolOut
 from simengine.kernels.funnel import Out
 from simengine.stats import Precision
-
-# Planning figures for the size check (deliberately conservative, measured on 2 cores).
-PROSPECTS_PER_SECOND_PER_CORE = 5e6
-MAX_SECONDS = 3600.0
-
-
-def expected_prospects(cs: Compiled, draws: int = 256) -> float:
-    """Expected prospects per draw (campaign volumes in the horizon plus the open pipeline),
-    averaged over sampled parameters: budget / cost per lead is not budget / mean cost."""
-    theta = sample_params(cs.params, 0, np.arange(draws, dtype=np.int64))
-    vol = volumes(cs, theta).mean(axis=0) * cs.camp_shape.sum(axis=1)
-    initial = theta[:, cs.init_count_col].sum(axis=1).mean() if len(cs.init_count_col) else 0.0
-    return float(vol.sum() + initial)
-
-
-def check_size(cs: Compiled, draws: int, threads: int, memory_bytes: int | None = None,
-               max_seconds: float = MAX_SECONDS, in_memory: bool = True) -> None:
-    """Refuse a run that cannot fit in memory or in ``max_seconds``; say what would fit.
-
-    ``in_memory=False``: the results are streamed to a store, only the time counts.
-    """
-    if draws < 1:
-        raise RunSizeError(f"draws: expected at least 1, found {draws}")
-    per_draw = sum(int(np.prod(s[1:])) for s in out_shapes(cs, 1).values()) * 8 * 2
-    per_draw += len(cs.params.paths) * 8
-    mem = memory_bytes or physical_memory()
-    budget = 0.5 * mem
-    if in_memory and per_draw * draws > budget:
-        fit = int(budget // per_draw)
-        raise RunSizeError(
-            f"run too large for memory: {draws:,} draws need about "
-            f"{per_draw * draws / 2**30:.1f} GiB of results, more than half of this machine's "
-            f"{mem / 2**30:.0f} GiB; at most {fit:,} draws fit (or stream them to a store: "
-            f"-o OUT.zarr, or use fewer periods)")
-    prospects = expected_prospects(cs)
-    if not np.isfinite(prospects):
-        raise RunSizeError("run too long: the expected number of prospects per draw is not "
-                           "finite (a cost per lead or another denominator near 0?)")
-    seconds = prospects * draws / (PROSPECTS_PER_SECOND_PER_CORE * max(threads, 1))
-    if seconds > max_seconds:
-        fit = max(1, int(max_seconds * PROSPECTS_PER_SECOND_PER_CORE * threads / max(prospects,
-                                                                                    1)))
-        raise RunSizeError(
-            f"run too long: {draws:,} draws of about {prospects:,.0f} prospects each would take "
-            f"about {seconds / 3600:.1f} h on {threads} core(s) (planning at "
-            f"{PROSPECTS_PER_SECOND_PER_CORE:.0e} prospects/s per core), over the limit of "
-            f"{max_seconds / 60:.0f} min; at most {fit:,} draws fit")
-
-
-def physical_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
-
-
 
 
 class Sink(Protocol):

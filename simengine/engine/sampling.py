@@ -26,8 +26,8 @@ import numpy as np
 from simengine import codes
 from simengine._lazy import LazyModule
 from simengine.compile import ParamTable
+from simengine.engine.rng_np import uniforms  # the kernels' numbers, without numba
 from simengine.errors import SimEngineError
-from simengine.kernels.rng import uniforms
 from simengine.scenario.distributions import Fixed
 
 # imported when a draw needs them (quasi-random designs, correlations): not to validate a file

@@ -33,8 +33,6 @@ import numpy as np
 from simengine import codes
 from simengine.compile import Compiled
 from simengine.compile.build import take_no_decision
-from simengine.kernels.funnel import initial_uniforms
-from simengine.kernels.rng import uniforms
 from simengine.scenario.distributions import Empirical, Fixed
 
 
@@ -75,7 +73,7 @@ def _dist_mean(cs: Compiled, slot: int, nat: np.ndarray) -> np.ndarray:
         return nat[:, slot, 0].copy()
     if isinstance(d, Empirical):
         return np.full(len(nat), d.mean())
-    return np.asarray(d.frozen(nat[:, slot][:, None, :]).mean(), dtype=float).reshape(len(nat))
+    return np.asarray(d.nat_mean(nat[:, slot][:, None, :]), dtype=float).reshape(len(nat))
 
 
 def visits(cs: Compiled, theta: np.ndarray) -> np.ndarray:
@@ -168,7 +166,10 @@ def extend(cs: Compiled, theta: np.ndarray, nat: np.ndarray, vol: np.ndarray, se
     after the file's entries; returned unchanged without a warm start."""
     if not active(cs):
         return counts, offsets, seg, residual
-    from scipy import stats
+    from scipy import stats  # the kernels' helpers too: `simengine validate` needs none of them
+
+    from simengine.kernels.funnel import initial_uniforms
+    from simengine.kernels.rng import uniforms
 
     n, W, G = len(draw_ids), len(cs.warm_stage), len(cs.segment_names)
     means = steady_means(cs, theta, nat, vol)[:, cs.warm_stage, cs.warm_camp, :]  # (n, W, G)

@@ -26,6 +26,11 @@ from simengine._lazy import LazyModule
 from simengine.scenario.base import Model, Problems, fmt
 
 stats = LazyModule("scipy.stats")  # a second of imports that reading a scenario never needs
+# Sampling a draw's parameters and the size check need only these special functions (a third of
+# a second to import): the inverse CDFs and means below are scipy.stats' own formulas, written
+# out so that they give scipy.stats' numbers bit for bit without importing it.
+special = LazyModule("scipy.special")
+_NORM_PDF_C = np.sqrt(2 * np.pi)
 
 INF = math.inf
 
@@ -55,6 +60,48 @@ def _hi(x: Any) -> float:
 
 def _mean(x: Any) -> float:
     return float(x) if _is_number(x) else x.mean()
+
+
+def _inverse(q: Any, core, ok: Any, scale: Any, loc: Any, a: float, b: float) -> np.ndarray:
+    """``rv_continuous.ppf`` of scipy.stats around the standard inverse CDF ``core(q)``: the
+    support's ends (``a``, ``b`` of the standard form) at q = 0 and 1, NaN outside [0, 1] or
+    where the parameters are impossible (not ``ok``), ``core(q) * scale + loc`` inside."""
+    q = np.asarray(q, dtype=float)
+    ok = np.asarray(ok) & (np.asarray(scale) > 0) & (np.asarray(loc) == np.asarray(loc))
+    with np.errstate(all="ignore"):
+        inner = np.clip(q, 0.5 ** 1074, 1.0 - 2.0 ** -53)  # core is not read where q is 0 or 1
+        x = core(inner) * scale + loc
+        out = np.where(ok & (q == 0), a * scale + loc, np.nan)
+        out = np.where(ok & (q == 1), b * scale + loc, out)
+        out = np.where(ok & (q > 0) & (q < 1), x, out)
+    return out[()] if out.ndim == 0 else out
+
+
+def _moment(mu: Any, ok: Any, scale: Any, loc: Any) -> np.ndarray:
+    """``rv_continuous.mean`` of scipy.stats from the standard form's mean ``mu``."""
+    ok = np.asarray(ok) & (np.asarray(scale) > 0) & (np.asarray(loc) == np.asarray(loc))
+    with np.errstate(all="ignore"):
+        out = np.where(ok, mu * scale + loc, np.nan)
+    return out[()] if out.ndim == 0 else out
+
+
+def norm_ppf(q: Any) -> np.ndarray:
+    """``scipy.stats.norm.ppf``, bit for bit (scipy.special only)."""
+    return _inverse(q, special.ndtri, True, 1.0, 0.0, -INF, INF)
+
+
+def norm_cdf(x: Any) -> np.ndarray:
+    """``scipy.stats.norm.cdf``, bit for bit (scipy.special only)."""
+    x = (np.asarray(x, dtype=float) - 0.0) / 1.0
+    out = special.ndtr(x)
+    return out[()] if np.ndim(out) == 0 else out
+
+
+def norm_pdf(x: Any) -> np.ndarray:
+    """``scipy.stats.norm.pdf``, bit for bit (NumPy only)."""
+    x = (np.asarray(x, dtype=float) - 0.0) / 1.0
+    out = np.where(np.isnan(x), np.nan, np.exp(-x ** 2 / 2.0) / _NORM_PDF_C / 1.0)
+    return out[()] if np.ndim(out) == 0 else out
 
 
 def normal_hint(lo: float, hi: float) -> str:
@@ -103,11 +150,21 @@ class Dist(Model):
         """A frozen scipy distribution broadcasting over natural parameters ``nat[..., 4]``."""
         raise NotImplementedError
 
+    @staticmethod
+    def nat_ppf(nat: np.ndarray, u: Any) -> np.ndarray:
+        """``frozen(nat).ppf(u)``, the same numbers, without importing scipy.stats."""
+        raise NotImplementedError
+
+    @staticmethod
+    def nat_mean(nat: np.ndarray) -> np.ndarray:
+        """``frozen(nat).mean()``, the same numbers, without importing scipy.stats."""
+        raise NotImplementedError
+
     # -- sampling once per draw ----------------------------------------------------------
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF at ``u`` (a flat distribution: numeric parameters)."""
         nat = self.natural({k: np.atleast_1d(float(v)) for k, v in self.params().items()})
-        return np.asarray(self.frozen(nat[0]).ppf(u), dtype=float)
+        return np.asarray(self.nat_ppf(nat[0], u), dtype=float)
 
     # -- validation -----------------------------------------------------------------------
     def _check(self, probs: Problems) -> None:
@@ -205,6 +262,16 @@ class Uniform(Dist):
     def frozen(nat):
         return stats.uniform(loc=nat[..., 0], scale=nat[..., 1] - nat[..., 0])
 
+    @staticmethod
+    def nat_ppf(nat, u):
+        lo, hi = nat[..., 0], nat[..., 1]
+        return _inverse(u, lambda q: q, True, hi - lo, lo, 0.0, 1.0)
+
+    @staticmethod
+    def nat_mean(nat):
+        lo, hi = nat[..., 0], nat[..., 1]
+        return _moment(0.5, True, hi - lo, lo)
+
 
 class Triangular(Dist):
     dist: Literal["triangular"]
@@ -234,6 +301,24 @@ class Triangular(Dist):
     def frozen(nat):
         lo, mo, hi = nat[..., 0], nat[..., 1], nat[..., 2]
         return stats.triang(c=(mo - lo) / (hi - lo), loc=lo, scale=hi - lo)
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        lo, mo, hi = nat[..., 0], nat[..., 1], nat[..., 2]
+        with np.errstate(all="ignore"):
+            c = (mo - lo) / (hi - lo)
+
+        def core(q):
+            return np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q)))
+
+        return _inverse(u, core, (c >= 0) & (c <= 1), hi - lo, lo, 0.0, 1.0)
+
+    @staticmethod
+    def nat_mean(nat):
+        lo, mo, hi = nat[..., 0], nat[..., 1], nat[..., 2]
+        with np.errstate(all="ignore"):
+            c = (mo - lo) / (hi - lo)
+            return _moment((c + 1.0) / 3.0, (c >= 0) & (c <= 1), hi - lo, lo)
 
 
 class Pert(Dist):
@@ -270,6 +355,24 @@ class Pert(Dist):
     @staticmethod
     def frozen(nat):
         return stats.beta(nat[..., 2], nat[..., 3], loc=nat[..., 0], scale=nat[..., 1])
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        return _beta_ppf(nat[..., 2], nat[..., 3], u, nat[..., 1], nat[..., 0])
+
+    @staticmethod
+    def nat_mean(nat):
+        return _beta_mean(nat[..., 2], nat[..., 3], nat[..., 1], nat[..., 0])
+
+
+def _beta_ppf(a, b, u, scale=1.0, loc=0.0):
+    return _inverse(u, lambda q: special.betaincinv(a, b, q), (a > 0) & (b > 0), scale, loc,
+                    0.0, 1.0)
+
+
+def _beta_mean(a, b, scale=1.0, loc=0.0):
+    with np.errstate(all="ignore"):
+        return _moment(a / (a + b), (a > 0) & (b > 0), scale, loc)
 
 
 def _check_three_point(d: Triangular | Pert, probs: Problems) -> None:
@@ -319,14 +422,22 @@ class Normal(Dist):
         with np.errstate(divide="ignore", invalid="ignore"):
             a = -np.inf if self.low is None else (self.low - m) / s
             b = np.inf if self.high is None else (self.high - m) / s
-            out[:, 2] = stats.norm.cdf(a)
-            out[:, 3] = stats.norm.cdf(b)
+            out[:, 2] = norm_cdf(a)
+            out[:, 3] = norm_cdf(b)
         out[~((s > 0) & (out[:, 3] > out[:, 2]))] = np.nan
         return out
 
     @staticmethod
     def frozen(nat):
         return _TruncNormal(nat)
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        return _TruncNormal(nat).ppf(u)
+
+    @staticmethod
+    def nat_mean(nat):
+        return _TruncNormal(nat).mean()
 
     def ppf(self, u):
         nat = self.natural({"mean": np.atleast_1d(float(self.mean_)),
@@ -341,15 +452,15 @@ class _TruncNormal:
         self.m, self.s, self.pa, self.pb = (nat[..., i] for i in range(4))
 
     def ppf(self, u):
-        return self.m + self.s * stats.norm.ppf(self.pa + np.asarray(u) * (self.pb - self.pa))
+        return self.m + self.s * norm_ppf(self.pa + np.asarray(u) * (self.pb - self.pa))
 
     def cdf(self, x):
-        c = (stats.norm.cdf((np.asarray(x) - self.m) / self.s) - self.pa) / (self.pb - self.pa)
+        c = (norm_cdf((np.asarray(x) - self.m) / self.s) - self.pa) / (self.pb - self.pa)
         return np.clip(c, 0.0, 1.0)
 
     def mean(self):
-        a, b = stats.norm.ppf(self.pa), stats.norm.ppf(self.pb)
-        return self.m + self.s * (stats.norm.pdf(a) - stats.norm.pdf(b)) / (self.pb - self.pa)
+        a, b = norm_ppf(self.pa), norm_ppf(self.pb)
+        return self.m + self.s * (norm_pdf(a) - norm_pdf(b)) / (self.pb - self.pa)
 
 
 class _MeanCV(Dist):
@@ -394,6 +505,18 @@ class Lognormal(_MeanCV):
     def frozen(nat):
         return stats.lognorm(s=nat[..., 1], scale=np.exp(nat[..., 0]))
 
+    @staticmethod
+    def nat_ppf(nat, u):
+        s = nat[..., 1]
+        return _inverse(u, lambda q: np.exp(s * special.ndtri(q)), s > 0, np.exp(nat[..., 0]),
+                        0.0, 0.0, INF)
+
+    @staticmethod
+    def nat_mean(nat):
+        s = nat[..., 1]
+        with np.errstate(all="ignore"):
+            return _moment(np.sqrt(np.exp(s * s)), s > 0, np.exp(nat[..., 0]), 0.0)
+
 
 class Gamma(_MeanCV):
     """Gamma given by its mean and coefficient of variation."""
@@ -413,6 +536,17 @@ class Gamma(_MeanCV):
     @staticmethod
     def frozen(nat):
         return stats.gamma(nat[..., 0], scale=nat[..., 1])
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        a = nat[..., 0]
+        return _inverse(u, lambda q: special.gammaincinv(a, q), a > 0, nat[..., 1], 0.0, 0.0,
+                        INF)
+
+    @staticmethod
+    def nat_mean(nat):
+        a = nat[..., 0]
+        return _moment(a, a > 0, nat[..., 1], 0.0)
 
 
 class Weibull(Dist):
@@ -442,6 +576,18 @@ class Weibull(Dist):
     @staticmethod
     def frozen(nat):
         return stats.weibull_min(nat[..., 0], scale=nat[..., 1])
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        c = nat[..., 0]
+        return _inverse(u, lambda q: pow(-special.log1p(-q), 1.0 / c), c > 0, nat[..., 1], 0.0,
+                        0.0, INF)
+
+    @staticmethod
+    def nat_mean(nat):
+        c = nat[..., 0]
+        with np.errstate(all="ignore"):
+            return _moment(special.gamma(1.0 + 1 * 1.0 / c), c > 0, nat[..., 1], 0.0)
 
 
 class Exponential(Dist):
@@ -474,6 +620,14 @@ class Exponential(Dist):
     @staticmethod
     def frozen(nat):
         return stats.expon(scale=nat[..., 0])
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        return _inverse(u, lambda q: -special.log1p(-q), True, nat[..., 0], 0.0, 0.0, INF)
+
+    @staticmethod
+    def nat_mean(nat):
+        return _moment(1.0, True, nat[..., 0], 0.0)
 
 
 class Beta(Dist):
@@ -520,6 +674,14 @@ class Beta(Dist):
     @staticmethod
     def frozen(nat):
         return stats.beta(nat[..., 0], nat[..., 1])
+
+    @staticmethod
+    def nat_ppf(nat, u):
+        return _beta_ppf(nat[..., 0], nat[..., 1], u)
+
+    @staticmethod
+    def nat_mean(nat):
+        return _beta_mean(nat[..., 0], nat[..., 1])
 
 
 class Empirical(Dist):
