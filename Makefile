@@ -16,16 +16,23 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-run: $(STAMP)
+# numba's cache checks only the file of a cached function, and the kernels inline helpers from
+# their sibling modules: after a change to any of them, the compiled kernels are dropped
+KERNELS := $(VENV)/.kernels
+$(KERNELS): $(STAMP) $(wildcard simengine/kernels/*.py) simengine/codes.py
+	rm -rf simengine/kernels/__pycache__/*.nbi simengine/kernels/__pycache__/*.nbc .numba_cache
+	@touch $(KERNELS)
+
+run: $(STAMP) $(KERNELS)
 	$(BIN)/simengine run scenarios/baseline.yaml -n $(DRAWS) --seed 42 -o out/baseline.nc --plots out/
 
-test: $(STAMP)
+test: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: $(STAMP)
+bench: $(STAMP) $(KERNELS)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,mean,rounds
 
 lint: $(STAMP)
