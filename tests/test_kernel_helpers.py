@@ -1,6 +1,6 @@
 """The kernels' shared helpers against independent answers: the event heap against a sort, the
 event id packing against its unpacking, and the per-draw routing tables (one per friction state)
-against routing each visit on its own exit day."""
+against routing each visit on its own exit day, and exit times against the clock's inverse."""
 
 from __future__ import annotations
 
@@ -78,3 +78,31 @@ def test_friction_state_tables_route_as_each_exit_day_does():
                             want = route_visit(st, dr, i, rc, g, s, 0, d, x, nd_add, lost_add)
                             j = int(np.sum(x >= thr[rc, g, s, fs, :cs.n_next[s] + 2]))
                             assert (r_out[s, j], r_clip[rc, g, s, fs]) == want
+
+
+def test_exit_time_is_the_clock_inverse():
+    """A visit's exit is where ``dwell`` units of the stage clock have passed since entry: the
+    first day whose cumulative clock passes the target (numpy's searchsorted), plus the rest at
+    that day's speed; past the horizon the clock runs at speed 1. Speeds as calendars and
+    friction make them: steady, monthly steps, a slow window and paused days."""
+    from simengine.kernels.clock import exit_time
+
+    D = 120
+    rng = np.random.default_rng(11)
+    speeds = np.ones((4, D))
+    speeds[1] = np.repeat([0.8, 0.9, 1.3, 0.8], 30)
+    speeds[2, 40:70] = 1 / 1.5
+    speeds[3, 10:25] = 0.0
+    speeds[3, 60:] = 2.0
+    cum = np.zeros((4, D + 1))
+    cum[:, 1:] = np.cumsum(speeds, axis=1)
+    for s in range(4):
+        for t, dwell in zip(rng.uniform(0, D, 400), rng.exponential(20, 400), strict=True):
+            day = int(t)
+            target = cum[s, day] + speeds[s, day] * (t - day) + dwell
+            if target >= cum[s, D]:
+                want = D + (target - cum[s, D])
+            else:
+                lo = int(np.searchsorted(cum[s, 1:], target, side="right"))
+                want = lo + (target - cum[s, lo]) / speeds[s, lo]
+            assert exit_time(s, t, dwell, speeds, cum, D) == want

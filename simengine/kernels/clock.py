@@ -55,7 +55,21 @@ def exit_time(s, t, dwell, speed, cum, D):
     target = cum[s, day] + speed[s, day] * (t - day) + dwell
     if target >= cum[s, D]:
         return D + (target - cum[s, D])
-    lo, hi = day, D - 1
+    # the exit day is the first lo >= day with cum[s, lo + 1] > target: guessed from the entry
+    # day's speed (right while the speed holds; the guess's neighbours are probed first), then
+    # bisected on the side of the guess it lies on
+    v = speed[s, day]
+    g = min(day + int((target - cum[s, day]) / v), D - 1) if v > 0.0 else day
+    if cum[s, g + 1] <= target:
+        lo, hi = g + 1, D - 1
+        if cum[s, lo + 1] > target:
+            hi = lo
+    elif cum[s, g] > target:
+        lo, hi = day, g - 1
+        if cum[s, hi] <= target:
+            lo = hi
+    else:
+        lo = hi = g
     while lo < hi:
         mid = (lo + hi) >> 1
         if cum[s, mid + 1] > target:
