@@ -26,12 +26,12 @@ from numba import njit, prange, uint64
 
 from simengine import codes
 from simengine.kernels import heap
-from simengine.kernels.clock import exit_time, stage_clocks
+from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_visit
 from simengine.kernels.funnel import MAX_VISITS
 from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
-from simengine.kernels.route import route_table
+from simengine.kernels.route import draw_tables
 from simengine.kernels.samplers import poisson, sample
 from simengine.kernels.tally import snapshot
 from simengine.kernels.values import sample_at
@@ -629,29 +629,16 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     S = st.calendar.shape[0]
     E = st.init_stage.shape[0]
     C = st.camp_enters.shape[0]
-    G = st.camp_mix_cum.shape[1]
     NP = pc.n_pools
     day_period, capacity, o_open = st.day_period, pd.capacity, out.open_at_end
     po_busy_area, po_queue_area, po_cap_area = po.busy_area, po.queue_area, po.cap_area
     st_camp_last_day, st_camp_first_day = st.camp_last_day, st.camp_first_day
 
-    speed = np.empty((S, D))
-    cum = np.empty((S, D + 1))
-    nd_add = np.empty((S, D))
-    lost_add = np.empty((S, D))
-    has_clock = np.zeros(S, np.int64)
     pipe = np.zeros((P + 1, S))
     pv_diff = np.zeros(P + 1)
     nur_diff = np.zeros(P + 1)
-    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
-    R = dr.quality.shape[1]
-    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
-    r_thr = np.empty((R, G, S, NF, dr.p_next.shape[2] + 2))
-    r_out = np.empty((S, dr.p_next.shape[2] + 3), np.int64)
-    r_clip = np.zeros((R, G, S, NF), np.int64)
-    f_state = np.empty((S, D), np.int64)
-    fr_route = np.zeros(S, np.int64)
-    route_table(st, dr, i, nd_add, lost_add, r_thr, r_out, r_clip, f_state, fr_route)
+    (speed, cum, nd_add, lost_add, has_clock,
+     r_thr, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
     dk = draw_key(root, dr.draw_ids[i])
 
     # pools: busy and waiting counts, time integrals since the last day boundary

@@ -16,12 +16,12 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
-from simengine.kernels.clock import exit_time, stage_clocks
+from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_table_t, route_visit
 from simengine.kernels.normals import block_normals
 from simengine.kernels.outputs import FUNNEL, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
-from simengine.kernels.route import route_table
+from simengine.kernels.route import draw_tables
 from simengine.kernels.samplers import exp_poly, gamma_unit, poisson
 from simengine.kernels.tally import snapshot
 from simengine.kernels.values import sample_at, slot_value
@@ -90,25 +90,13 @@ def _draw(st, dr, out, i, root):
     o_reach = np.zeros((C + 1, S))
     o_time, o_exits, o_open = np.zeros(S), np.zeros(S), np.zeros(S)
     n_clip = np.zeros(S)
-    # per-draw scratch
-    speed = np.empty((S, D))
-    cum = np.empty((S, D + 1))
-    nd_add = np.empty((S, D))
-    lost_add = np.empty((S, D))
-    has_clock = np.zeros(S, np.int64)
     pipe = np.zeros((P + 1, S))
     pv_diff = np.zeros(P + 1)
     nur_diff = np.zeros(P + 1)
-    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    (speed, cum, nd_add, lost_add, has_clock,
+     route, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
     K = dr.p_next.shape[2]
     R = quality.shape[1]  # route sources: campaigns, then initial-pipeline entries
-    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
-    route = np.empty((R, G, S, NF, K + 2))
-    r_out = np.empty((S, K + 3), np.int64)
-    r_clip = np.zeros((R, G, S, NF), np.int64)
-    f_state = np.empty((S, D), np.int64)
-    fr_route = np.zeros(S, np.int64)
-    route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, f_state, fr_route)
     # routing of the stages a drift moves: one table per time slot
     rt_mode, rt_index, dw_mode, dz_dwell = st.rt_mode, st.rt_index, st.dw_mode, dr.dz_dwell
     T = st.dz_slots

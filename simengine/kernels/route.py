@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from simengine import codes
+from simengine.kernels.clock import stage_clocks
 from simengine.kernels.drift import clip_outcomes, fill_thresholds
 
 
@@ -77,3 +78,31 @@ def route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, f_state, fr_r
                                                                                 q_rc)
                     fill_thresholds(route[c, g, s, f], p_next[i, s], am, ff, a_total, q_nd,
                                     q_rc, nn)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def draw_tables(st, dr, i):
+    """Draw ``i``'s stage clocks and routing tables, as both kernels read them.
+
+    Returns ``speed``, ``cum``, ``nd_add``, ``lost_add``, ``has_clock`` (see
+    :func:`clock.stage_clocks`) and ``route``, ``r_out``, ``r_clip``, ``f_state``, ``fr_route``
+    (see :func:`route_table`).
+    """
+    S, D = st.calendar.shape[0], st.days
+    G = st.camp_mix_cum.shape[1]
+    R = dr.quality.shape[1]  # route sources: campaigns, then initial-pipeline entries
+    K = dr.p_next.shape[2]
+    NF = 2 * dr.fr_on.shape[1] + 1  # friction states a stage can see in a draw
+    speed = np.empty((S, D))
+    cum = np.empty((S, D + 1))
+    nd_add = np.empty((S, D))
+    lost_add = np.empty((S, D))
+    has_clock = np.zeros(S, np.int64)
+    stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock)
+    route = np.empty((R, G, S, NF, K + 2))
+    r_out = np.empty((S, K + 3), np.int64)
+    r_clip = np.zeros((R, G, S, NF), np.int64)
+    f_state = np.empty((S, D), np.int64)
+    fr_route = np.zeros(S, np.int64)
+    route_table(st, dr, i, nd_add, lost_add, route, r_out, r_clip, f_state, fr_route)
+    return speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip, f_state, fr_route
