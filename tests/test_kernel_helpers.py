@@ -14,9 +14,8 @@ from simengine.compile import compile_scenario
 from simengine.engine.prepare import prepare, static_arrays
 from simengine.engine.sampling import sample_params
 from simengine.kernels import heap
-from simengine.kernels.clock import stage_clocks
 from simengine.kernels.drift import route_visit
-from simengine.kernels.route import route_table
+from simengine.kernels.route import draw_tables
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -55,19 +54,11 @@ def test_friction_state_tables_route_as_each_exit_day_does():
     ids = np.arange(2, dtype=np.int64)
     dr = prepare(cs, sample_params(cs.params, 5, ids), 5, ids)
     S, D = cs.n_stages, cs.grid.days
-    R, G, K = dr.quality.shape[1], cs.camp_mix_cum.shape[1], dr.p_next.shape[2]
-    NF = 2 * dr.fr_on.shape[1] + 1
+    R, G = dr.quality.shape[1], cs.camp_mix_cum.shape[1]
     u = np.random.default_rng(0).random(8)
     for i in range(len(ids)):
-        speed, cum = np.empty((S, D)), np.empty((S, D + 1))
-        nd_add, lost_add = np.empty((S, D)), np.empty((S, D))
-        stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, np.zeros(S, np.int64))
-        thr = np.empty((R, G, S, NF, K + 2))
-        r_out = np.empty((S, K + 3), np.int64)
-        r_clip = np.zeros((R, G, S, NF), np.int64)
-        f_state = np.empty((S, D), np.int64)
-        fr_route = np.zeros(S, np.int64)
-        route_table(st, dr, i, nd_add, lost_add, thr, r_out, r_clip, f_state, fr_route)
+        (_, _, nd_add, lost_add, _,
+         thr, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
         assert fr_route.sum() == 2 and f_state.max() >= 2  # two windows on two stages
         for s in range(S):
             for d in range(0, D, 13):
