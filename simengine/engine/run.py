@@ -29,13 +29,7 @@ from simengine.engine.chunks import (
     uses_capacity,
 )
 from simengine.engine.plan import RunPlan
-from simengine.engine.planning import (  # numba-free, shared with `simengine validate`
-    MAX_SECONDS,
-    PROSPECTS_PER_SECOND_PER_CORE,  # noqa: F401 (the size check's figures, read from here too)
-    check_size,
-    expected_prospects,  # noqa: F401
-    physical_memory,  # noqa: F401
-)
+from simengine.engine.planning import MAX_SECONDS, check_size  # shared with `validate`
 from simengine.engine.precision import Tracker, next_target
 from simengine.kernels.capacity import PoolOut
 from simengine.kernels.funnel import Out
