@@ -620,6 +620,7 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
     sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
     return DONE
 
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, pc, dr, pd, out, po, i, root):
     """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
@@ -685,7 +686,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     walk_t = np.zeros(64)
     starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
     joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
-
 
     sc = np.zeros(N_SC, np.int64)
     sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
