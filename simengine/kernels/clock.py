@@ -59,7 +59,10 @@ def exit_time(s, t, dwell, speed, cum, D):
     # day's speed (right while the speed holds; the guess's neighbours are probed first), then
     # bisected on the side of the guess it lies on
     v = speed[s, day]
-    g = min(day + int((target - cum[s, day]) / v), D - 1) if v > 0.0 else day
+    g = day
+    if v > 0.0:
+        ahead = (target - cum[s, day]) / v  # clipped as a float: a tiny speed must not overflow
+        g = D - 1 if ahead >= D - 1 - day else day + int(ahead)
     if cum[s, g + 1] <= target:
         lo, hi = g + 1, D - 1
         if cum[s, lo + 1] > target:
