@@ -1,6 +1,7 @@
 """The kernels' shared helpers against independent answers: the event heap against a sort, the
-event id packing against its unpacking, and the per-draw routing tables (one per friction state)
-against routing each visit on its own exit day, and exit times against the clock's inverse."""
+event id packing against its unpacking, the per-draw routing tables (one per friction state)
+against routing each visit on its own exit day, exit times against the clock's inverse, and the
+sweep's hand-overs to the pools against the unstopped sweep's counts."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import numpy as np
 import simengine as se
 from simengine import codes
 from simengine.compile import compile_scenario
-from simengine.engine.prepare import prepare, static_arrays
+from simengine.engine.chunks import new_out
+from simengine.engine.prepare import pool_static, prepare, static_arrays
 from simengine.engine.sampling import sample_params
 from simengine.kernels import heap
 from simengine.kernels.drift import route_visit
+from simengine.kernels.rng import seed_key
 from simengine.kernels.route import draw_tables
+from simengine.kernels.sweep import R_DAY, R_KIND, R_X, sweep
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -97,3 +101,42 @@ def test_exit_time_is_the_clock_inverse():
                 lo = int(np.searchsorted(cum[s, 1:], target, side="right"))
                 want = lo + (target - cum[s, lo]) / speeds[s, lo]
             assert exit_time(s, t, dwell, speeds, cum, D) == want
+
+
+def test_sweep_hands_each_arrival_to_its_first_pool():
+    """Stopped at the pooled stages, the sweep hands over exactly the prospects that reach one,
+    at the stage they reach first: a campaign entering at inquiry, as many at sal as the
+    unstopped sweep (the fast path) counts reaching sal from it (the way there is the same
+    numbers either way); a campaign or open-pipeline entry at a pooled stage, all its prospects
+    there. Stages before any pool are counted as the unstopped sweep counts them, and a
+    source's records come in its order of days."""
+    cs = compile_scenario(se.load_scenario(BASELINE))
+    st = static_arrays(cs)
+    ids = np.arange(3, dtype=np.int64)
+    dr = prepare(cs, sample_params(cs.params, 5, ids), 5, ids)
+    S, P, D = cs.n_stages, st.n_periods, cs.grid.days
+    E, C = len(cs.init_stage), len(cs.camp_enters)
+    pooled = (pool_static(cs).stage_pool >= 0).astype(np.int64)
+    sal, early = cs.stage_names.index("sal"), [cs.stage_names.index(n) for n in ("inquiry", "mql")]
+    root = seed_key(np.uint64(5))
+    for i in range(len(ids)):
+        runs = []
+        for stop in (np.zeros(S, np.int64), pooled):
+            out = new_out(cs, len(ids))
+            recs = sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0,
+                         np.zeros((P + 1, S)), np.zeros(P + 1), np.zeros(P + 1))
+            runs.append((out, recs))
+        (free, _), (out, (start, r_int, r_flt, _)) = runs
+        np.testing.assert_array_equal(out.reached[i][:, early], free.reached[i][:, early])
+        for src in range(E + C):
+            kinds = r_int[start[src]:start[src + 1], R_KIND]
+            days = r_int[start[src]:start[src + 1], R_DAY]
+            x = r_flt[start[src]:start[src + 1], R_X]
+            if src < E:
+                want, at = dr.init_count[i, src], cs.init_stage[src]
+            elif pooled[cs.camp_enters[src - E]]:
+                want, at = free.arrivals[i, :, src - E].sum(), cs.camp_enters[src - E]
+            else:
+                want, at = free.reached[i, src - E, sal], sal
+            assert len(kinds) == want > 0 and (kinds == at).all()
+            assert (np.diff(days) >= 0).all() and (x >= days).all() and (x < D).all()

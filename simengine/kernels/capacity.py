@@ -5,11 +5,19 @@ free slot waits, inbound before outbound, first come first served within a class
 when its wait exceeds its patience. Capacity c(t) changes at day boundaries (headcount, ramp,
 attrition, hires); nobody is pre-empted when it drops.
 
+A draw starts with the fast path's block sweep (:func:`sweep.sweep`) over every arrival, up to
+the first stage a pool works: the way through stages nobody works touches only order-free
+aggregates, so it need not wait for the events. Each prospect that reaches a pool is handed over
+as a record, in its source's order, and the event loop takes a day's records up with that day's
+batch event, as if the prospects had been walked then; the events and their order are those of a
+walk at the batch, so every count is the same either way.
+
 Events live in an array-based binary heap ordered by (time, sequence number); waiting prospects
-in ring buffers; per-prospect state in slot arrays recycled through a free list, so memory is
-bounded by the prospects in flight. Every random number is the fast path's: keyed by (seed,
-draw, source, day, k, visit, purpose), so with ample capacity this path gives the fast path's
-counts exactly, and a prospect keeps its numbers when the scenario changes around it.
+in ring buffers; per-prospect state in slot arrays recycled through a free list, so the event
+loop's memory is bounded by the prospects in flight (the hand-over records, by the draw's
+prospects that reach a pool). Every random number is the fast path's: keyed by (seed, draw,
+source, day, k, visit, purpose), so with ample capacity this path gives the fast path's counts
+exactly, and a prospect keeps its numbers when the scenario changes around it.
 
 The helpers it shares with the fast path (stage clocks, routing, per-prospect values, the
 end-of-draw snapshot) and its own (the heap, pool accounting) are inlined: a call that takes
@@ -28,11 +36,24 @@ from simengine import codes
 from simengine.kernels import heap
 from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_visit
-from simengine.kernels.funnel import MAX_VISITS
 from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import draw_tables
-from simengine.kernels.samplers import poisson, sample
+from simengine.kernels.samplers import sample
+from simengine.kernels.sweep import (
+    MAX_VISITS,
+    R_ARRIVAL,
+    R_COHORT,
+    R_DAY,
+    R_KIND,
+    R_REACHED,
+    R_RESIDUAL,
+    R_SEGMENT,
+    R_VALUE,
+    R_VISIT,
+    R_X,
+    sweep,
+)
 from simengine.kernels.tally import snapshot
 from simengine.kernels.values import sample_at
 
@@ -185,10 +206,10 @@ def _room(a, n, fill):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_clock, pipe,
+def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
             pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
             area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t, h_int,
-            walkers, walk_t, starting, joining, sc):
+            rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining, sc):
     """The event loop of a draw, from the state the arrays hold, until the horizon (returns
     ``DONE``) or an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
     the sizes in ``sc`` and the event still in the heap). Growth happens in the caller, so no
@@ -196,7 +217,6 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
     D = st.days
     E = st.init_stage.shape[0]
     C = st.camp_enters.shape[0]
-    G = st.camp_mix_cum.shape[1]
     NP = pc.n_pools
     nat = dr.nat
     first_end_after, day_period = st.first_end_after, st.day_period
@@ -217,8 +237,6 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
     po_busy_area = po.busy_area
     po_queue_area = po.queue_area
     po_cap_area = po.cap_area
-    out_initial = out.initial
-    out_arrivals = out.arrivals
     po_abandoned = po.abandoned
     out_exited_lost = out.exited_lost
     out_recycled = out.recycled
@@ -235,18 +253,6 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
     po_wait_n = po.wait_n
     po_waited = po.waited
     st_camp_last_day = st.camp_last_day
-    st_camp_key = st.camp_key
-    st_camp_shape = st.camp_shape
-    st_camp_enters = st.camp_enters
-    st_camp_mix_cum = st.camp_mix_cum
-    st_init_key = st.init_key
-    st_init_stage = st.init_stage
-    dr_init_count = dr.init_count
-    dr_init_offset = dr.init_offset
-    dr_init_residual = dr.init_residual
-    dr_init_seg = dr.init_seg
-    dr_volume = dr.volume
-    dr_vol_mult = dr.vol_mult
 
     n_next = st.n_next
     qcap = q_buf.shape[1]
@@ -255,32 +261,22 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
         kind = heap.event_kind(h_int[0, heap.ID])
         obj = heap.event_obj(h_int[0, heap.ID])
         aux = h_int[0, heap.AUX]
-        n = 0
-        c = 0
-        s0 = 0
-        batch_key = uint64(0)
+        n = 0  # the prospects it hands to a pool
+        r_lo = r_hi = 0  # its records
         if kind == codes.EV_BATCH:  # its size first: the room it needs
-            if obj < E:
-                c = C
-                batch_key = derive(dk, st_init_key[obj])
-                n = dr_init_count[i, obj]
-                s0 = st_init_stage[obj]
-            else:
-                c = obj - E
-                batch_key = derive(derive(dk, st_camp_key[c]), uint64(aux))
-                lam = dr_volume[i, c] * st_camp_shape[c, aux] * dr_vol_mult[i, c, day_period[aux]]
-                if lam > 0.0:
-                    n = poisson(lam, uniform(batch_key, counter(0, codes.P_ARRIVALS, 0)))
-                s0 = st_camp_enters[c]
-        # an event walks at most max(n, 1) prospects, m of them join a queue, and starts at most
-        # m + (everyone queued); it pushes at most one event for each and one more
+            r_lo = r_hi = cursor[obj]
+            while r_hi < rec_start[obj + 1] and rec_int[r_hi, R_DAY] == aux:
+                n += rec_int[r_hi, R_KIND] >= 0
+                r_hi += 1
+        # an event brings at most max(n, 1) prospects to a pool, m of them join a queue, and
+        # starts at most m + (everyone queued); it pushes at most one event for each and one more
         m = max(n, 1) + 1
         queued = 0
         q_max = 0
         for r in range(2 * NP):
             queued += q_len[r]
             q_max = max(q_max, q_len[r])
-        if (n > n_free or n > walkers.shape[0] or n_heap + 1 + 3 * m + queued > h_t.shape[0]
+        if (n > n_free or n_heap + 1 + 3 * m + queued > h_t.shape[0]
                 or q_max + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
             sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
             sc[SC_NEED_P], sc[SC_NEED_H] = n, n_heap + 1 + 3 * m + queued
@@ -290,7 +286,7 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
         n_heap = heap.pop(h_t, h_int, n_heap)
         if now >= D:
             break
-        n_walk = 0
+        walker = -1  # a prospect whose pooled visit ended now: where next
         n_start = 0
         n_join = 0
         dispatch = -1  # a pool whose queue may move (NP: every pool)
@@ -309,49 +305,44 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                 n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(aux + 1),
                                         heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
-        elif kind == codes.EV_BATCH:
+        elif kind == codes.EV_BATCH:  # a day's arrivals of a source, swept up to their pools
             src = obj
             day = aux
-            if src < E:
-                out_initial[i, s0] += n
-            else:
-                out_arrivals[i, day_period[day], c] += n
-            for k in range(n):
-                n_free -= 1
-                q = free[n_free]
-                key = derive(batch_key, uint64(k))
-                p_key[q] = key
-                if src < E:
-                    j = dr_init_offset[src] + k
-                    g = dr_init_seg[i, j]
-                    t_in = 0.0
-                    p_flt[q, F_ARRIVAL] = -1.0
-                    p_flt[q, F_RESIDUAL] = dr_init_residual[i, j]
-                else:
-                    u = uniform(key, counter(0, codes.P_SEGMENT, 0))
-                    g = 0
-                    while g < G - 1 and u >= st_camp_mix_cum[c, g]:
-                        g += 1
-                    t_in = day + uniform(key, counter(0, codes.P_ARRIVAL_TIME, 0))
-                    p_flt[q, F_ARRIVAL] = t_in
-                    p_flt[q, F_RESIDUAL] = -1.0
-                p_int[q, I_CAMPAIGN] = c
-                p_int[q, I_SEGMENT] = g
-                p_int[q, I_STAGE] = s0
-                p_int[q, I_VISIT] = 0
-                p_int[q, I_REACHED] = 0
-                p_int[q, I_STATE] = ACTIVE
-                p_int[q, I_ROUTE] = C + src if src < E else c
-                p_int[q, I_COHORT] = day_period[day] + 1 if src >= E and st.dz_slots > 1 else 0
-                p_flt[q, F_VALUE] = -1.0
-                p_flt[q, F_QUEUED] = -1.0
-                walkers[n_walk] = q
-                walk_t[n_walk] = t_in
-                n_walk += 1
+            c = C if src < E else src - E
             if src >= E and day + 1 < st_camp_last_day[c]:
                 n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day + 1),
                                         heap.event_id(src, codes.EV_BATCH),
                                         day + 1)
+            for r in range(r_lo, r_hi):
+                outcome = rec_int[r, R_KIND]
+                if outcome < 0:  # it left the funnel in the sweep
+                    if trace_n[i] < trace_len:
+                        _trace(trace, trace_n, i, rec_flt[r, R_ARRIVAL], rec_flt[r, R_X], outcome)
+                    continue
+                n_free -= 1
+                q = free[n_free]
+                p_key[q] = rec_key[r]
+                p_int[q, I_CAMPAIGN] = c
+                p_int[q, I_SEGMENT] = rec_int[r, R_SEGMENT]
+                p_int[q, I_STAGE] = outcome
+                p_int[q, I_VISIT] = rec_int[r, R_VISIT]
+                p_int[q, I_REACHED] = rec_int[r, R_REACHED]
+                p_int[q, I_STATE] = ACTIVE
+                p_int[q, I_ROUTE] = C + src if src < E else c
+                p_int[q, I_COHORT] = rec_int[r, R_COHORT]
+                x = rec_flt[r, R_X]
+                p_flt[q, F_VALUE] = rec_flt[r, R_VALUE]
+                p_flt[q, F_ARRIVAL] = rec_flt[r, R_ARRIVAL]
+                p_flt[q, F_ENTERED] = x
+                p_flt[q, F_QUEUED] = -1.0
+                p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
+                if x > now:  # entering its pool at x, as the walk below does
+                    n_heap, seq = heap.push(
+                        h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
+                else:
+                    joining[n_join] = q
+                    n_join += 1
+            cursor[src] = r_hi
         elif kind == codes.EV_ENTER:
             joining[0] = obj
             n_join = 1
@@ -379,9 +370,7 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             busy[pool] -= 1
             dispatch = pool
-            walkers[0] = -(q + 1)
-            walk_t[0] = now
-            n_walk = 1
+            walker = q
 
         # --- queued prospects take the slots that are free (FIFO, inbound first) ---
         if dispatch >= 0:
@@ -402,13 +391,11 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                     starting[n_start] = q
                     n_start += 1
 
-        # --- walk prospects through stages nobody works, up to a pooled stage or the end ---
-        for w in range(n_walk):
-            q = walkers[w]
-            route = q < 0
-            if route:
-                q = -q - 1
-            x = walk_t[w]
+        # --- walk the prospect through stages nobody works, up to a pooled stage or the end ---
+        if walker >= 0:
+            q = walker
+            route = True
+            x = now
             g = p_int[q, I_SEGMENT]
             c = p_int[q, I_CAMPAIGN]
             key = p_key[q]
@@ -490,9 +477,8 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
                     n_free = _release(p_int, free, n_free, q)
                     break
 
-                # entering stage s at x: order-free bookkeeping now
-                if not (visit == 0 and p_flt[q, F_ARRIVAL] < 0.0):  # day-0 pipeline: already in
-                    o_ent[i, day_period[int(x)], s] += 1.0
+                # entering stage s at x (after a route: the sweep took the arrivals in)
+                o_ent[i, day_period[int(x)], s] += 1.0
                 mask = p_int[q, I_REACHED]
                 if (mask >> s) & 1 == 0:
                     p_int[q, I_REACHED] = mask | (1 << s)
@@ -625,7 +611,8 @@ def _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_cl
 def _draw(st, pc, dr, pd, out, po, i, root):
     """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
     going cold, a day boundary, a day's arrivals); a prospect's way through stages nobody works
-    is walked at once, as on the fast path, since it touches only order-free aggregates."""
+    is followed at once, by the sweep for arrivals and by the event loop's walk after a pooled
+    visit, since it touches only order-free aggregates."""
     D, P = st.days, st.n_periods
     S = st.calendar.shape[0]
     E = st.init_stage.shape[0]
@@ -640,7 +627,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     nur_diff = np.zeros(P + 1)
     (speed, cum, nd_add, lost_add, has_clock,
      r_thr, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
-    dk = draw_key(root, dr.draw_ids[i])
 
     # pools: busy and waiting counts, time integrals since the last day boundary
     busy = np.zeros(NP, np.int64)
@@ -682,17 +668,25 @@ def _draw(st, pc, dr, pd, out, po, i, root):
         n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day0),
                                 heap.event_id(src, codes.EV_BATCH), day0)
 
-    walkers = np.zeros(64, np.int64)  # prospects to walk: +q entering, -(q + 1) to route
-    walk_t = np.zeros(64)
+    # arrivals through the stages nobody works, to their first pool: a block at a time, as on
+    # the fast path; the event loop takes each day's hand-overs up with the day's batch event
+    stop = np.zeros(S, np.int64)
+    for s in range(S):
+        stop[s] = pc.stage_pool[s] >= 0
+    rec_start, rec_int, rec_flt, rec_key = sweep(
+        st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, r_thr, r_out, r_clip,
+        f_state, fr_route, stop, pc.trace_len, pipe, pv_diff, nur_diff)
+    cursor = rec_start[:E + C].copy()
     starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
     joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
 
     sc = np.zeros(N_SC, np.int64)
     sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
-    while _events(st, pc, dr, pd, out, po, i, dk, speed, cum, nd_add, lost_add, has_clock, pipe,
+    while _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
                   pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
                   area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t,
-                  h_int, walkers, walk_t, starting, joining, sc) == NEED_ROOM:
+                  h_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining,
+                  sc) == NEED_ROOM:
         n_free = sc[SC_FREE]
         n = sc[SC_NEED_P]
         if n > n_free:  # room for n more prospects
@@ -704,9 +698,6 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
                                    np.zeros(pcap, np.int64)))
             sc[SC_FREE] = n_free + grow
-        if n > walkers.shape[0]:
-            walkers = np.zeros(2 * n, np.int64)
-            walk_t = np.zeros(2 * n)
         while h_t.shape[0] < sc[SC_NEED_H]:
             h_t, h_int = heap.grown(h_t, h_int)
         qcap = q_buf.shape[1]
