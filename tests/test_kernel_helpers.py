@@ -43,6 +43,38 @@ def test_heap_pops_in_time_then_sequence_order_and_grows():
     assert h_t.shape[0] >= len(t)
 
 
+def test_heap_put_while_handling_keeps_the_order_of_pop_then_push():
+    """Events handled as the kernel handles them (the earliest stays at the top while it is
+    handled; the events it causes are ``put``, the first in its place) come out in the order of
+    a heap that pops first and pushes after: Python's heapq on (time, sequence number)."""
+    import heapq
+
+    rng = np.random.default_rng(8)
+    h_t, h_int = heap.empty(4)
+    n, seq = 0, 0
+    ref, got, want = [], [], []
+    for k in range(40):
+        t = float(rng.integers(0, 10))
+        if n == h_t.shape[0]:
+            h_t, h_int = heap.grown(h_t, h_int)
+        n, seq = heap.push(h_t, h_int, n, seq, t, k, 0)
+        heapq.heappush(ref, (t, k))
+    while n:
+        t_now, s_now = h_t[0], int(h_int[0, heap.SEQ])
+        got.append((t_now, s_now))
+        want.append(heapq.heappop(ref))
+        popped = False
+        for _ in range(int(rng.integers(0, 3)) if seq < 2000 else 0):  # 0, 1 or 2 new events
+            t = t_now + float(rng.integers(0, 4)) / 2.0  # ties with the present and each other
+            while n + 1 >= h_t.shape[0]:
+                h_t, h_int = heap.grown(h_t, h_int)
+            heapq.heappush(ref, (t, seq))
+            n, seq, popped = heap.put(h_t, h_int, n, seq, popped, t, seq, 0)
+        if not popped:
+            n = heap.pop(h_t, h_int, n)
+    assert got == want and len(got) > 1000
+
+
 def test_event_ids_unpack():
     for obj in (0, 1, 12345, 2**40):
         for kind in (codes.EV_BATCH, codes.EV_ENTER, codes.EV_EXIT, codes.EV_ABANDON,

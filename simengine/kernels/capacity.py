@@ -283,7 +283,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             sc[SC_NEED_Q], sc[SC_NEED_W] = q_max + m, m + queued
             return NEED_ROOM
         now = h_t[0]
-        n_heap = heap.pop(h_t, h_int, n_heap)
+        popped = False  # the event stays at the top until the first put takes its place
         if now >= D:
             break
         walker = -1  # a prospect whose pooled visit ended now: where next
@@ -302,7 +302,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 area_queue[p] = 0.0
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
-                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(aux + 1),
+                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(aux + 1),
                                         heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
         elif kind == codes.EV_BATCH:  # a day's arrivals of a source, swept up to their pools
@@ -310,7 +310,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             day = aux
             c = C if src < E else src - E
             if src >= E and day + 1 < st_camp_last_day[c]:
-                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day + 1),
+                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(day + 1),
                                         heap.event_id(src, codes.EV_BATCH),
                                         day + 1)
             for r in range(r_lo, r_hi):
@@ -337,8 +337,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 p_flt[q, F_QUEUED] = -1.0
                 p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
                 if x > now:  # entering its pool at x, as the walk below does
-                    n_heap, seq = heap.push(
-                        h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
+                    n_heap, seq, popped = heap.put(
+                        h_t, h_int, n_heap, seq, popped, x, heap.event_id(q, codes.EV_ENTER), 0)
                 else:
                     joining[n_join] = q
                     n_join += 1
@@ -500,8 +500,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     pv_diff[first] += p_flt[q, F_VALUE]
                 if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
                     if x > now:
-                        n_heap, seq = heap.push(
-                            h_t, h_int, n_heap, seq, x, heap.event_id(q, codes.EV_ENTER), 0)
+                        n_heap, seq, popped = heap.put(
+                            h_t, h_int, n_heap, seq, popped, x, heap.event_id(q, codes.EV_ENTER), 0)
                     else:
                         joining[n_join] = q
                         n_join += 1
@@ -560,8 +560,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     p_key[q], p_int[q, I_VISIT], codes.P_PATIENCE, emp_values, emp_cum,
                     slot_emp[ps, 0], slot_emp[ps, 1]), 0.0)
                 if t_cold < D:
-                    n_heap, seq = heap.push(
-                        h_t, h_int, n_heap, seq, t_cold, heap.event_id(q, codes.EV_ABANDON),
+                    n_heap, seq, popped = heap.put(
+                        h_t, h_int, n_heap, seq, popped, t_cold, heap.event_id(q, codes.EV_ABANDON),
                         p_int[q, I_VERSION])
 
         # --- pooled visits that start now: their dwell, and when they end ---
@@ -600,8 +600,11 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     out_capped[i] += 1.0
                 n_free = _release(p_int, free, n_free, q)
             else:
-                n_heap, seq = heap.push(h_t, h_int, n_heap, seq, t_out,
+                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, t_out,
                                         heap.event_id(q, codes.EV_EXIT), 0)
+
+        if not popped:
+            n_heap = heap.pop(h_t, h_int, n_heap)
 
     sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
     return DONE

@@ -2,8 +2,11 @@
 
 ``h_t[j]`` is an event's time and ``h_int[j] = (sequence number, id, aux)``; the id packs the
 object and the event kind (:func:`event_id`). :func:`push` inserts an event (:func:`grown`
-doubles full arrays), :func:`pop` removes the earliest. Both are inlined into the kernel:
-a call that takes arrays would cost reference counting on every event.
+doubles full arrays), :func:`pop` removes the earliest, and :func:`put` inserts one while the
+earliest is being handled: the first such insert takes the earliest's place, one sift down
+instead of a pop and a push. Sequence numbers are unique, so the events come out in the same
+order however the heap is arranged. All are inlined into the kernel: a call that takes arrays
+would cost reference counting on every event.
 """
 
 from __future__ import annotations
@@ -77,9 +80,27 @@ def push(h_t, h_int, n, seq, t, ident, aux):
 def pop(h_t, h_int, n):
     """Remove the earliest of ``n`` events (the caller has read its fields); returns ``n - 1``."""
     n -= 1
-    if n == 0:
-        return n
-    lt, ls, li, la = h_t[n], h_int[n, SEQ], h_int[n, ID], h_int[n, AUX]
+    if n > 0:
+        _sift_down(h_t, h_int, n, h_t[n], h_int[n, SEQ], h_int[n, ID], h_int[n, AUX])
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def put(h_t, h_int, n, seq, popped, t, ident, aux):
+    """:func:`push`, or, while the earliest event is still in the heap (``popped`` false: the
+    caller is handling it and pops it with :func:`pop` if nothing was put), the new event in
+    its place. Returns ``(n, seq + 1, True)``: the earliest has gone either way."""
+    if popped:
+        n, seq = push(h_t, h_int, n, seq, t, ident, aux)
+        return n, seq, True
+    _sift_down(h_t, h_int, n, t, seq, ident, aux)
+    return n, seq + 1, True
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sift_down(h_t, h_int, n, lt, ls, li, la):
+    """Event ``(lt, ls, li, la)`` into the root's place of a heap of ``n`` events, moved down
+    past every child that comes before it."""
     j = 0
     while True:
         child = 2 * j + 1
@@ -101,4 +122,3 @@ def pop(h_t, h_int, n):
     h_int[j, SEQ] = ls
     h_int[j, ID] = li
     h_int[j, AUX] = la
-    return n
