@@ -190,21 +190,6 @@ def _trace(trace, trace_n, i, arrival, t, outcome):
     trace_n[i] += 1.0
 
 
-@njit(cache=True, nogil=True)
-def _room(a, n, fill):
-    """``a`` with room for ``n`` entries (doubled as often as needed, new entries ``fill``)."""
-    if n <= a.shape[0]:
-        return a
-    m = a.shape[0]
-    while m < n:
-        m *= 2
-    b = np.full((m,) + a.shape[1:], fill, a.dtype)
-    b[:a.shape[0]] = a
-    return b
-
-
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
             pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
