@@ -156,7 +156,7 @@ def test_sweep_hands_each_arrival_to_its_first_pool():
         for stop in (np.zeros(S, np.int64), pooled):
             out = new_out(cs, len(ids))
             recs = sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0,
-                         np.zeros((P + 1, S)), np.zeros(P + 1), np.zeros(P + 1))
+                         np.zeros((P + 1, S)), np.zeros(P + 1), np.zeros(P + 1), 0, D)
             runs.append((out, recs))
         (free, _), (out, (start, r_int, r_flt, _)) = runs
         np.testing.assert_array_equal(out.reached[i][:, early], free.reached[i][:, early])
@@ -172,3 +172,39 @@ def test_sweep_hands_each_arrival_to_its_first_pool():
                 want, at = free.reached[i, src - E, sal], sal
             assert len(kinds) == want > 0 and (kinds == at).all()
             assert (np.diff(days) >= 0).all() and (x >= days).all() and (x < D).all()
+
+
+def test_sweep_by_windows_of_days_hands_over_as_one_sweep():
+    """The capacity path sweeps a few weeks of arrivals at a time: windows of days together
+    give one sweep's hand-overs (the same prospects, in each source's order, at the same times)
+    and its counts."""
+    cs = compile_scenario(se.load_scenario(BASELINE))
+    st = static_arrays(cs)
+    ids = np.arange(2, dtype=np.int64)
+    dr = prepare(cs, sample_params(cs.params, 9, ids), 9, ids)
+    S, P, D = cs.n_stages, st.n_periods, cs.grid.days
+    E, C = len(cs.init_stage), len(cs.camp_enters)
+    stop = (pool_static(cs).stage_pool >= 0).astype(np.int64)
+    root = seed_key(np.uint64(9))
+    i = 1
+
+    def run(windows):
+        out = new_out(cs, len(ids))
+        per_src = [[] for _ in range(E + C)]
+        for lo, hi in windows:
+            start, r_int, r_flt, _ = sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop,
+                                           0, np.zeros((P + 1, S)), np.zeros(P + 1),
+                                           np.zeros(P + 1), lo, hi)
+            for src in range(E + C):
+                rows = slice(start[src], start[src + 1])
+                per_src[src].append(np.column_stack((r_int[rows, R_KIND], r_int[rows, R_DAY],
+                                                     r_flt[rows, R_X])))
+        return out, [np.concatenate(x) for x in per_src]
+
+    one, recs = run([(0, D)])
+    many, recs_w = run([(lo, lo + 28) for lo in range(0, D + 28, 28)])
+    for a, b in zip(recs, recs_w, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for name in ("arrivals", "initial", "entered", "reached", "exited_lost", "stage_exits"):
+        np.testing.assert_array_equal(getattr(one, name)[i], getattr(many, name)[i], name)
+    assert sum(len(r) for r in recs) > 1000

@@ -5,17 +5,18 @@ free slot waits, inbound before outbound, first come first served within a class
 when its wait exceeds its patience. Capacity c(t) changes at day boundaries (headcount, ramp,
 attrition, hires); nobody is pre-empted when it drops.
 
-A draw starts with the fast path's block sweep (:func:`sweep.sweep`) over every arrival, up to
-the first stage a pool works: the way through stages nobody works touches only order-free
-aggregates, so it need not wait for the events. Each prospect that reaches a pool is handed over
-as a record, in its source's order, and the event loop takes a day's records up with that day's
-batch event, as if the prospects had been walked then; the events and their order are those of a
-walk at the batch, so every count is the same either way.
+Arrivals go through the fast path's block sweep (:func:`sweep.sweep`), ``SWEEP_DAYS`` days of
+them at a time ahead of the event loop, up to the first stage a pool works: the way through
+stages nobody works touches only order-free aggregates, so it need not wait for the events. Each
+prospect that reaches a pool is handed over as a record, in its source's order, and the event
+loop takes a day's records up with that day's batch event, as if the prospects had been walked
+then; the events and their order are those of a walk at the batch, so every count is the same
+either way.
 
 Events live in an array-based binary heap ordered by (time, sequence number); waiting prospects
 in ring buffers; per-prospect state in slot arrays recycled through a free list, so the event
-loop's memory is bounded by the prospects in flight (the hand-over records, by the draw's
-prospects that reach a pool). Every random number is the fast path's: keyed by (seed, draw,
+loop's memory is bounded by the prospects in flight (and the hand-over records of the days
+swept ahead). Every random number is the fast path's: keyed by (seed, draw,
 source, day, k, visit, purpose), so with ample capacity this path gives the fast path's counts
 exactly, and a prospect keeps its numbers when the scenario changes around it.
 
@@ -42,6 +43,8 @@ from simengine.kernels.route import draw_tables
 from simengine.kernels.samplers import sample
 from simengine.kernels.sweep import (
     MAX_VISITS,
+    N_RFLT,
+    N_RINT,
     R_ARRIVAL,
     R_COHORT,
     R_DAY,
@@ -73,9 +76,12 @@ F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
 N_FLT = 5
 
 # the event loop's scalars kept between its calls, and the room it asks for
-SC_HEAP, SC_SEQ, SC_FREE, SC_NEED_P, SC_NEED_H, SC_NEED_Q, SC_NEED_W = range(7)
-N_SC = 7
-DONE, NEED_ROOM = 0, 1
+SC_HEAP, SC_SEQ, SC_FREE, SC_NEED_P, SC_NEED_H, SC_NEED_Q, SC_NEED_W, SC_SWEPT = range(8)
+N_SC = 8
+DONE, NEED_ROOM, NEED_SWEEP = 0, 1, 2
+# arrivals are swept to their pools this many days ahead of the event loop: the hand-over
+# records held are those of the days ahead, not of the horizon
+SWEEP_DAYS = 28
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -196,9 +202,11 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t, h_int,
             rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining, sc):
     """The event loop of a draw, from the state the arrays hold, until the horizon (returns
-    ``DONE``) or an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
-    the sizes in ``sc`` and the event still in the heap). Growth happens in the caller, so no
-    array is rebound here: a rebound array costs reference counting on every use."""
+    ``DONE``), an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
+    the sizes in ``sc`` and the event still in the heap) or a batch event of a day the sweep
+    has not reached (``sc[SC_SWEPT]``; returns ``NEED_SWEEP``, the event still in the heap).
+    Growth and sweeps happen in the caller, so no array is rebound here: a rebound array costs
+    reference counting on every use."""
     D = st.days
     E = st.init_stage.shape[0]
     C = st.camp_enters.shape[0]
@@ -249,6 +257,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         n = 0  # the prospects it hands to a pool
         r_lo = r_hi = 0  # its records
         if kind == codes.EV_BATCH:  # its size first: the room it needs
+            if aux >= sc[SC_SWEPT]:  # its day's arrivals are not swept yet
+                sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+                return NEED_SWEEP
             r_lo = r_hi = cursor[obj]
             while r_hi < rec_start[obj + 1] and rec_int[r_hi, R_DAY] == aux:
                 n += rec_int[r_hi, R_KIND] >= 0
@@ -657,24 +668,38 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                                 heap.event_id(src, codes.EV_BATCH), day0)
 
     # arrivals through the stages nobody works, to their first pool: a block at a time, as on
-    # the fast path; the event loop takes each day's hand-overs up with the day's batch event
+    # the fast path, SWEEP_DAYS days at a time as the event loop comes to them; it takes each
+    # day's hand-overs up with the day's batch event
     stop = np.zeros(S, np.int64)
     for s in range(S):
         stop[s] = pc.stage_pool[s] >= 0
-    rec_start, rec_int, rec_flt, rec_key = sweep(
-        st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, r_thr, r_out, r_clip,
-        f_state, fr_route, stop, pc.trace_len, pipe, pv_diff, nur_diff)
-    cursor = rec_start[:E + C].copy()
+    rec_start = np.zeros(E + C + 1, np.int64)
+    rec_int = np.zeros((0, N_RINT), np.int64)
+    rec_flt = np.zeros((0, N_RFLT))
+    rec_key = np.zeros(0, np.uint64)
+    cursor = np.zeros(E + C, np.int64)
     starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
     joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
 
     sc = np.zeros(N_SC, np.int64)
-    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
-    while _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
-                  pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
-                  area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t,
-                  h_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining,
-                  sc) == NEED_ROOM:
+    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE], sc[SC_SWEPT] = n_heap, seq, n_free, 0
+    while True:
+        status = _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
+                         pipe, pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait,
+                         last_t, area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt,
+                         free, h_t, h_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting,
+                         joining, sc)
+        if status == DONE:
+            break
+        if status == NEED_SWEEP:  # the arrivals of the next days, to their pools
+            lo = sc[SC_SWEPT]
+            rec_start, rec_int, rec_flt, rec_key = sweep(
+                st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, r_thr, r_out,
+                r_clip, f_state, fr_route, stop, pc.trace_len, pipe, pv_diff, nur_diff, lo,
+                lo + SWEEP_DAYS)
+            cursor[:] = rec_start[:E + C]
+            sc[SC_SWEPT] = lo + SWEEP_DAYS
+            continue
         n_free = sc[SC_FREE]
         n = sc[SC_NEED_P]
         if n > n_free:  # room for n more prospects

@@ -56,7 +56,7 @@ def _draw(st, dr, out, i, root):
     (speed, cum, nd_add, lost_add, has_clock,
      route, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
     sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip,
-          f_state, fr_route, np.zeros(S, np.int64), 0, pipe, pv_diff, nur_diff)
+          f_state, fr_route, np.zeros(S, np.int64), 0, pipe, pv_diff, nur_diff, 0, st.days)
     snapshot(out, i, pipe, pv_diff, nur_diff)
 
 

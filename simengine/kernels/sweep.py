@@ -44,9 +44,10 @@ def _grown(a, m):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip,
-          f_state, fr_route, stop, trace_len, pipe, pv_diff, nur_diff):
-    """Draw ``i``'s arrivals, the open pipeline on day 0, then every campaign's, through the
-    stages; returns the hand-overs ``(rec_start, rec_int, rec_flt, rec_key)``.
+          f_state, fr_route, stop, trace_len, pipe, pv_diff, nur_diff, day_lo, day_hi):
+    """Draw ``i``'s arrivals on days ``day_lo`` to ``day_hi - 1``, the open pipeline (day 0)
+    first, then every campaign's, through the stages; returns the hand-overs ``(rec_start,
+    rec_int, rec_flt, rec_key)``.
 
     Each batch of arrivals (a campaign's day, an initial-pipeline entry) is split into blocks of
     ``BLOCK`` prospects, and a block is followed stage by stage: the members at stage s make
@@ -173,10 +174,11 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                         break
                     if src < E:
                         src_key = derive(dk, st.init_key[src])
-                        day, d1 = 0, 1
+                        day, d1 = 0, 1 if day_lo <= 0 < day_hi else 0
                     else:
                         src_key = derive(dk, st.camp_key[src - E])
-                        day, d1 = st.camp_first_day[src - E], st.camp_last_day[src - E]
+                        day = max(st.camp_first_day[src - E], day_lo)
+                        d1 = min(st.camp_last_day[src - E], day_hi)
                     if day >= d1:
                         continue
                 k = 0
