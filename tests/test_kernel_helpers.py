@@ -135,6 +135,24 @@ def test_exit_time_is_the_clock_inverse():
             assert exit_time(s, t, dwell, speeds, cum, D) == want
 
 
+def _baseline_draws(seed, n):
+    """The baseline compiled, ``n`` draws' parameters, its pooled stages as the capacity path
+    stops the sweep at them, and the run's root key."""
+    cs = compile_scenario(se.load_scenario(BASELINE))
+    st = static_arrays(cs)
+    ids = np.arange(n, dtype=np.int64)
+    dr = prepare(cs, sample_params(cs.params, seed, ids), seed, ids)
+    pooled = (pool_static(cs).stage_pool >= 0).astype(np.int64)
+    return cs, st, dr, pooled, seed_key(np.uint64(seed))
+
+
+def _sweep(cs, st, dr, out, i, root, stop, lo, hi):
+    """Draw ``i``'s arrivals of days ``lo`` to ``hi - 1`` swept into ``out``; its records."""
+    P, S = st.n_periods, cs.n_stages
+    return sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0, np.zeros((P + 1, S)),
+                 np.zeros(P + 1), np.zeros(P + 1), lo, hi)
+
+
 def test_sweep_hands_each_arrival_to_its_first_pool():
     """Stopped at the pooled stages, the sweep hands over exactly the prospects that reach one,
     at the stage they reach first: a campaign entering at inquiry, as many at sal as the
@@ -142,22 +160,15 @@ def test_sweep_hands_each_arrival_to_its_first_pool():
     numbers either way); a campaign or open-pipeline entry at a pooled stage, all its prospects
     there. Stages before any pool are counted as the unstopped sweep counts them, and a
     source's records come in its order of days."""
-    cs = compile_scenario(se.load_scenario(BASELINE))
-    st = static_arrays(cs)
-    ids = np.arange(3, dtype=np.int64)
-    dr = prepare(cs, sample_params(cs.params, 5, ids), 5, ids)
-    S, P, D = cs.n_stages, st.n_periods, cs.grid.days
+    cs, st, dr, pooled, root = _baseline_draws(5, 3)
+    S, D = cs.n_stages, cs.grid.days
     E, C = len(cs.init_stage), len(cs.camp_enters)
-    pooled = (pool_static(cs).stage_pool >= 0).astype(np.int64)
     sal, early = cs.stage_names.index("sal"), [cs.stage_names.index(n) for n in ("inquiry", "mql")]
-    root = seed_key(np.uint64(5))
-    for i in range(len(ids)):
+    for i in range(3):
         runs = []
         for stop in (np.zeros(S, np.int64), pooled):
-            out = new_out(cs, len(ids))
-            recs = sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0,
-                         np.zeros((P + 1, S)), np.zeros(P + 1), np.zeros(P + 1), 0, D)
-            runs.append((out, recs))
+            out = new_out(cs, 3)
+            runs.append((out, _sweep(cs, st, dr, out, i, root, stop, 0, D)))
         (free, _), (out, (start, r_int, r_flt, _)) = runs
         np.testing.assert_array_equal(out.reached[i][:, early], free.reached[i][:, early])
         for src in range(E + C):
@@ -178,23 +189,15 @@ def test_sweep_by_windows_of_days_hands_over_as_one_sweep():
     """The capacity path sweeps a few weeks of arrivals at a time: windows of days together
     give one sweep's hand-overs (the same prospects, in each source's order, at the same times)
     and its counts."""
-    cs = compile_scenario(se.load_scenario(BASELINE))
-    st = static_arrays(cs)
-    ids = np.arange(2, dtype=np.int64)
-    dr = prepare(cs, sample_params(cs.params, 9, ids), 9, ids)
-    S, P, D = cs.n_stages, st.n_periods, cs.grid.days
-    E, C = len(cs.init_stage), len(cs.camp_enters)
-    stop = (pool_static(cs).stage_pool >= 0).astype(np.int64)
-    root = seed_key(np.uint64(9))
+    cs, st, dr, pooled, root = _baseline_draws(9, 2)
+    D, E, C = cs.grid.days, len(cs.init_stage), len(cs.camp_enters)
     i = 1
 
     def run(windows):
-        out = new_out(cs, len(ids))
+        out = new_out(cs, 2)
         per_src = [[] for _ in range(E + C)]
         for lo, hi in windows:
-            start, r_int, r_flt, _ = sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop,
-                                           0, np.zeros((P + 1, S)), np.zeros(P + 1),
-                                           np.zeros(P + 1), lo, hi)
+            start, r_int, r_flt, _ = _sweep(cs, st, dr, out, i, root, pooled, lo, hi)
             for src in range(E + C):
                 rows = slice(start[src], start[src + 1])
                 per_src[src].append(np.column_stack((r_int[rows, R_KIND], r_int[rows, R_DAY],
