@@ -299,7 +299,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
                 n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(aux + 1),
-                                        heap.event_id(0, codes.EV_DAY), aux + 1)
+                                               heap.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
         elif kind == codes.EV_BATCH:  # a day's arrivals of a source, swept up to their pools
             src = obj
@@ -307,8 +307,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             c = C if src < E else src - E
             if src >= E and day + 1 < st_camp_last_day[c]:
                 n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(day + 1),
-                                        heap.event_id(src, codes.EV_BATCH),
-                                        day + 1)
+                                               heap.event_id(src, codes.EV_BATCH), day + 1)
             for r in range(r_lo, r_hi):
                 outcome = rec_int[r, R_KIND]
                 if outcome < 0:  # it left the funnel in the sweep
@@ -332,7 +331,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 p_flt[q, F_ENTERED] = x
                 p_flt[q, F_QUEUED] = -1.0
                 p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
-                if x > now:  # entering its pool at x, as the walk below does
+                if x > now:  # entering its pool at x (an event), as the walk below does
                     n_heap, seq, popped = heap.put(
                         h_t, h_int, n_heap, seq, popped, x, heap.event_id(q, codes.EV_ENTER), 0)
                 else:
@@ -597,7 +596,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 n_free = _release(p_int, free, n_free, q)
             else:
                 n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, t_out,
-                                        heap.event_id(q, codes.EV_EXIT), 0)
+                                               heap.event_id(q, codes.EV_EXIT), 0)
 
         if not popped:
             n_heap = heap.pop(h_t, h_int, n_heap)
@@ -670,9 +669,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     # arrivals through the stages nobody works, to their first pool: a block at a time, as on
     # the fast path, SWEEP_DAYS days at a time as the event loop comes to them; it takes each
     # day's hand-overs up with the day's batch event
-    stop = np.zeros(S, np.int64)
-    for s in range(S):
-        stop[s] = pc.stage_pool[s] >= 0
+    stop = (pc.stage_pool >= 0).astype(np.int64)
     rec_start = np.zeros(E + C + 1, np.int64)
     rec_int = np.zeros((0, N_RINT), np.int64)
     rec_flt = np.zeros((0, N_RFLT))
