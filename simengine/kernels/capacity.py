@@ -13,16 +13,16 @@ loop takes a day's records up with that day's batch event, as if the prospects h
 then; the events and their order are those of a walk at the batch, so every count is the same
 either way.
 
-Events live in an array-based binary heap ordered by (time, sequence number); waiting prospects
-in ring buffers; per-prospect state in slot arrays recycled through a free list, so the event
-loop's memory is bounded by the prospects in flight (and the hand-over records of the days
-swept ahead). Every random number is the fast path's: keyed by (seed, draw,
-source, day, k, visit, purpose), so with ample capacity this path gives the fast path's counts
-exactly, and a prospect keeps its numbers when the scenario changes around it.
+Events live in a calendar queue ordered by (time, sequence number) (:mod:`events`); waiting
+prospects in ring buffers; per-prospect state in slot arrays recycled through a free list, so
+the event loop's memory is bounded by the prospects in flight (and the hand-over records of the
+days swept ahead). Every random number is the fast path's: keyed by (seed, draw, source, day, k,
+visit, purpose), so with ample capacity this path gives the fast path's counts exactly, and a
+prospect keeps its numbers when the scenario changes around it.
 
 The helpers it shares with the fast path (stage clocks, routing, per-prospect values, the
-end-of-draw snapshot) and its own (the heap, pool accounting) are inlined: a call that takes
-arrays costs reference counting on every event.
+end-of-draw snapshot) and its own (the event list, pool accounting) are inlined: a call that
+takes arrays costs reference counting on every event.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ import numpy as np
 from numba import njit, prange, uint64
 
 from simengine import codes
-from simengine.kernels import heap
+from simengine.kernels import events
+from simengine.kernels.borrow import borrowed
 from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_visit
 from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import draw_tables
-from simengine.kernels.samplers import sample
 from simengine.kernels.sweep import (
     MAX_VISITS,
     N_RFLT,
@@ -58,7 +58,7 @@ from simengine.kernels.sweep import (
     sweep,
 )
 from simengine.kernels.tally import snapshot
-from simengine.kernels.values import sample_at
+from simengine.kernels.values import slot_value
 
 PoolStatic = namedtuple("PoolStatic", [
     "stage_pool", "patience_slot", "camp_priority", "n_pools", "trace_len",
@@ -76,8 +76,9 @@ F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
 N_FLT = 5
 
 # the event loop's scalars kept between its calls, and the room it asks for
-SC_HEAP, SC_SEQ, SC_FREE, SC_NEED_P, SC_NEED_H, SC_NEED_Q, SC_NEED_W, SC_SWEPT = range(8)
-N_SC = 8
+(SC_SEQ, SC_POPPED, SC_NODE, SC_BUCKET, SC_FREE, SC_NEED_P, SC_NEED_E, SC_NEED_Q, SC_NEED_W,
+ SC_SWEPT) = range(10)
+N_SC = 10
 DONE, NEED_ROOM, NEED_SWEEP = 0, 1, 2
 # arrivals are swept to their pools this many days ahead of the event loop: the hand-over
 # records held are those of the days ahead, not of the horizon
@@ -176,8 +177,8 @@ def _leave(pipe, pv_diff, o_time, o_exits, i, s, last, pv, t_in, t_out, value):
     tallied.
 
     One basic block: numba's pruning removes the reference counting of an inlined helper's
-    array arguments only when it does not span a branch. For the same reason the kernel calls
-    ``sample_at`` (which takes the empirical tables) only for empirical slots.
+    array arguments only when it does not span a branch (the kernel borrows the arrays of its
+    helpers that branch: :mod:`borrow`).
     """
     pipe[last, s] -= 1.0
     pv_diff[last] -= value * pv  # no branch (see above)
@@ -196,15 +197,22 @@ def _trace(trace, trace_n, i, arrival, t, outcome):
     trace_n[i] += 1.0
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _keep(sc, seq, n_popped, node_free, cur, n_free):
+    """The event loop's scalars into ``sc``, for its next call."""
+    sc[SC_SEQ], sc[SC_POPPED], sc[SC_NODE], sc[SC_BUCKET] = seq, n_popped, node_free, cur
+    sc[SC_FREE] = n_free
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
             pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
-            area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, h_t, h_int,
-            rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining, sc):
+            area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, head, e_t,
+            e_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining, sc):
     """The event loop of a draw, from the state the arrays hold, until the horizon (returns
     ``DONE``), an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
-    the sizes in ``sc`` and the event still in the heap) or a batch event of a day the sweep
-    has not reached (``sc[SC_SWEPT]``; returns ``NEED_SWEEP``, the event still in the heap).
+    the sizes in ``sc`` and the event still on the list) or a batch event of a day the sweep
+    has not reached (``sc[SC_SWEPT]``; returns ``NEED_SWEEP``, the event still on the list).
     Growth and sweeps happen in the caller, so no array is rebound here: a rebound array costs
     reference counting on every use."""
     D = st.days
@@ -223,6 +231,12 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
     slot_kind, emp_values, emp_cum, slot_emp = st.slot_kind, st.emp_values, st.emp_cum, st.slot_emp
     trace, trace_n = po.trace, po.trace_n
     trace_len = trace.shape[1]
+    # the arrays of inlined helpers that branch (the event list, stage clocks, slot values),
+    # borrowed: counting references to them would cost more than the helpers (_draw owns them)
+    head, e_t, e_int = borrowed(head), borrowed(e_t), borrowed(e_int)
+    speed, cum = borrowed(speed), borrowed(cum)
+    slot_kind, nat, slot_emp = borrowed(slot_kind), borrowed(nat), borrowed(slot_emp)
+    emp_values, emp_cum = borrowed(emp_values), borrowed(emp_cum)
 
     # every array the event loop touches, as a local: reading a tuple's member in the loop
     # would cost reference counting each time
@@ -249,16 +263,19 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 
     n_next = st.n_next
     qcap = q_buf.shape[1]
-    n_heap, seq, n_free = sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE]
-    while n_heap > 0:
-        kind = heap.event_kind(h_int[0, heap.ID])
-        obj = heap.event_obj(h_int[0, heap.ID])
-        aux = h_int[0, heap.AUX]
+    seq, n_popped, node_free, cur = sc[SC_SEQ], sc[SC_POPPED], sc[SC_NODE], sc[SC_BUCKET]
+    n_free = sc[SC_FREE]
+    while seq > n_popped:  # every event pushed has a sequence number
+        cur = events.first(head, cur)
+        top = head[cur]
+        kind = events.event_kind(e_int[top, events.ID])
+        obj = events.event_obj(e_int[top, events.ID])
+        aux = e_int[top, events.AUX]
         n = 0  # the prospects it hands to a pool
         r_lo = r_hi = 0  # its records
         if kind == codes.EV_BATCH:  # its size first: the room it needs
             if aux >= sc[SC_SWEPT]:  # its day's arrivals are not swept yet
-                sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+                _keep(sc, seq, n_popped, node_free, cur, n_free)
                 return NEED_SWEEP
             r_lo = r_hi = cursor[obj]
             while r_hi < rec_start[obj + 1] and rec_int[r_hi, R_DAY] == aux:
@@ -272,16 +289,18 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         for r in range(2 * NP):
             queued += q_len[r]
             q_max = max(q_max, q_len[r])
-        if (n > n_free or n_heap + 1 + 3 * m + queued > h_t.shape[0]
+        n_events = seq - n_popped
+        if (n > n_free or n_events + 1 + 3 * m + queued > e_t.shape[0]
                 or q_max + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
-            sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
-            sc[SC_NEED_P], sc[SC_NEED_H] = n, n_heap + 1 + 3 * m + queued
+            _keep(sc, seq, n_popped, node_free, cur, n_free)
+            sc[SC_NEED_P], sc[SC_NEED_E] = n, n_events + 1 + 3 * m + queued
             sc[SC_NEED_Q], sc[SC_NEED_W] = q_max + m, m + queued
             return NEED_ROOM
-        now = h_t[0]
-        popped = False  # the event stays at the top until the first put takes its place
+        now = e_t[top]
         if now >= D:
             break
+        node_free = events.pop(head, e_int, cur, node_free)
+        n_popped += 1
         walker = -1  # a prospect whose pooled visit ended now: where next
         n_start = 0
         n_join = 0
@@ -298,16 +317,16 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 area_queue[p] = 0.0
                 cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
-                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(aux + 1),
-                                               heap.event_id(0, codes.EV_DAY), aux + 1)
+                node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, float(aux + 1),
+                                             events.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
         elif kind == codes.EV_BATCH:  # a day's arrivals of a source, swept up to their pools
             src = obj
             day = aux
             c = C if src < E else src - E
             if src >= E and day + 1 < st_camp_last_day[c]:
-                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, float(day + 1),
-                                               heap.event_id(src, codes.EV_BATCH), day + 1)
+                node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, float(day + 1),
+                                             events.event_id(src, codes.EV_BATCH), day + 1)
             for r in range(r_lo, r_hi):
                 outcome = rec_int[r, R_KIND]
                 if outcome < 0:  # it left the funnel in the sweep
@@ -332,8 +351,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 p_flt[q, F_QUEUED] = -1.0
                 p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
                 if x > now:  # entering its pool at x (an event), as the walk below does
-                    n_heap, seq, popped = heap.put(
-                        h_t, h_int, n_heap, seq, popped, x, heap.event_id(q, codes.EV_ENTER), 0)
+                    node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, x,
+                                                 events.event_id(q, codes.EV_ENTER), 0)
                 else:
                     joining[n_join] = q
                     n_join += 1
@@ -424,13 +443,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     if outcome == codes.RECYCLE:
                         out_recycled[i, period, s] += 1.0
                         dl = delay_slot[s]
-                        if slot_kind[dl] != codes.EMPIRICAL:  # scalars only (see _leave)
-                            raw = sample(slot_kind[dl], nat[i, dl, 0], nat[i, dl, 1], nat[i, dl, 2],
-                                         nat[i, dl, 3], key, visit, codes.P_DELAY)
-                        else:
-                            raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, visit,
-                                            codes.P_DELAY, emp_values, emp_cum, slot_emp[dl, 0],
-                                            slot_emp[dl, 1])
+                        raw = slot_value(slot_kind, nat, i, dl, key, visit, codes.P_DELAY,
+                                         emp_values, emp_cum, slot_emp)
                         t_back = x + max(raw, 0.0)
                         nur_diff[first_end_after[xday]] += 1.0
                         p_int[q, I_STAGE] = rc_to[s]
@@ -447,14 +461,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                         value = p_flt[q, F_VALUE]
                         if value < 0.0:
                             vs = value_slot[g]
-                            if slot_kind[vs] != codes.EMPIRICAL:  # scalars only (see _leave)
-                                raw = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1],
-                                             nat[i, vs, 2], nat[i, vs, 3], key, 0, codes.P_VALUE)
-                            else:
-                                raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, 0,
-                                                codes.P_VALUE, emp_values, emp_cum, slot_emp[vs, 0],
-                                                slot_emp[vs, 1])
-                            value = max(raw, 0.0)
+                            value = max(slot_value(slot_kind, nat, i, vs, key, 0, codes.P_VALUE,
+                                                   emp_values, emp_cum, slot_emp), 0.0)
                         out_won[i, period] += 1.0
                         out_revenue[i, period] += value
                         out_won_by_campaign[i, c] += 1.0
@@ -480,14 +488,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     o_reach[i, c, s] += 1.0
                 if in_pv[s] == 1 and p_flt[q, F_VALUE] < 0.0:
                     vs = value_slot[g]
-                    if slot_kind[vs] != codes.EMPIRICAL:  # scalars only (see _leave)
-                        raw = sample(slot_kind[vs], nat[i, vs, 0], nat[i, vs, 1], nat[i, vs, 2],
-                                     nat[i, vs, 3], key, 0, codes.P_VALUE)
-                    else:
-                        raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, 0,
-                                        codes.P_VALUE, emp_values, emp_cum, slot_emp[vs, 0],
-                                        slot_emp[vs, 1])
-                    p_flt[q, F_VALUE] = max(raw, 0.0)
+                    p_flt[q, F_VALUE] = max(slot_value(slot_kind, nat, i, vs, key, 0, codes.P_VALUE,
+                                                       emp_values, emp_cum, slot_emp), 0.0)
                 p_flt[q, F_ENTERED] = x
                 first = first_end_after[int(x)]
                 pipe[first, s] += 1.0
@@ -495,8 +497,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     pv_diff[first] += p_flt[q, F_VALUE]
                 if stage_pool[s] >= 0:  # a pooled stage: join at x, an event unless x is now
                     if x > now:
-                        n_heap, seq, popped = heap.put(
-                            h_t, h_int, n_heap, seq, popped, x, heap.event_id(q, codes.EV_ENTER), 0)
+                        node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, x,
+                                                     events.event_id(q, codes.EV_ENTER), 0)
                     else:
                         joining[n_join] = q
                         n_join += 1
@@ -507,13 +509,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 else:
                     ds = dwell_slot[s]
                     tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(x), D - 1)])
-                    if slot_kind[ds] != codes.EMPIRICAL:  # scalars only (see _leave)
-                        raw = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
-                                     nat[i, ds, 3], key, visit, codes.P_DWELL)
-                    else:
-                        raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, key, visit,
-                                        codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
-                                        slot_emp[ds, 1])
+                    raw = slot_value(slot_kind, nat, i, ds, key, visit, codes.P_DWELL,
+                                     emp_values, emp_cum, slot_emp)
                     dwell = max(raw, 0.0) * dz_dwell[i, g, s, tz]
                 if has_clock[s] == 0 or x >= D:
                     x_out = x + dwell
@@ -550,14 +547,13 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             q_len[r] += 1
             ps = patience_slot[s]
             if ps >= 0:
-                t_cold = now + max(sample_at(
-                    slot_kind[ps], nat[i, ps, 0], nat[i, ps, 1], nat[i, ps, 2], nat[i, ps, 3],
-                    p_key[q], p_int[q, I_VISIT], codes.P_PATIENCE, emp_values, emp_cum,
-                    slot_emp[ps, 0], slot_emp[ps, 1]), 0.0)
+                t_cold = now + max(slot_value(slot_kind, nat, i, ps, p_key[q], p_int[q, I_VISIT],
+                                              codes.P_PATIENCE, emp_values, emp_cum, slot_emp),
+                                   0.0)
                 if t_cold < D:
-                    n_heap, seq, popped = heap.put(
-                        h_t, h_int, n_heap, seq, popped, t_cold, heap.event_id(q, codes.EV_ABANDON),
-                        p_int[q, I_VERSION])
+                    node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, t_cold,
+                                                 events.event_id(q, codes.EV_ABANDON),
+                                                 p_int[q, I_VERSION])
 
         # --- pooled visits that start now: their dwell, and when they end ---
         for z in range(n_start):
@@ -577,13 +573,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             else:
                 ds = dwell_slot[s]
                 tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(now), D - 1)])
-                if slot_kind[ds] != codes.EMPIRICAL:  # scalars only (see _leave)
-                    raw = sample(slot_kind[ds], nat[i, ds, 0], nat[i, ds, 1], nat[i, ds, 2],
-                                 nat[i, ds, 3], p_key[q], visit, codes.P_DWELL)
-                else:
-                    raw = sample_at(codes.EMPIRICAL, 0.0, 0.0, 0.0, 0.0, p_key[q], visit,
-                                    codes.P_DWELL, emp_values, emp_cum, slot_emp[ds, 0],
-                                    slot_emp[ds, 1])
+                raw = slot_value(slot_kind, nat, i, ds, p_key[q], visit, codes.P_DWELL,
+                                 emp_values, emp_cum, slot_emp)
                 dwell = max(raw, 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
@@ -595,13 +586,10 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     out_capped[i] += 1.0
                 n_free = _release(p_int, free, n_free, q)
             else:
-                n_heap, seq, popped = heap.put(h_t, h_int, n_heap, seq, popped, t_out,
-                                               heap.event_id(q, codes.EV_EXIT), 0)
+                node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, t_out,
+                                             events.event_id(q, codes.EV_EXIT), 0)
 
-        if not popped:
-            n_heap = heap.pop(h_t, h_int, n_heap)
-
-    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE] = n_heap, seq, n_free
+    _keep(sc, seq, n_popped, node_free, cur, n_free)
     return DONE
 
 
@@ -649,22 +637,20 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     n_free = pcap
 
     # events, ordered by (time, sequence number)
-    h_t, h_int = heap.empty(1024)
-    n_heap = 0
+    head, e_t, e_int = events.empty(D, 1024)
+    node_free = 0
     seq = 0
     if D > 1:
-        if n_heap == h_t.shape[0]:
-            h_t, h_int = heap.grown(h_t, h_int)
-        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, 1.0,
-                                heap.event_id(0, codes.EV_DAY), 1)
+        node_free, seq = events.push(head, e_t, e_int, node_free, 0, seq, 1.0,
+                                     events.event_id(0, codes.EV_DAY), 1)
     for src in range(E + C):
         day0 = 0 if src < E else st_camp_first_day[src - E]
         if src >= E and st_camp_last_day[src - E] <= day0:
             continue
-        if n_heap == h_t.shape[0]:
-            h_t, h_int = heap.grown(h_t, h_int)
-        n_heap, seq = heap.push(h_t, h_int, n_heap, seq, float(day0),
-                                heap.event_id(src, codes.EV_BATCH), day0)
+        if node_free < 0:
+            e_t, e_int, node_free = events.grown(e_t, e_int, node_free)
+        node_free, seq = events.push(head, e_t, e_int, node_free, 0, seq, float(day0),
+                                     events.event_id(src, codes.EV_BATCH), day0)
 
     # arrivals through the stages nobody works, to their first pool: a block at a time, as on
     # the fast path, SWEEP_DAYS days at a time as the event loop comes to them; it takes each
@@ -679,13 +665,13 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now
 
     sc = np.zeros(N_SC, np.int64)
-    sc[SC_HEAP], sc[SC_SEQ], sc[SC_FREE], sc[SC_SWEPT] = n_heap, seq, n_free, 0
+    _keep(sc, seq, 0, node_free, 0, n_free)
     while True:
         status = _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                          pipe, pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait,
                          last_t, area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt,
-                         free, h_t, h_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting,
-                         joining, sc)
+                         free, head, e_t, e_int, rec_start, rec_int, rec_flt, rec_key, cursor,
+                         starting, joining, sc)
         if status == DONE:
             break
         if status == NEED_SWEEP:  # the arrivals of the next days, to their pools
@@ -708,8 +694,8 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             free = np.concatenate((free[:n_free], np.arange(pcap + grow - 1, pcap - 1, -1),
                                    np.zeros(pcap, np.int64)))
             sc[SC_FREE] = n_free + grow
-        while h_t.shape[0] < sc[SC_NEED_H]:
-            h_t, h_int = heap.grown(h_t, h_int)
+        while e_t.shape[0] < sc[SC_NEED_E]:
+            e_t, e_int, sc[SC_NODE] = events.grown(e_t, e_int, sc[SC_NODE])
         qcap = q_buf.shape[1]
         if sc[SC_NEED_Q] > qcap:  # the rings, each from its head, into longer rows
             m = 2 * qcap
