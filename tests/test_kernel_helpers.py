@@ -1,7 +1,8 @@
 """The kernels' shared helpers against independent answers: the event list against a sort and
-heapq, the event id packing against its unpacking, the per-draw routing tables (one per friction
-state) against routing each visit on its own exit day, exit times against the clock's inverse,
-and the sweep's hand-overs to the pools against the unstopped sweep's counts."""
+heapq, borrowed arrays against their owners, the event id packing against its unpacking, the
+per-draw routing tables (one per friction state) against routing each visit on its own exit
+day, exit times against the clock's inverse, and the sweep's hand-overs to the pools against the
+unstopped sweep's counts."""
 
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml
 
 
 def _push(q, t, ident, aux):
-    """Push onto the event list ``q`` (a dict of its arrays and scalars), growing it if full."""
+    """Push onto the event list ``q`` (a dict of its arrays and scalars), growing it if full;
+    returns the event's node."""
     if q["free"] < 0:
         q["e_t"], q["e_int"], q["free"] = events.grown(q["e_t"], q["e_int"], q["free"])
+    node = q["free"]
     q["free"], q["seq"] = events.push(q["head"], q["e_t"], q["e_int"], q["free"], q["cur"],
                                       q["seq"], t, ident, aux)
+    return node
 
 
 def _pop(q):
@@ -63,26 +67,59 @@ def test_event_list_pops_in_time_then_sequence_order_and_grows():
 
 def test_event_list_handled_as_the_kernel_does_matches_heapq():
     """Events handled as the kernel handles them (take the earliest, then add the 0, 1 or 2
-    events it causes, at or after its time, 1.2 on average) come out in the order of Python's heapq on (time,
-    sequence number), ties in time included, within the horizon and past it."""
+    events it causes, at or after its time, 1.2 on average, and now and then remove one that
+    waits, as a prospect's wait that ends removes its event of going cold) come out in the order
+    of Python's heapq on (time, sequence number), ties in time included, within the horizon and
+    past it."""
     import heapq
 
     rng = np.random.default_rng(8)
     q = _event_list(8, 4)
-    ref, got, want = [], [], []
+    ref, got, want, node_of = [], [], [], {}
     for k in range(40):
         t = float(rng.integers(0, 10))
-        heapq.heappush(ref, (t, q["seq"]))
-        _push(q, t, k, 0)
+        seq = q["seq"]
+        heapq.heappush(ref, (t, seq))
+        node_of[seq] = _push(q, t, k, 0)
+    removed = 0
     while ref:
         t_now, s_now, _, _ = _pop(q)
         got.append((t_now, s_now))
         want.append(heapq.heappop(ref))
         for _ in range(int(rng.choice(3, p=[0.2, 0.4, 0.4])) if q["seq"] < 3000 else 0):
             t = t_now + float(rng.integers(0, 4)) / 2.0 + float(rng.integers(0, 2)) / 64.0
-            heapq.heappush(ref, (t, q["seq"]))
-            _push(q, t, q["seq"], 0)
-    assert got == want and len(got) > 1000 and want[-1][0] > 8  # and past the horizon
+            seq = q["seq"]
+            heapq.heappush(ref, (t, seq))
+            node_of[seq] = _push(q, t, seq, 0)
+        if len(ref) > 1 and rng.random() < 0.2:  # one that waits, the earliest included
+            gone = ref.pop(int(rng.integers(0, len(ref))))
+            heapq.heapify(ref)
+            q["free"] = events.remove(q["head"], q["e_int"], node_of[gone[1]], q["free"])
+            removed += 1
+    assert got == want and len(got) > 1000 and removed > 100
+    assert want[-1][0] > 8  # past the horizon too
+
+
+def test_borrowed_arrays_read_and_write_the_owners_data():
+    from numba import njit
+
+    from simengine.kernels.borrow import borrowed
+
+    @njit
+    def twice_through_a_borrowed_view(a, rows):
+        b = borrowed(a)
+        for r in range(rows):
+            for j in range(b.shape[1]):
+                b[r, j] *= 2.0
+        return b.sum(), b.shape[0], b.strides[0]
+
+    a = np.arange(12.0).reshape(3, 4)
+    total, n, stride = twice_through_a_borrowed_view(a, 2)
+    assert a.tolist() == [[0, 2, 4, 6], [8, 10, 12, 14], [8, 9, 10, 11]]
+    assert (total, n, stride) == (a.sum(), 3, a.strides[0])
+    col = a[:, 1:2]  # not contiguous
+    want = 2 * col.sum()
+    assert twice_through_a_borrowed_view(col, 3)[0] == want and a[:, 1].tolist() == [4, 20, 18]
 
 
 def test_event_ids_unpack():

@@ -68,8 +68,9 @@ PoolOut = namedtuple("PoolOut", names(POOLS))  # what each field holds: kernels/
 
 FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3  # states of a prospect slot
 
-# per-prospect state: integer columns of p_int ...
-I_CAMPAIGN, I_SEGMENT, I_STAGE, I_VISIT, I_REACHED, I_VERSION, I_STATE, I_ROUTE, I_COHORT = range(9)
+# per-prospect state: integer columns of p_int (I_COLD: the node of its event of going cold
+# while it waits, or -1) ...
+I_CAMPAIGN, I_SEGMENT, I_STAGE, I_VISIT, I_REACHED, I_COLD, I_STATE, I_ROUTE, I_COHORT = range(9)
 N_INT = 9
 # ... and float columns of p_flt
 F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
@@ -265,6 +266,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
     qcap = q_buf.shape[1]
     seq, n_popped, node_free, cur = sc[SC_SEQ], sc[SC_POPPED], sc[SC_NODE], sc[SC_BUCKET]
     n_free = sc[SC_FREE]
+    queued = 0  # prospects in the queues' rings, waiting or gone cold
+    for r in range(2 * NP):
+        queued += q_len[r]
     while seq > n_popped:  # every event pushed has a sequence number
         cur = events.first(head, cur)
         top = head[cur]
@@ -283,18 +287,14 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 r_hi += 1
         # an event brings at most max(n, 1) prospects to a pool, m of them join a queue, and
         # starts at most m + (everyone queued); it pushes at most one event for each and one more
+        # (a ring's room is checked against everyone queued, more than any one ring holds)
         m = max(n, 1) + 1
-        queued = 0
-        q_max = 0
-        for r in range(2 * NP):
-            queued += q_len[r]
-            q_max = max(q_max, q_len[r])
         n_events = seq - n_popped
         if (n > n_free or n_events + 1 + 3 * m + queued > e_t.shape[0]
-                or q_max + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
+                or queued + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
             _keep(sc, seq, n_popped, node_free, cur, n_free)
             sc[SC_NEED_P], sc[SC_NEED_E] = n, n_events + 1 + 3 * m + queued
-            sc[SC_NEED_Q], sc[SC_NEED_W] = q_max + m, m + queued
+            sc[SC_NEED_Q], sc[SC_NEED_W] = queued + m, m + queued
             return NEED_ROOM
         now = e_t[top]
         if now >= D:
@@ -361,20 +361,20 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             joining[0] = obj
             n_join = 1
         elif kind == codes.EV_ABANDON:
+            # it is still waiting: a wait that ends removes its prospect's event
             q = obj
-            if p_int[q, I_STATE] == WAITING and p_int[q, I_VERSION] == aux:
-                s = p_int[q, I_STAGE]
-                pool = stage_pool[s]
-                _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
-                n_wait[pool] -= 1
-                p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
-                period = day_period[int(now)]
-                po_abandoned[i, period, pool] += 1.0
-                out_exited_lost[i, period, s] += 1.0
-                _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
-                       in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
-                if trace_n[i] < trace_len:
-                    _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
+            s = p_int[q, I_STAGE]
+            pool = stage_pool[s]
+            _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
+            n_wait[pool] -= 1
+            p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
+            period = day_period[int(now)]
+            po_abandoned[i, period, pool] += 1.0
+            out_exited_lost[i, period, s] += 1.0
+            _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
+                   in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
+            if trace_n[i] < trace_len:
+                _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
         else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = obj
             s = p_int[q, I_STAGE]
@@ -395,6 +395,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     q = q_buf[r, q_head[r]]
                     q_head[r] = (q_head[r] + 1) % qcap
                     q_len[r] -= 1
+                    queued -= 1
                     if p_int[q, I_STATE] == ABANDONED:
                         n_free = _release(p_int, free, n_free, q)
                         continue
@@ -402,6 +403,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     n_wait[pool] -= 1
                     busy[pool] += 1  # reserved now, so the loop sees it
                     p_int[q, I_STATE] = ACTIVE
+                    if p_int[q, I_COLD] >= 0:  # it will not go cold: its event goes
+                        node_free = events.remove(head, e_int, p_int[q, I_COLD], node_free)
+                        n_popped += 1
                     starting[n_start] = q
                     n_start += 1
 
@@ -540,20 +544,21 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 continue
             n_wait[pool] += 1
             p_int[q, I_STATE] = WAITING
-            p_int[q, I_VERSION] += 1
+            p_int[q, I_COLD] = -1
             p_flt[q, F_QUEUED] = now
             r = 2 * pool + camp_priority[p_int[q, I_CAMPAIGN]]
             q_buf[r, (q_head[r] + q_len[r]) % qcap] = q
             q_len[r] += 1
+            queued += 1
             ps = patience_slot[s]
             if ps >= 0:
                 t_cold = now + max(slot_value(slot_kind, nat, i, ps, p_key[q], p_int[q, I_VISIT],
                                               codes.P_PATIENCE, emp_values, emp_cum, slot_emp),
                                    0.0)
                 if t_cold < D:
+                    p_int[q, I_COLD] = node_free  # the node push takes
                     node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, t_cold,
-                                                 events.event_id(q, codes.EV_ABANDON),
-                                                 p_int[q, I_VERSION])
+                                                 events.event_id(q, codes.EV_ABANDON), 0)
 
         # --- pooled visits that start now: their dwell, and when they end ---
         for z in range(n_start):

@@ -1,18 +1,19 @@
 """The capacity path's event list: a calendar queue in arrays, ordered by (time, sequence number).
 
 Time is cut into ``BUCKETS_PER_DAY`` buckets a day (Brown 1988, "Calendar queues"). An event is
-a node of ``e_t`` (its time) and ``e_int`` (sequence number, id, aux, next node); each bucket is
-a linked list of its nodes in (time, sequence number) order, starting at ``head[bucket]``, and
-free nodes are chained from ``free``. :func:`push` links an event into its bucket, behind those
-that come before it; the earliest event is the head of the first bucket that is not empty
-(:func:`first`), and :func:`pop` unlinks it. Events are only ever added at or after the time
-being handled, so the buckets before it are empty and the search moves forward only. With a
-few events a bucket, adding and taking cost a handful of steps whatever the number waiting,
-where a binary heap of the capacity path's thousand events sifts through ten levels each time.
+a node of ``e_t`` (its time) and ``e_int`` (sequence number, id, aux, next node, bucket); each
+bucket is a linked list of its nodes in (time, sequence number) order, starting at
+``head[bucket]``, and free nodes are chained from ``free``. :func:`push` links an event into its
+bucket, behind those that come before it; the earliest event is the head of the first bucket
+that is not empty (:func:`first`), and :func:`pop` unlinks it (:func:`remove` unlinks any
+other). Events are only ever added at or after the time being handled, so the buckets before it
+are empty and the search moves forward only. With a few events a bucket, adding and taking cost
+a handful of steps whatever the number waiting, where a binary heap of the capacity path's
+thousand events sifts through ten levels each time.
 
 Sequence numbers are unique, so the events come out in exactly the order of any other priority
-queue on (time, sequence number). All of it is inlined into the kernel: a call that takes
-arrays would cost reference counting on every event.
+queue on (time, sequence number). All of it is inlined into the kernel, which borrows the arrays
+(:mod:`borrow`): a call that takes arrays would cost reference counting on every event.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from numba import njit
 
 from simengine import codes
 
-SEQ, ID, AUX, NEXT = 0, 1, 2, 3  # columns of e_int
-N_EINT = 4
+SEQ, ID, AUX, NEXT, BUCKET = 0, 1, 2, 3, 4  # columns of e_int
+N_EINT = 5
 BUCKETS_PER_DAY = 32  # a few events a bucket on the shipped scenarios
 
 
@@ -82,6 +83,7 @@ def push(head, e_t, e_int, free, cur, seq, t, ident, aux):
     e_int[node, ID] = ident
     e_int[node, AUX] = aux
     b = min(max(int(t * BUCKETS_PER_DAY), cur), head.shape[0] - 1)
+    e_int[node, BUCKET] = b
     prev = -1
     k = head[b]
     while k >= 0 and e_t[k] <= t:  # its sequence number is the newest: behind equal times
@@ -109,5 +111,21 @@ def pop(head, e_int, cur, free):
     node (the caller has read its fields); returns the new ``free``."""
     node = head[cur]
     head[cur] = e_int[node, NEXT]
+    e_int[node, NEXT] = free
+    return node
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def remove(head, e_int, node, free):
+    """Unlink event ``node`` from its bucket and free it (an event that no longer matters);
+    returns the new ``free``."""
+    b = e_int[node, BUCKET]
+    k = head[b]
+    if k == node:
+        head[b] = e_int[node, NEXT]
+    else:
+        while e_int[k, NEXT] != node:
+            k = e_int[k, NEXT]
+        e_int[k, NEXT] = e_int[node, NEXT]
     e_int[node, NEXT] = free
     return node
