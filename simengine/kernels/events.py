@@ -25,7 +25,7 @@ from simengine import codes
 
 SEQ, ID, AUX, NEXT, BUCKET = 0, 1, 2, 3, 4  # columns of e_int
 N_EINT = 5
-BUCKETS_PER_DAY = 32  # a few events a bucket on the shipped scenarios
+BUCKETS_PER_DAY = 256  # a few events a bucket on the shipped scenarios, bench_capacity's too
 
 
 @njit(cache=True, nogil=True, inline="always")
