@@ -77,7 +77,7 @@ F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
 N_FLT = 5
 
 # the event loop's scalars kept between its calls, and the room it asks for
-(SC_SEQ, SC_POPPED, SC_NODE, SC_BUCKET, SC_FREE, SC_NEED_P, SC_NEED_E, SC_NEED_Q, SC_NEED_W,
+(SC_SEQ, SC_TAKEN, SC_NODE, SC_BUCKET, SC_FREE, SC_NEED_P, SC_NEED_E, SC_NEED_Q, SC_NEED_W,
  SC_SWEPT) = range(10)
 N_SC = 10
 DONE, NEED_ROOM, NEED_SWEEP = 0, 1, 2
@@ -199,9 +199,9 @@ def _trace(trace, trace_n, i, arrival, t, outcome):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _keep(sc, seq, n_popped, node_free, cur, n_free):
+def _keep(sc, seq, n_taken, node_free, cur, n_free):
     """The event loop's scalars into ``sc``, for its next call."""
-    sc[SC_SEQ], sc[SC_POPPED], sc[SC_NODE], sc[SC_BUCKET] = seq, n_popped, node_free, cur
+    sc[SC_SEQ], sc[SC_TAKEN], sc[SC_NODE], sc[SC_BUCKET] = seq, n_taken, node_free, cur
     sc[SC_FREE] = n_free
 
 
@@ -264,12 +264,13 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 
     n_next = st.n_next
     qcap = q_buf.shape[1]
-    seq, n_popped, node_free, cur = sc[SC_SEQ], sc[SC_POPPED], sc[SC_NODE], sc[SC_BUCKET]
+    seq, n_taken, node_free, cur = sc[SC_SEQ], sc[SC_TAKEN], sc[SC_NODE], sc[SC_BUCKET]
     n_free = sc[SC_FREE]
     queued = 0  # prospects in the queues' rings, waiting or gone cold
     for r in range(2 * NP):
         queued += q_len[r]
-    while seq > n_popped:  # every event pushed has a sequence number
+    # events pushed (each took a sequence number) less those taken off (popped or removed)
+    while seq > n_taken:
         cur = events.first(head, cur)
         top = head[cur]
         kind = events.event_kind(e_int[top, events.ID])
@@ -279,7 +280,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         r_lo = r_hi = 0  # its records
         if kind == codes.EV_BATCH:  # its size first: the room it needs
             if aux >= sc[SC_SWEPT]:  # its day's arrivals are not swept yet
-                _keep(sc, seq, n_popped, node_free, cur, n_free)
+                _keep(sc, seq, n_taken, node_free, cur, n_free)
                 return NEED_SWEEP
             r_lo = r_hi = cursor[obj]
             while r_hi < rec_start[obj + 1] and rec_int[r_hi, R_DAY] == aux:
@@ -289,10 +290,10 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         # starts at most m + (everyone queued); it pushes at most one event for each and one more
         # (a ring's room is checked against everyone queued, more than any one ring holds)
         m = max(n, 1) + 1
-        n_events = seq - n_popped
+        n_events = seq - n_taken
         if (n > n_free or n_events + 1 + 3 * m + queued > e_t.shape[0]
                 or queued + m > qcap or m + queued > starting.shape[0] or m > joining.shape[0]):
-            _keep(sc, seq, n_popped, node_free, cur, n_free)
+            _keep(sc, seq, n_taken, node_free, cur, n_free)
             sc[SC_NEED_P], sc[SC_NEED_E] = n, n_events + 1 + 3 * m + queued
             sc[SC_NEED_Q], sc[SC_NEED_W] = queued + m, m + queued
             return NEED_ROOM
@@ -300,7 +301,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         if now >= D:
             break
         node_free = events.pop(head, e_int, cur, node_free)
-        n_popped += 1
+        n_taken += 1
         walker = -1  # a prospect whose pooled visit ended now: where next
         n_start = 0
         n_join = 0
@@ -405,7 +406,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     p_int[q, I_STATE] = ACTIVE
                     if p_int[q, I_COLD] >= 0:  # it will not go cold: its event goes
                         node_free = events.remove(head, e_int, p_int[q, I_COLD], node_free)
-                        n_popped += 1
+                        n_taken += 1
                     starting[n_start] = q
                     n_start += 1
 
@@ -594,7 +595,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, t_out,
                                              events.event_id(q, codes.EV_EXIT), 0)
 
-    _keep(sc, seq, n_popped, node_free, cur, n_free)
+    _keep(sc, seq, n_taken, node_free, cur, n_free)
     return DONE
 
 
