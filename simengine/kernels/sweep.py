@@ -43,6 +43,38 @@ def _grown(a, m):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _hand_over(rec_int, rec_flt, rec_key, n_rec, traced, trace_len, nb, residual, b_hand, b_out,
+               b_day, b_visit, b_reached, b_coh, b_g, b_t, b_arrival, b_value, b_res, b_key):
+    """A block's hand-overs and first exits as records from row ``n_rec`` on (the caller has
+    made room for ``nb``); returns the new ``(n_rec, traced)``.
+
+    Its own function, not inlined: the sweep rebinds the record arrays when it grows them, and
+    numba counts references on a rebound array at every use, so writing the records in the
+    sweep's loop cost six atomic operations a record.
+    """
+    for b in range(nb):
+        kind = b_hand[b]
+        if kind < 0:
+            kind = b_out[b]
+            if kind >= 0 or kind == codes.RECYCLE or traced >= trace_len:
+                continue  # open at the horizon, or not traced
+            traced += 1
+        rec_int[n_rec, R_DAY] = b_day[b]
+        rec_int[n_rec, R_KIND] = kind
+        rec_int[n_rec, R_VISIT] = b_visit[b]
+        rec_int[n_rec, R_REACHED] = b_reached[b]
+        rec_int[n_rec, R_COHORT] = b_coh[b]
+        rec_int[n_rec, R_SEGMENT] = b_g[b]
+        rec_flt[n_rec, R_X] = b_t[b]
+        rec_flt[n_rec, R_ARRIVAL] = b_arrival[b]
+        rec_flt[n_rec, R_VALUE] = b_value[b]
+        rec_flt[n_rec, R_RESIDUAL] = b_res[b] if residual else -1.0
+        rec_key[n_rec] = b_key[b]
+        n_rec += 1
+    return n_rec, traced
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip,
           f_state, fr_route, stop, trace_len, pipe, pv_diff, nur_diff, day_lo, day_hi):
     """Draw ``i``'s arrivals on days ``day_lo`` to ``day_hi - 1``, the open pipeline (day 0)
@@ -462,25 +494,9 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                 rec_int = _grown(rec_int, m)
                 rec_flt = _grown(rec_flt, m)
                 rec_key = _grown(rec_key, m)
-            for b in range(nb):
-                kind = b_hand[b]
-                if kind < 0:
-                    kind = b_out[b]
-                    if kind >= 0 or kind == codes.RECYCLE or traced >= trace_len:
-                        continue  # open at the horizon, or not traced
-                    traced += 1
-                rec_int[n_rec, R_DAY] = b_day[b]
-                rec_int[n_rec, R_KIND] = kind
-                rec_int[n_rec, R_VISIT] = b_visit[b]
-                rec_int[n_rec, R_REACHED] = b_reached[b]
-                rec_int[n_rec, R_COHORT] = b_coh[b]
-                rec_int[n_rec, R_SEGMENT] = b_g[b]
-                rec_flt[n_rec, R_X] = b_t[b]
-                rec_flt[n_rec, R_ARRIVAL] = b_arrival[b]
-                rec_flt[n_rec, R_VALUE] = b_value[b]
-                rec_flt[n_rec, R_RESIDUAL] = b_res[b] if rc >= C else -1.0
-                rec_key[n_rec] = b_key[b]
-                n_rec += 1
+            n_rec, traced = _hand_over(rec_int, rec_flt, rec_key, n_rec, traced, trace_len, nb,
+                                       rc >= C, b_hand, b_out, b_day, b_visit, b_reached,
+                                       b_coh, b_g, b_t, b_arrival, b_value, b_res, b_key)
 
     for p in range(P):
         for s in range(S):
