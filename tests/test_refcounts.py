@@ -5,6 +5,10 @@ increment and decrement (``NRT_incref`` / ``NRT_decref``) at every use. Twice su
 slipped in unseen and cost 10-16 % of the capacity path (a heap helper, then the sweep's
 hand-over records). The LLVM IR shows it: these tests compile the kernels afresh in a
 subprocess (numba does not keep the IR of cached code) and read which values are counted.
+
+Checked are the event loop and the writer of the sweep's records. ``sweep.sweep`` itself is not:
+it rightly counts references on its record arrays once a block, where it grows them, and on a
+few output arrays when a deal is won, which its IR does not tell apart from counting per member.
 """
 
 from __future__ import annotations
