@@ -62,8 +62,7 @@ RECYCLE = -4
 # --- key namespaces and packings -------------------------------------------------------------
 HIRED_REP_KEY = 1_000_000  # key label of a pool's rep r: r for the initial reps, this + r for hires
 EVENT_KIND_BITS = 3  # capacity path: an event's id is (object << EVENT_KIND_BITS) | kind
-EV_BATCH = 0  # a source's arrivals of one day (object: the source)
 EV_ENTER = 1  # a prospect enters a pooled stage (object: its slot)
 EV_EXIT = 2  # a pooled visit ends
 EV_ABANDON = 3  # a waiting prospect's patience runs out
-EV_DAY = 4  # a day boundary: capacity may change (object 0, aux: the day)
+EV_DAY = 4  # a day starts: capacity may change, its arrivals come (object 0, aux: the day)

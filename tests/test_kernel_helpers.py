@@ -124,8 +124,7 @@ def test_borrowed_arrays_read_and_write_the_owners_data():
 
 def test_event_ids_unpack():
     for obj in (0, 1, 12345, 2**40):
-        for kind in (codes.EV_BATCH, codes.EV_ENTER, codes.EV_EXIT, codes.EV_ABANDON,
-                     codes.EV_DAY):
+        for kind in (codes.EV_ENTER, codes.EV_EXIT, codes.EV_ABANDON, codes.EV_DAY):
             ident = events.event_id(obj, kind)
             assert events.event_obj(ident) == obj and events.event_kind(ident) == kind
 

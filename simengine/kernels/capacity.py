@@ -9,9 +9,10 @@ Arrivals go through the fast path's block sweep (:func:`sweep.sweep`), ``SWEEP_D
 them at a time ahead of the event loop, up to the first stage a pool works: the way through
 stages nobody works touches only order-free aggregates, so it need not wait for the events. Each
 prospect that reaches a pool is handed over as a record, in its source's order, and the event
-loop takes a day's records up with that day's batch event, as if the prospects had been walked
-then; the events and their order are those of a walk at the batch, so every count is the same
-either way.
+loop takes a day's records up with that day's event, as if the prospects had been walked then;
+the events and their order are those of a walk at the start of the day, so every count is the
+same either way. The sources are taken up in the order their own events of a day once had: the
+latest to start first, then by source (which only the trace's order can tell).
 
 Events live in a calendar queue ordered by (time, sequence number) (:mod:`events`); waiting
 prospects in ring buffers; per-prospect state in slot arrays recycled through a free list, so
@@ -209,11 +210,11 @@ def _keep(sc, seq, n_taken, node_free, cur, n_free):
 def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock, pipe,
             pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait, last_t,
             area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt, free, head, e_t,
-            e_int, rec_start, rec_int, rec_flt, rec_key, cursor, starting, joining, sc):
+            e_int, rec_start, rec_int, rec_flt, rec_key, cursor, src_order, starting, joining, sc):
     """The event loop of a draw, from the state the arrays hold, until the horizon (returns
     ``DONE``), an event that needs more room than the arrays have (returns ``NEED_ROOM`` with
-    the sizes in ``sc`` and the event still on the list) or a batch event of a day the sweep
-    has not reached (``sc[SC_SWEPT]``; returns ``NEED_SWEEP``, the event still on the list).
+    the sizes in ``sc`` and the event still on the list) or the event of a day the sweep has
+    not reached (``sc[SC_SWEPT]``; returns ``NEED_SWEEP``, the event still on the list).
     Growth and sweeps happen in the caller, so no array is rebound here: a rebound array costs
     reference counting on every use."""
     D = st.days
@@ -260,7 +261,6 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
     po_wait_sum = po.wait_sum
     po_wait_n = po.wait_n
     po_waited = po.waited
-    st_camp_last_day = st.camp_last_day
 
     n_next = st.n_next
     qcap = q_buf.shape[1]
@@ -277,15 +277,15 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         obj = events.event_obj(e_int[top, events.ID])
         aux = e_int[top, events.AUX]
         n = 0  # the prospects it hands to a pool
-        r_lo = r_hi = 0  # its records
-        if kind == codes.EV_BATCH:  # its size first: the room it needs
-            if aux >= sc[SC_SWEPT]:  # its day's arrivals are not swept yet
+        if kind == codes.EV_DAY:  # the day's arrivals first: the room they need
+            if aux >= sc[SC_SWEPT]:  # they are not swept yet
                 _keep(sc, seq, n_taken, node_free, cur, n_free)
                 return NEED_SWEEP
-            r_lo = r_hi = cursor[obj]
-            while r_hi < rec_start[obj + 1] and rec_int[r_hi, R_DAY] == aux:
-                n += rec_int[r_hi, R_KIND] >= 0
-                r_hi += 1
+            for src in range(E + C):
+                r = cursor[src]
+                while r < rec_start[src + 1] and rec_int[r, R_DAY] == aux:
+                    n += rec_int[r, R_KIND] >= 0
+                    r += 1
         # an event brings at most max(n, 1) prospects to a pool, m of them join a queue, and
         # starts at most m + (everyone queued); it pushes at most one event for each and one more
         # (a ring's room is checked against everyone queued, more than any one ring holds)
@@ -307,57 +307,58 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         n_join = 0
         dispatch = -1  # a pool whose queue may move (NP: every pool)
 
-        if kind == codes.EV_DAY:
-            per = day_period[aux - 1]
-            for p in range(NP):
-                _accrue(area_busy, area_queue, last_t, busy, n_wait, p, now)
-                po_busy_area[i, per, p] += area_busy[p]
-                po_queue_area[i, per, p] += area_queue[p]
-                po_cap_area[i, per, p] += cap[p]
-                area_busy[p] = 0.0
-                area_queue[p] = 0.0
-                cap[p] = capacity[i, p, aux]
+        if kind == codes.EV_DAY:  # capacity may change; the day's arrivals, up to their pools
+            if aux > 0:
+                per = day_period[aux - 1]
+                for p in range(NP):
+                    _accrue(area_busy, area_queue, last_t, busy, n_wait, p, now)
+                    po_busy_area[i, per, p] += area_busy[p]
+                    po_queue_area[i, per, p] += area_queue[p]
+                    po_cap_area[i, per, p] += cap[p]
+                    area_busy[p] = 0.0
+                    area_queue[p] = 0.0
+                    cap[p] = capacity[i, p, aux]
             if aux + 1 < D:
                 node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, float(aux + 1),
                                              events.event_id(0, codes.EV_DAY), aux + 1)
             dispatch = NP
-        elif kind == codes.EV_BATCH:  # a day's arrivals of a source, swept up to their pools
-            src = obj
-            day = aux
-            c = C if src < E else src - E
-            if src >= E and day + 1 < st_camp_last_day[c]:
-                node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, float(day + 1),
-                                             events.event_id(src, codes.EV_BATCH), day + 1)
-            for r in range(r_lo, r_hi):
-                outcome = rec_int[r, R_KIND]
-                if outcome < 0:  # it left the funnel in the sweep
-                    if trace_n[i] < trace_len:
-                        _trace(trace, trace_n, i, rec_flt[r, R_ARRIVAL], rec_flt[r, R_X], outcome)
-                    continue
-                n_free -= 1
-                q = free[n_free]
-                p_key[q] = rec_key[r]
-                p_int[q, I_CAMPAIGN] = c
-                p_int[q, I_SEGMENT] = rec_int[r, R_SEGMENT]
-                p_int[q, I_STAGE] = outcome
-                p_int[q, I_VISIT] = rec_int[r, R_VISIT]
-                p_int[q, I_REACHED] = rec_int[r, R_REACHED]
-                p_int[q, I_STATE] = ACTIVE
-                p_int[q, I_ROUTE] = C + src if src < E else c
-                p_int[q, I_COHORT] = rec_int[r, R_COHORT]
-                x = rec_flt[r, R_X]
-                p_flt[q, F_VALUE] = rec_flt[r, R_VALUE]
-                p_flt[q, F_ARRIVAL] = rec_flt[r, R_ARRIVAL]
-                p_flt[q, F_ENTERED] = x
-                p_flt[q, F_QUEUED] = -1.0
-                p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
-                if x > now:  # entering its pool at x (an event), as the walk below does
-                    node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, x,
-                                                 events.event_id(q, codes.EV_ENTER), 0)
-                else:
-                    joining[n_join] = q
-                    n_join += 1
-            cursor[src] = r_hi
+            for z in range(E + C):
+                src = src_order[z]
+                c = C if src < E else src - E
+                r_lo = r_hi = cursor[src]
+                while r_hi < rec_start[src + 1] and rec_int[r_hi, R_DAY] == aux:
+                    r_hi += 1
+                for r in range(r_lo, r_hi):
+                    outcome = rec_int[r, R_KIND]
+                    if outcome < 0:  # it left the funnel in the sweep
+                        if trace_n[i] < trace_len:
+                            _trace(trace, trace_n, i, rec_flt[r, R_ARRIVAL], rec_flt[r, R_X],
+                                   outcome)
+                        continue
+                    n_free -= 1
+                    q = free[n_free]
+                    p_key[q] = rec_key[r]
+                    p_int[q, I_CAMPAIGN] = c
+                    p_int[q, I_SEGMENT] = rec_int[r, R_SEGMENT]
+                    p_int[q, I_STAGE] = outcome
+                    p_int[q, I_VISIT] = rec_int[r, R_VISIT]
+                    p_int[q, I_REACHED] = rec_int[r, R_REACHED]
+                    p_int[q, I_STATE] = ACTIVE
+                    p_int[q, I_ROUTE] = C + src if src < E else c
+                    p_int[q, I_COHORT] = rec_int[r, R_COHORT]
+                    x = rec_flt[r, R_X]
+                    p_flt[q, F_VALUE] = rec_flt[r, R_VALUE]
+                    p_flt[q, F_ARRIVAL] = rec_flt[r, R_ARRIVAL]
+                    p_flt[q, F_ENTERED] = x
+                    p_flt[q, F_QUEUED] = -1.0
+                    p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
+                    if x > now:  # entering its pool at x (an event), as the walk below does
+                        node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, x,
+                                                     events.event_id(q, codes.EV_ENTER), 0)
+                    else:
+                        joining[n_join] = q
+                        n_join += 1
+                cursor[src] = r_hi
         elif kind == codes.EV_ENTER:
             joining[0] = obj
             n_join = 1
@@ -612,7 +613,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     NP = pc.n_pools
     day_period, capacity, o_open = st.day_period, pd.capacity, out.open_at_end
     po_busy_area, po_queue_area, po_cap_area = po.busy_area, po.queue_area, po.cap_area
-    st_camp_last_day, st_camp_first_day = st.camp_last_day, st.camp_first_day
+    st_camp_first_day = st.camp_first_day
 
     pipe = np.zeros((P + 1, S))
     pv_diff = np.zeros(P + 1)
@@ -644,19 +645,14 @@ def _draw(st, pc, dr, pd, out, po, i, root):
 
     # events, ordered by (time, sequence number)
     head, e_t, e_int = events.empty(D, 1024)
-    node_free = 0
-    seq = 0
-    if D > 1:
-        node_free, seq = events.push(head, e_t, e_int, node_free, 0, seq, 1.0,
-                                     events.event_id(0, codes.EV_DAY), 1)
-    for src in range(E + C):
-        day0 = 0 if src < E else st_camp_first_day[src - E]
-        if src >= E and st_camp_last_day[src - E] <= day0:
-            continue
-        if node_free < 0:
-            e_t, e_int, node_free = events.grown(e_t, e_int, node_free)
-        node_free, seq = events.push(head, e_t, e_int, node_free, 0, seq, float(day0),
-                                     events.event_id(src, codes.EV_BATCH), day0)
+    node_free, seq = events.push(head, e_t, e_int, 0, 0, 0, 0.0, events.event_id(0, codes.EV_DAY),
+                                 0)
+    # the order in which a day's event takes the sources up: the latest to start first, then by
+    # source, the order their own events of a day had (each pushed the next day's), which the
+    # trace keeps
+    first_day = np.zeros(E + C, np.int64)
+    first_day[E:] = st_camp_first_day
+    src_order = np.argsort(np.arange(E + C) - first_day * (E + C))
 
     # arrivals through the stages nobody works, to their first pool: a block at a time, as on
     # the fast path, SWEEP_DAYS days at a time as the event loop comes to them; it takes each
@@ -677,7 +673,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
                          pipe, pv_diff, nur_diff, r_thr, r_out, r_clip, f_state, busy, cap, n_wait,
                          last_t, area_busy, area_queue, q_buf, q_head, q_len, p_key, p_int, p_flt,
                          free, head, e_t, e_int, rec_start, rec_int, rec_flt, rec_key, cursor,
-                         starting, joining, sc)
+                         src_order, starting, joining, sc)
         if status == DONE:
             break
         if status == NEED_SWEEP:  # the arrivals of the next days, to their pools
