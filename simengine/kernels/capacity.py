@@ -603,9 +603,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 @njit(cache=True, nogil=True, error_model="numpy")
 def _draw(st, pc, dr, pd, out, po, i, root):
     """One draw. Only what involves a pool is an event (entering a pooled stage, leaving it,
-    going cold, a day boundary, a day's arrivals); a prospect's way through stages nobody works
-    is followed at once, by the sweep for arrivals and by the event loop's walk after a pooled
-    visit, since it touches only order-free aggregates."""
+    going cold, the start of a day: capacity and arrivals); a prospect's way through stages
+    nobody works is followed at once, by the sweep for arrivals and by the event loop's walk
+    after a pooled visit, since it touches only order-free aggregates."""
     D, P = st.days, st.n_periods
     S = st.calendar.shape[0]
     E = st.init_stage.shape[0]
@@ -656,7 +656,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
 
     # arrivals through the stages nobody works, to their first pool: a block at a time, as on
     # the fast path, SWEEP_DAYS days at a time as the event loop comes to them; it takes each
-    # day's hand-overs up with the day's batch event
+    # day's hand-overs up with the day's event
     stop = (pc.stage_pool >= 0).astype(np.int64)
     rec_start = np.zeros(E + C + 1, np.int64)
     rec_int = np.zeros((0, N_RINT), np.int64)
