@@ -86,7 +86,7 @@ def best(fn, *args) -> float:
 def main() -> None:
     live = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     mean = float(sys.argv[2]) if len(sys.argv) > 2 else 16.6
-    n = _calendar(1, live, mean)  # compile
+    _calendar(1, live, mean)  # compile
     _times_only(10, mean)
     n = _calendar(DRAWS, live, mean)
     t_list = best(_calendar, DRAWS, live, mean)
