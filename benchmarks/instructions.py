@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/instructions.py [pooled|free] [--cpu NAME]
 
 The machine is shared and its CPU seconds move by 20-30 % from one run to the next, more than
-most kernel changes save. Valgrind's cachegrind counts instead: the same code on the same input
-gives the same count on any load. Printed for one chunk of 64 baseline draws on one thread,
+most kernel changes save. Valgrind's cachegrind counts instead, and the load does not move a
+count: repeated runs of the same tree agree within about 0.5 % (the Python around the kernels
+varies a little, I expect). Printed for one chunk of 64 baseline draws on one thread,
 with its pools (``pooled``, the capacity path) or without (``free``, the fast path; see
 ``pools_cpu.pool_free``): instructions executed, conditional branches, and the mispredictions
 of cachegrind's simulated branch predictor (a simple one: the count ranks changes, it is not
@@ -57,10 +58,12 @@ for j in range({chunks}):
     simulate_draws(cs, 7, {chunk} * j, {chunk} * (j + 1))
 """
 
+# cachegrind's totals; of branches and mispredictions, the conditional ones (the indirect ones
+# are mostly the Python interpreter's)
 COUNTS = {
     "instructions": r"I\s+refs:\s+([\d,]+)",
-    "branches": r"Branches:\s+[\d,]+\s+\(\s*([\d,]+) cond",
-    "mispredicts": r"Mispredicts:\s+[\d,]+\s+\(\s*([\d,]+) cond",
+    "cond. branches": r"Branches:\s+[\d,]+\s+\(\s*([\d,]+) cond",
+    "mispredicted": r"Mispredicts:\s+[\d,]+\s+\(\s*([\d,]+) cond",
 }
 
 
@@ -102,7 +105,7 @@ def main() -> None:
     one, three = counted(args.which, 1, env), counted(args.which, 3, env)
     print(f"{args.which} baseline, one chunk of {CHUNK} draws, code for {args.cpu}:")
     for name in COUNTS:
-        print(f"  {name:13s} {(three[name] - one[name]) / 2e6:10,.1f} M")
+        print(f"  {name:14s} {(three[name] - one[name]) / 2e6:10,.1f} M")
 
 
 if __name__ == "__main__":
