@@ -49,6 +49,7 @@ from simengine.kernels.sweep import (
     R_ARRIVAL,
     R_COHORT,
     R_DAY,
+    R_DWELL,
     R_KIND,
     R_REACHED,
     R_RESIDUAL,
@@ -70,12 +71,13 @@ PoolOut = namedtuple("PoolOut", names(POOLS))  # what each field holds: kernels/
 FREE, ACTIVE, WAITING, ABANDONED = 0, 1, 2, 3  # states of a prospect slot
 
 # per-prospect state: integer columns of p_int (I_COLD: the node of its event of going cold
-# while it waits, or -1) ...
-I_CAMPAIGN, I_SEGMENT, I_STAGE, I_VISIT, I_REACHED, I_COLD, I_STATE, I_ROUTE, I_COHORT = range(9)
-N_INT = 9
+# while it waits, or -1; I_DRAWN: the visit whose dwell the sweep drew, F_DWELL) ...
+(I_CAMPAIGN, I_SEGMENT, I_STAGE, I_VISIT, I_REACHED, I_COLD, I_STATE, I_ROUTE, I_COHORT,
+ I_DRAWN) = range(10)
+N_INT = 10
 # ... and float columns of p_flt
-F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL = range(5)
-N_FLT = 5
+F_VALUE, F_ARRIVAL, F_ENTERED, F_QUEUED, F_RESIDUAL, F_DWELL = range(6)
+N_FLT = 6
 
 # the event loop's scalars kept between its calls, and the room it asks for
 (SC_SEQ, SC_TAKEN, SC_NODE, SC_BUCKET, SC_FREE, SC_NEED_P, SC_NEED_E, SC_NEED_Q, SC_NEED_W,
@@ -352,6 +354,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     p_flt[q, F_ENTERED] = x
                     p_flt[q, F_QUEUED] = -1.0
                     p_flt[q, F_RESIDUAL] = rec_flt[r, R_RESIDUAL]
+                    p_int[q, I_DRAWN] = rec_int[r, R_VISIT]
+                    p_flt[q, F_DWELL] = rec_flt[r, R_DWELL]
                     if x > now:  # entering its pool at x (an event), as the walk below does
                         node_free, seq = events.push(head, e_t, e_int, node_free, cur, seq, x,
                                                      events.event_id(q, codes.EV_ENTER), 0)
@@ -580,8 +584,11 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             else:
                 ds = dwell_slot[s]
                 tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(now), D - 1)])
-                raw = slot_value(slot_kind, nat, i, ds, p_key[q], visit, codes.P_DWELL,
-                                 emp_values, emp_cum, slot_emp)
+                if visit == p_int[q, I_DRAWN]:  # the visit it was handed over for
+                    raw = p_flt[q, F_DWELL]
+                else:
+                    raw = slot_value(slot_kind, nat, i, ds, p_key[q], visit, codes.P_DWELL,
+                                     emp_values, emp_cum, slot_emp)
                 dwell = max(raw, 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
