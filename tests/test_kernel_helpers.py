@@ -20,7 +20,7 @@ from simengine.kernels import events
 from simengine.kernels.drift import route_visit
 from simengine.kernels.rng import seed_key
 from simengine.kernels.route import draw_tables
-from simengine.kernels.sweep import R_DAY, R_KIND, R_X, sweep
+from simengine.kernels.sweep import N_RFLT, N_RINT, R_DAY, R_KIND, R_X, sweep
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -192,11 +192,14 @@ def _baseline_draws(seed, n):
     return cs, st, dr, pooled, seed_key(np.uint64(seed))
 
 
-def _sweep(cs, st, dr, out, i, root, stop, lo, hi):
-    """Draw ``i``'s arrivals of days ``lo`` to ``hi - 1`` swept into ``out``; its records."""
+def _sweep(cs, st, dr, out, i, root, stop, lo, hi, records=None):
+    """Draw ``i``'s arrivals of days ``lo`` to ``hi - 1`` swept into ``out``; its records
+    (written over ``records``, the arrays of an earlier window, where given)."""
     P, S = st.n_periods, cs.n_stages
+    if records is None:
+        records = (np.empty((0, N_RINT), np.int64), np.empty((0, N_RFLT)), np.empty(0, np.uint64))
     return sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0, np.zeros((P + 1, S)),
-                 np.zeros(P + 1), np.zeros(P + 1), lo, hi)
+                 np.zeros(P + 1), np.zeros(P + 1), lo, hi, *records)
 
 
 def test_sweep_hands_each_arrival_to_its_first_pool():
@@ -232,9 +235,9 @@ def test_sweep_hands_each_arrival_to_its_first_pool():
 
 
 def test_sweep_by_windows_of_days_hands_over_as_one_sweep():
-    """The capacity path sweeps a few weeks of arrivals at a time: windows of days together
-    give one sweep's hand-overs (the same prospects, in each source's order, at the same times)
-    and its counts."""
+    """The capacity path sweeps a few weeks of arrivals at a time, each window's records
+    written over the last one's: windows of days together give one sweep's hand-overs (the same
+    prospects, in each source's order, at the same times) and its counts."""
     cs, st, dr, pooled, root = _baseline_draws(9, 2)
     D, E, C = cs.grid.days, len(cs.init_stage), len(cs.camp_enters)
     i = 1
@@ -242,8 +245,10 @@ def test_sweep_by_windows_of_days_hands_over_as_one_sweep():
     def run(windows):
         out = new_out(cs, 2)
         per_src = [[] for _ in range(E + C)]
+        records = None
         for lo, hi in windows:
-            start, r_int, r_flt, _ = _sweep(cs, st, dr, out, i, root, pooled, lo, hi)
+            start, *records = _sweep(cs, st, dr, out, i, root, pooled, lo, hi, records)
+            r_int, r_flt = records[0], records[1]
             for src in range(E + C):
                 rows = slice(start[src], start[src + 1])
                 per_src[src].append(np.column_stack((r_int[rows, R_KIND], r_int[rows, R_DAY],

@@ -688,7 +688,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
             rec_start, rec_int, rec_flt, rec_key = sweep(
                 st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, r_thr, r_out,
                 r_clip, f_state, fr_route, stop, pc.trace_len, pipe, pv_diff, nur_diff, lo,
-                lo + SWEEP_DAYS)
+                lo + SWEEP_DAYS, rec_int, rec_flt, rec_key)
             cursor[:] = rec_start[:E + C]
             sc[SC_SWEPT] = lo + SWEEP_DAYS
             continue

@@ -78,10 +78,12 @@ def _hand_over(rec_int, rec_flt, rec_key, n_rec, traced, trace_len, nb, residual
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip,
-          f_state, fr_route, stop, trace_len, pipe, pv_diff, nur_diff, day_lo, day_hi):
+          f_state, fr_route, stop, trace_len, pipe, pv_diff, nur_diff, day_lo, day_hi, rec_int,
+          rec_flt, rec_key):
     """Draw ``i``'s arrivals on days ``day_lo`` to ``day_hi - 1``, the open pipeline (day 0)
     first, then every campaign's, through the stages; returns the hand-overs ``(rec_start,
-    rec_int, rec_flt, rec_key)``.
+    rec_int, rec_flt, rec_key)``, written over the record arrays passed in (the previous
+    window's, or arrays of no rows), which are grown as needed.
 
     Each batch of arrivals (a campaign's day, an initial-pipeline entry) is split into blocks of
     ``BLOCK`` prospects, and a block is followed stage by stage: the members at stage s make
@@ -174,9 +176,10 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
     for s in range(S):
         records |= stop[s] == 1
     rec_start = np.zeros(E + C + 1, np.int64)
-    rec_int = np.empty((BLOCK if records else 0, N_RINT), np.int64)
-    rec_flt = np.empty((BLOCK if records else 0, N_RFLT))
-    rec_key = np.empty(BLOCK if records else 0, np.uint64)
+    if records and rec_int.shape[0] < BLOCK:
+        rec_int = np.empty((BLOCK, N_RINT), np.int64)
+        rec_flt = np.empty((BLOCK, N_RFLT))
+        rec_key = np.empty(BLOCK, np.uint64)
     n_rec = 0
     traced = 0  # exits recorded for the current source
     dk = draw_key(root, dr.draw_ids[i])
