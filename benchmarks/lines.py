@@ -188,8 +188,9 @@ def main() -> None:
         total = sum(ips.values())
         table, by_function, by_line, kernel = functions(), collections.Counter(), \
             collections.Counter(), 0
+        sizes = {path: size for path, _, size in code}
         for path, base in bases:
-            size = dict((p, s) for p, _, s in code)[path]
+            size = sizes[path]
             offsets = {ip - base: n for ip, n in ips.items() if base <= ip < base + size}
             kernel += sum(offsets.values())
             keys = sorted(offsets)
