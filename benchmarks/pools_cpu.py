@@ -5,7 +5,8 @@
 One thread, one process, the kernels compiled before the timed rounds; each figure is the best
 of ``ROUNDS`` (default 3) rounds in process CPU seconds. Printed: the pooled baseline (625
 draws, the capacity path), the same scenario with its pools removed (no ``pools:``, no stage
-``worked_by`` / ``patience``: the fast path), their ratio, bench_funnel's prospects per
+``worked_by`` / ``patience``: the fast path), their ratio, the pooled run's CPU beyond the
+pool-free run's per pooled visit (a visit that took a rep's slot), bench_funnel's prospects per
 CPU-second (4 draws) and the pool-free baseline's as a fraction of it; then where the pooled
 and pool-free runs spend their time (parameter sampling, ``prepare``, pool capacity, kernel).
 """
@@ -41,11 +42,13 @@ def pool_free(path: Path):
     return validate(raw)
 
 
-def cpu(cs, draws: int, rounds: int, seed: int = 7) -> tuple[float, float, dict[str, float]]:
-    """Best CPU seconds of ``rounds`` runs of ``draws`` draws in chunks, prospects per run, and
-    the split of the best round's time between the stages of ``simulate_draws``."""
+def cpu(cs, draws: int, rounds: int, seed: int = 7) -> tuple[float, float, float,
+                                                              dict[str, float]]:
+    """Best CPU seconds of ``rounds`` runs of ``draws`` draws in chunks, prospects and pooled
+    visits (those that took a rep's slot) per run, and the split of the best round's time between
+    the stages of ``simulate_draws``."""
     simulate_draws(cs, 1, 0, 2)
-    best, prospects, split = float("inf"), 0.0, {}
+    best, prospects, visits, split = float("inf"), 0.0, 0.0, {}
     for _ in range(rounds):
         parts = {"sample": 0.0, "prepare": 0.0, "pool_draws": 0.0, "kernel": 0.0}
         wrapped = {}
@@ -64,17 +67,19 @@ def cpu(cs, draws: int, rounds: int, seed: int = 7) -> tuple[float, float, dict[
             setattr(engine_run, mod_name, timed)
         try:
             c0 = time.process_time()
-            prospects = 0.0
+            prospects = visits = 0.0
             for lo in range(0, draws, CHUNK):
                 r = simulate_draws(cs, seed, lo, min(lo + CHUNK, draws))
                 prospects += float(r.out.arrivals.sum() + r.out.initial.sum())
+                if r.pools is not None:
+                    visits += float(r.pools.wait_n.sum())
             sec = time.process_time() - c0
         finally:
             for k, fn in wrapped.items():
                 setattr(engine_run, k, fn)
         if sec < best:
             best, split = sec, dict(parts, total=sec)
-    return best, prospects, split
+    return best, prospects, visits, split
 
 
 def main() -> None:
@@ -86,8 +91,8 @@ def main() -> None:
                                                             / "bench_funnel.yaml")), 4)]
     res = {}
     for label, cs, draws in runs:
-        sec, n, split = cpu(cs, draws, rounds)
-        res[label] = (sec, n)
+        sec, n, visits, split = cpu(cs, draws, rounds)
+        res[label] = (sec, n, visits)
         other = split["total"] - sum(v for k, v in split.items() if k != "total")
         print(f"{label:20s} {sec:7.3f} CPU s  {n / 1e6:6.2f} M prospects  "
               f"{n / sec / 1e6:6.2f} M prospects/CPU s   [sample {split['sample']:.3f}, "
@@ -96,6 +101,8 @@ def main() -> None:
     pooled, free = res["baseline, pooled"], res["baseline, pool-free"]
     funnel = res["bench_funnel"]
     print(f"pooled / pool-free CPU: {pooled[0] / free[0]:.2f}x (bar 1.6, goal 1.25)")
+    print(f"pooled visits: {pooled[2] / 1e6:.2f} M; the pooled run's CPU beyond the pool-free "
+          f"run's: {(pooled[0] - free[0]) / pooled[2] * 1e9:.0f} ns a pooled visit")
     print(f"pool-free prospects/CPU s vs bench_funnel: "
           f"{(free[1] / free[0]) / (funnel[1] / funnel[0]):.2f} (bar 0.5, goal 0.8)")
     np.seterr(all="ignore")
