@@ -122,6 +122,30 @@ def test_borrowed_arrays_read_and_write_the_owners_data():
     assert twice_through_a_borrowed_view(col, 3)[0] == want and a[:, 1].tolist() == [4, 20, 18]
 
 
+def test_nonneg_indexes_as_before_and_drops_the_negative_index_correction():
+    """An index marked not negative reads the same element, and the compiled function keeps no
+    test of its sign (numba's correction for a negative index, which the unmarked one keeps)."""
+    from numba import njit
+
+    from simengine.kernels.known import nonneg
+
+    @njit
+    def marked(a, i):
+        return a[nonneg(i)]
+
+    @njit
+    def unmarked(a, i):
+        return a[i]
+
+    a = np.arange(10.0) * 3.0
+    assert [marked(a, i) for i in (0, 9, 4)] == [0.0, 27.0, 12.0]
+    assert [unmarked(a, i) for i in (0, 9, 4, -1)] == [0.0, 27.0, 12.0, 27.0]
+    body = {f: f.inspect_llvm(f.signatures[0]).split("define ")[1].split("\n}")[0]
+            for f in (marked, unmarked)}
+    assert "icmp slt i64 %arg.i, 0" in body[unmarked]
+    assert "icmp" not in body[marked] and "select" not in body[marked]
+
+
 def test_event_ids_unpack():
     for obj in (0, 1, 12345, 2**40):
         for kind in (codes.EV_ENTER, codes.EV_EXIT, codes.EV_ABANDON, codes.EV_DAY):

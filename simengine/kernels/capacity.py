@@ -39,6 +39,7 @@ from simengine.kernels import events
 from simengine.kernels.borrow import borrowed
 from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_visit
+from simengine.kernels.known import nonneg
 from simengine.kernels.outputs import POOLS, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import draw_tables
@@ -274,7 +275,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
     # events pushed (each took a sequence number) less those taken off (popped or removed)
     while seq > n_taken:
         cur = events.first(head, cur)
-        top = head[cur]
+        top = nonneg(head[cur])
         kind = events.event_kind(e_int[top, events.ID])
         obj = events.event_obj(e_int[top, events.ID])
         aux = e_int[top, events.AUX]
@@ -338,7 +339,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                                    outcome)
                         continue
                     n_free -= 1
-                    q = free[n_free]
+                    q = nonneg(free[n_free])
                     p_key[q] = rec_key[r]
                     p_int[q, I_CAMPAIGN] = c
                     p_int[q, I_SEGMENT] = rec_int[r, R_SEGMENT]
@@ -368,9 +369,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             n_join = 1
         elif kind == codes.EV_ABANDON:
             # it is still waiting: a wait that ends removes its prospect's event
-            q = obj
-            s = p_int[q, I_STAGE]
-            pool = stage_pool[s]
+            q = nonneg(obj)
+            s = nonneg(p_int[q, I_STAGE])
+            pool = nonneg(stage_pool[s])
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             n_wait[pool] -= 1
             p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
@@ -382,11 +383,11 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             if trace_n[i] < trace_len:
                 _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
         else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
-            q = obj
-            s = p_int[q, I_STAGE]
+            q = nonneg(obj)
+            s = nonneg(p_int[q, I_STAGE])
             _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)], in_pv[s] == 1,
                    p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
-            pool = stage_pool[s]
+            pool = nonneg(stage_pool[s])
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             busy[pool] -= 1
             dispatch = pool
@@ -398,7 +399,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             for pool in range(p_lo, p_hi):
                 while busy[pool] < cap[pool] and n_wait[pool] > 0:
                     r = 2 * pool if q_len[2 * pool] > 0 else 2 * pool + 1
-                    q = q_buf[r, q_head[r]]
+                    q = nonneg(q_buf[r, q_head[r]])
                     q_head[r] = (q_head[r] + 1) % qcap
                     q_len[r] -= 1
                     queued -= 1
@@ -420,21 +421,21 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             q = walker
             route = True
             x = now
-            g = p_int[q, I_SEGMENT]
-            c = p_int[q, I_CAMPAIGN]
+            g = nonneg(p_int[q, I_SEGMENT])
+            c = nonneg(p_int[q, I_CAMPAIGN])
             key = p_key[q]
             while True:
-                s = p_int[q, I_STAGE]
-                visit = p_int[q, I_VISIT]
+                s = nonneg(p_int[q, I_STAGE])
+                visit = nonneg(p_int[q, I_VISIT])
                 if route:  # the visit of stage s ended at x: where next?
-                    xday = int(x)
-                    period = day_period[xday]
+                    xday = nonneg(int(x))
+                    period = nonneg(day_period[xday])
                     # outcome at the exit, as the fast path routes it
                     u = uniform(key, counter(visit, codes.P_ROUTE, 0))
-                    r_src = p_int[q, I_ROUTE]
+                    r_src = nonneg(p_int[q, I_ROUTE])
                     if rt_mode[s] == codes.DRIFT_NONE:
                         # the per-draw thresholds, as the fast path reads them
-                        fs = f_state[s, xday]
+                        fs = nonneg(f_state[s, xday])
                         o_clip[i, s] += r_clip[r_src, g, s, fs]
                         jj = 0
                         for kk in range(n_next[s] + 2):
@@ -501,7 +502,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     p_flt[q, F_VALUE] = max(slot_value(slot_kind, nat, i, vs, key, 0, codes.P_VALUE,
                                                        emp_values, emp_cum, slot_emp), 0.0)
                 p_flt[q, F_ENTERED] = x
-                first = first_end_after[int(x)]
+                first = nonneg(first_end_after[int(x)])
                 pipe[first, s] += 1.0
                 if in_pv[s] == 1:
                     pv_diff[first] += p_flt[q, F_VALUE]
@@ -539,9 +540,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 
         # --- prospects entering a pooled stage now: a free slot, or the queue ---
         for z in range(n_join):
-            q = joining[z]
-            s = p_int[q, I_STAGE]
-            pool = stage_pool[s]
+            q = nonneg(joining[z])
+            s = nonneg(p_int[q, I_STAGE])
+            pool = nonneg(stage_pool[s])
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             if busy[pool] < cap[pool] and n_wait[pool] == 0:
                 busy[pool] += 1
@@ -568,12 +569,12 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 
         # --- pooled visits that start now: their dwell, and when they end ---
         for z in range(n_start):
-            q = starting[z]
-            s = p_int[q, I_STAGE]
-            visit = p_int[q, I_VISIT]
-            pool = stage_pool[s]
+            q = nonneg(starting[z])
+            s = nonneg(p_int[q, I_STAGE])
+            visit = nonneg(p_int[q, I_VISIT])
+            pool = nonneg(stage_pool[s])
             wait = now - p_flt[q, F_QUEUED] if p_flt[q, F_QUEUED] >= 0.0 else 0.0
-            cls = camp_priority[p_int[q, I_CAMPAIGN]]
+            cls = nonneg(camp_priority[p_int[q, I_CAMPAIGN]])
             po_wait_sum[i, pool, cls] += wait
             po_wait_n[i, pool, cls] += 1.0
             if wait > 0.0:

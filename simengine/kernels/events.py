@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from simengine import codes
+from simengine.kernels.known import nonneg
 
 SEQ, ID, AUX, NEXT, BUCKET = 0, 1, 2, 3, 4  # columns of e_int
 N_EINT = 5
@@ -76,13 +77,13 @@ def grown(e_t, e_int, free):
 def push(head, e_t, e_int, free, cur, seq, t, ident, aux):
     """Add event ``(t, seq, ident, aux)`` at or after bucket ``cur`` (the caller makes room
     with :func:`grown` while ``free`` is -1). Returns ``(free, seq + 1)``."""
-    node = free
+    node = nonneg(free)
     free = e_int[node, NEXT]
     e_t[node] = t
     e_int[node, SEQ] = seq
     e_int[node, ID] = ident
     e_int[node, AUX] = aux
-    b = min(max(int(t * BUCKETS_PER_DAY), cur), head.shape[0] - 1)
+    b = nonneg(min(max(int(t * BUCKETS_PER_DAY), cur), head.shape[0] - 1))
     e_int[node, BUCKET] = b
     prev = -1
     k = head[b]
@@ -109,7 +110,7 @@ def first(head, cur):
 def pop(head, e_int, cur, free):
     """Unlink the earliest event, the head of bucket ``cur`` (see :func:`first`), and free its
     node (the caller has read its fields); returns the new ``free``."""
-    node = head[cur]
+    node = nonneg(head[cur])
     head[cur] = e_int[node, NEXT]
     e_int[node, NEXT] = free
     return node
@@ -119,7 +120,7 @@ def pop(head, e_int, cur, free):
 def remove(head, e_int, node, free):
     """Unlink event ``node`` from its bucket and free it (an event that no longer matters);
     returns the new ``free``."""
-    b = e_int[node, BUCKET]
+    b = nonneg(e_int[node, BUCKET])
     k = head[b]
     if k == node:
         head[b] = e_int[node, NEXT]
