@@ -20,7 +20,7 @@ from simengine.kernels import events
 from simengine.kernels.drift import route_visit
 from simengine.kernels.rng import seed_key
 from simengine.kernels.route import draw_tables
-from simengine.kernels.sweep import N_RFLT, N_RINT, R_DAY, R_KIND, R_X, sweep
+from simengine.kernels.sweep import R_DAY, R_KIND, R_X, no_records, sweep
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -221,7 +221,7 @@ def _sweep(cs, st, dr, out, i, root, stop, lo, hi, records=None):
     (written over ``records``, the arrays of an earlier window, where given)."""
     P, S = st.n_periods, cs.n_stages
     if records is None:
-        records = (np.empty((0, N_RINT), np.int64), np.empty((0, N_RFLT)), np.empty(0, np.uint64))
+        records = no_records()
     return sweep(st, dr, out, i, root, *draw_tables(st, dr, i), stop, 0, np.zeros((P + 1, S)),
                  np.zeros(P + 1), np.zeros(P + 1), lo, hi, *records)
 

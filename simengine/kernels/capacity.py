@@ -45,8 +45,6 @@ from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import draw_tables
 from simengine.kernels.sweep import (
     MAX_VISITS,
-    N_RFLT,
-    N_RINT,
     R_ARRIVAL,
     R_COHORT,
     R_DAY,
@@ -58,6 +56,7 @@ from simengine.kernels.sweep import (
     R_VALUE,
     R_VISIT,
     R_X,
+    no_records,
     sweep,
 )
 from simengine.kernels.tally import snapshot
@@ -667,9 +666,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     # day's hand-overs up with the day's event
     stop = (pc.stage_pool >= 0).astype(np.int64)
     rec_start = np.zeros(E + C + 1, np.int64)
-    rec_int = np.zeros((0, N_RINT), np.int64)
-    rec_flt = np.zeros((0, N_RFLT))
-    rec_key = np.zeros(0, np.uint64)
+    rec_int, rec_flt, rec_key = no_records()
     cursor = np.zeros(E + C, np.int64)
     starting = np.zeros(64, np.int64)  # prospects whose pooled visit starts now
     joining = np.zeros(64, np.int64)  # prospects entering a pooled stage now

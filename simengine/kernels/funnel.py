@@ -19,7 +19,7 @@ from simengine import codes
 from simengine.kernels.outputs import FUNNEL, names
 from simengine.kernels.rng import counter, derive, draw_key, seed_key, uniform
 from simengine.kernels.route import draw_tables
-from simengine.kernels.sweep import N_RFLT, N_RINT, sweep
+from simengine.kernels.sweep import no_records, sweep
 from simengine.kernels.tally import snapshot
 
 Static = namedtuple("Static", [
@@ -55,9 +55,10 @@ def _draw(st, dr, out, i, root):
     nur_diff = np.zeros(P + 1)
     (speed, cum, nd_add, lost_add, has_clock,
      route, r_out, r_clip, f_state, fr_route) = draw_tables(st, dr, i)
+    rec_int, rec_flt, rec_key = no_records()
     sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, r_out, r_clip,
           f_state, fr_route, np.zeros(S, np.int64), 0, pipe, pv_diff, nur_diff, 0, st.days,
-          np.empty((0, N_RINT), np.int64), np.empty((0, N_RFLT)), np.empty(0, np.uint64))
+          rec_int, rec_flt, rec_key)
     snapshot(out, i, pipe, pv_diff, nur_diff)
 
 

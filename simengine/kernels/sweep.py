@@ -35,6 +35,13 @@ N_RFLT = 5
 
 
 @njit(cache=True, nogil=True)
+def no_records():
+    """Hand-over record arrays of no rows ``(rec_int, rec_flt, rec_key)``: for a sweep that
+    hands nobody over, or the first of a draw's windows."""
+    return np.empty((0, N_RINT), np.int64), np.empty((0, N_RFLT)), np.empty(0, np.uint64)
+
+
+@njit(cache=True, nogil=True)
 def _grown(a, m):
     """``a`` in an array of ``m`` rows (its rows first)."""
     b = np.empty((m,) + a.shape[1:], a.dtype)
