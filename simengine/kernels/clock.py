@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from simengine.kernels.known import nonneg
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock):
@@ -49,7 +51,7 @@ def stage_clocks(st, dr, i, speed, cum, nd_add, lost_add, has_clock):
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def exit_time(s, t, dwell, speed, cum, D):
     """Time at which ``dwell`` units of stage ``s``'s clock have passed since ``t``."""
-    day = int(t)
+    day = nonneg(int(t))  # entry times are never negative
     if day >= D:
         return t + dwell
     target = cum[s, day] + speed[s, day] * (t - day) + dwell

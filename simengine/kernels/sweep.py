@@ -18,6 +18,7 @@ from numba import njit, uint64
 from simengine import codes
 from simengine.kernels.clock import exit_time
 from simengine.kernels.drift import clock_index, route_table_t, route_visit
+from simengine.kernels.known import nonneg
 from simengine.kernels.normals import block_normals
 from simengine.kernels.rng import counter, derive, draw_key, uniform
 from simengine.kernels.samplers import exp_poly, gamma_unit, poisson
@@ -309,14 +310,14 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                 # first visits to the stage; deal values from the pipeline stage on
                 n_new = 0
                 for j in range(m):
-                    b = w_idx[j]
+                    b = nonneg(w_idx[j])
                     n_new += 1 - ((b_reached[b] >> s) & 1)
                     b_reached[b] |= 1 << s
                 o_reach[c, s] += n_new
                 if pv:
                     nv = 0  # the members without a deal value yet
                     for j in range(m):
-                        b = w_idx[j]
+                        b = nonneg(w_idx[j])
                         w_new[nv] = b
                         nv += b_value[b] < 0.0
                     if values_lognormal:
@@ -327,19 +328,19 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                             w_ctr[jj] = ctr_v
                         block_normals(w_key, w_ctr, nv, w_u, w_z, w_tail)
                         for jj in range(nv):
-                            b = w_new[jj]
-                            g = b_g[b]
+                            b = nonneg(w_new[jj])
+                            g = nonneg(b_g[b])
                             b_value[b] = max(exp_poly(v_mu[g] + v_sg[g] * w_z[jj]), 0.0)
                     else:
                         for jj in range(nv):
-                            b = w_new[jj]
+                            b = nonneg(w_new[jj])
                             b_value[b] = max(slot_value(
                                 slot_kind, nat, i, value_slot[b_g[b]], b_key[b], 0,
                                 codes.P_VALUE, emp_values, emp_cum, slot_emp), 0.0)
                 if stop[s] == 1:  # in the pipeline from now; the event loop takes it up
                     for j in range(m):
-                        b = w_idx[j]
-                        first = first_end_after[int(b_t[b])]
+                        b = nonneg(w_idx[j])
+                        first = nonneg(first_end_after[nonneg(int(b_t[b]))])
                         pipe[first, s] += 1.0
                         if pv:
                             pv_diff[first] += b_value[b]
@@ -352,7 +353,7 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                 if kind == codes.LOGNORMAL or (kind == codes.GAMMA and p0 >= 1.0):
                     # a standard normal each, as ndtri(uniform) in ``sample``
                     for j in range(m):
-                        b = w_idx[j]
+                        b = nonneg(w_idx[j])
                         w_key[j] = b_key[b]
                         w_ctr[j] = counter(b_visit[b], codes.P_DWELL, 0)
                     # (in place: the transforms below then vectorise without alias checks)
@@ -384,29 +385,30 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                 else:
                     e0, e1 = slot_emp[ds, 0], slot_emp[ds, 1]
                     for j in range(m):
-                        b = w_idx[j]
+                        b = nonneg(w_idx[j])
                         w_dwell[j] = sample_at(kind, p0, p1, p2, p3, b_key[b], b_visit[b],
                                                 codes.P_DWELL, emp_values, emp_cum, e0, e1)
                 if stop[s] == 1:  # the event loop scales it when the visit starts
                     for j in range(m):
-                        b_dwell[w_idx[j]] = w_dwell[j]
+                        b_dwell[nonneg(w_idx[j])] = w_dwell[j]
                     continue
                 dmode = dw_mode[s]
                 if dmode != codes.DRIFT_NONE:  # a drift moves the dwell scale
                     for j in range(m):
-                        b = w_idx[j]
-                        tz = clock_index(dmode, b_coh[b], day_period[int(b_t[b])])
-                        w_dwell[j] = max(w_dwell[j], 0.0) * dz_dwell[i, b_g[b], s, tz]
+                        b = nonneg(w_idx[j])
+                        tz = clock_index(dmode, b_coh[b], day_period[nonneg(int(b_t[b]))])
+                        w_dwell[j] = max(w_dwell[j], 0.0) * dz_dwell[i, nonneg(b_g[b]), s, tz]
                 elif G > 1:
                     for j in range(m):
-                        w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, b_g[w_idx[j]], s]
+                        g = nonneg(b_g[nonneg(w_idx[j])])
+                        w_dwell[j] = max(w_dwell[j], 0.0) * dwell_mult[i, g, s]
                 else:
                     mult = dwell_mult[i, 0, s]
                     for j in range(m):
                         w_dwell[j] = max(w_dwell[j], 0.0) * mult
                 if rc >= C:  # the open pipeline's first visit: its residual dwell
                     for j in range(m):
-                        b = w_idx[j]
+                        b = nonneg(w_idx[j])
                         if b_visit[b] == 0:
                             w_dwell[j] = b_res[b]
                 # exits, routes and the counters they move
@@ -416,16 +418,16 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                 rmode = rt_mode[s]
                 rx = rt_index[s]
                 for j in range(m):
-                    b = w_idx[j]
+                    b = nonneg(w_idx[j])
                     t = b_t[b]
                     visit = b_visit[b]
-                    g = b_g[b]
+                    g = nonneg(b_g[b])
                     value = b_value[b]
                     if clock and t < D:
                         t_out = exit_time(s, t, w_dwell[j], speed, cum, D)
                     else:
                         t_out = t + w_dwell[j]
-                    first = first_end_after[int(t)]
+                    first = nonneg(first_end_after[nonneg(int(t))])
                     pipe[first, s] += 1.0
                     if pv:
                         pv_diff[first] += value
@@ -434,19 +436,19 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                         if visit >= MAX_VISITS:
                             out.capped[i] += 1.0
                         continue
-                    xday = int(t_out)
-                    last = first_end_after[xday]
+                    xday = nonneg(int(t_out))
+                    last = nonneg(first_end_after[xday])
                     pipe[last, s] -= 1.0
                     if pv:
                         pv_diff[last] -= value
                     o_time[s] += t_out - t
                     o_exits[s] += 1.0
-                    period = day_period[xday]
+                    period = nonneg(day_period[xday])
                     u = uniform(b_key[b], counter(visit, codes.P_ROUTE, 0))
                     if rmode == codes.DRIFT_NONE:
                         # thresholds are non-decreasing: the outcome is how many lie
                         # at or below u (under the friction of the exit day)
-                        fs = 0 if table else f_state[s, xday]
+                        fs = 0 if table else nonneg(f_state[s, xday])
                         n_clip[s] += r_clip[rc, g, s, fs]
                         jj = 0
                         for kk in range(nn + 2):
@@ -467,8 +469,8 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                     b_out[b] = outcome
                     # advance (branch-free): queue at the next stage, or a dummy write
                     move = outcome >= 0
-                    nxt = outcome if move else s
-                    queue[nxt, qn[nxt]] = b
+                    nxt = nonneg(outcome if move else s)
+                    queue[nxt, nonneg(qn[nxt])] = b
                     qn[nxt] += move
                     b_t[b] = t_out
                     b_visit[b] = visit + 1
@@ -495,14 +497,15 @@ def sweep(st, dr, out, i, root, speed, cum, nd_add, lost_add, has_clock, route, 
                             emp_values, emp_cum, slot_emp), 0.0)
                         t_back = t_out + delay
                         nur_diff[first_end_after[xday]] += 1.0
-                        back = rc_to[s]
+                        back = nonneg(rc_to[s])
                         if t_back >= D:
                             o_open[back] += 1.0  # open at the stage it will come back to
                         else:
-                            nur_diff[first_end_after[int(t_back)]] -= 1.0
+                            bday = nonneg(int(t_back))
+                            nur_diff[first_end_after[bday]] -= 1.0
                             b_t[b] = t_back
-                            o_ent[day_period[int(t_back)], back] += 1.0
-                            queue[back, qn[back]] = b
+                            o_ent[day_period[bday], back] += 1.0
+                            queue[back, nonneg(qn[back])] = b
                             qn[back] += 1
         if records:  # the block's hand-overs and first exits, in the source's order
             if n_rec + nb > rec_int.shape[0]:
