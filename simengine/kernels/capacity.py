@@ -266,6 +266,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
 
     n_next = st.n_next
     qcap = q_buf.shape[1]
+    qmask = qcap - 1  # the rings' length is a power of two: a mask, not a division
     seq, n_taken, node_free, cur = sc[SC_SEQ], sc[SC_TAKEN], sc[SC_NODE], sc[SC_BUCKET]
     n_free = sc[SC_FREE]
     queued = 0  # prospects in the queues' rings, waiting or gone cold
@@ -374,17 +375,19 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             n_wait[pool] -= 1
             p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
-            period = day_period[int(now)]
+            period = nonneg(day_period[nonneg(int(now))])
             po_abandoned[i, period, pool] += 1.0
             out_exited_lost[i, period, s] += 1.0
-            _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)],
-                   in_pv[s] == 1, p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
+            last = nonneg(first_end_after[nonneg(int(now))])
+            _leave(pipe, pv_diff, o_time, o_exits, i, s, last, in_pv[s] == 1, p_flt[q, F_ENTERED],
+                   now, p_flt[q, F_VALUE])
             if trace_n[i] < trace_len:
                 _trace(trace, trace_n, i, p_flt[q, F_ARRIVAL], now, codes.LOST)
         else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = nonneg(obj)
             s = nonneg(p_int[q, I_STAGE])
-            _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(now)], in_pv[s] == 1,
+            last = nonneg(first_end_after[nonneg(int(now))])
+            _leave(pipe, pv_diff, o_time, o_exits, i, s, last, in_pv[s] == 1,
                    p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
             pool = nonneg(stage_pool[s])
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
@@ -398,8 +401,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             for pool in range(p_lo, p_hi):
                 while busy[pool] < cap[pool] and n_wait[pool] > 0:
                     r = 2 * pool if q_len[2 * pool] > 0 else 2 * pool + 1
-                    q = nonneg(q_buf[r, q_head[r]])
-                    q_head[r] = (q_head[r] + 1) % qcap
+                    q = nonneg(q_buf[r, nonneg(q_head[r])])
+                    q_head[r] = (q_head[r] + 1) & qmask
                     q_len[r] -= 1
                     queued -= 1
                     if p_int[q, I_STATE] == ABANDONED:
@@ -491,7 +494,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     break
 
                 # entering stage s at x (after a route: the sweep took the arrivals in)
-                o_ent[i, day_period[int(x)], s] += 1.0
+                xday = nonneg(int(x))
+                o_ent[i, nonneg(day_period[xday]), s] += 1.0
                 mask = p_int[q, I_REACHED]
                 if (mask >> s) & 1 == 0:
                     p_int[q, I_REACHED] = mask | (1 << s)
@@ -501,7 +505,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                     p_flt[q, F_VALUE] = max(slot_value(slot_kind, nat, i, vs, key, 0, codes.P_VALUE,
                                                        emp_values, emp_cum, slot_emp), 0.0)
                 p_flt[q, F_ENTERED] = x
-                first = nonneg(first_end_after[int(x)])
+                first = nonneg(first_end_after[xday])
                 pipe[first, s] += 1.0
                 if in_pv[s] == 1:
                     pv_diff[first] += p_flt[q, F_VALUE]
@@ -532,8 +536,9 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                         out_capped[i] += 1.0
                     n_free = _release(p_int, free, n_free, q)
                     break
-                _leave(pipe, pv_diff, o_time, o_exits, i, s, first_end_after[int(x_out)],
-                       in_pv[s] == 1, x, x_out, p_flt[q, F_VALUE])
+                last = nonneg(first_end_after[nonneg(int(x_out))])
+                _leave(pipe, pv_diff, o_time, o_exits, i, s, last, in_pv[s] == 1, x, x_out,
+                       p_flt[q, F_VALUE])
                 x = x_out
                 route = True
 
@@ -552,8 +557,8 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             p_int[q, I_STATE] = WAITING
             p_int[q, I_COLD] = -1
             p_flt[q, F_QUEUED] = now
-            r = 2 * pool + camp_priority[p_int[q, I_CAMPAIGN]]
-            q_buf[r, (q_head[r] + q_len[r]) % qcap] = q
+            r = 2 * pool + nonneg(camp_priority[p_int[q, I_CAMPAIGN]])
+            q_buf[r, (q_head[r] + q_len[r]) & qmask] = q
             q_len[r] += 1
             queued += 1
             ps = patience_slot[s]
@@ -589,7 +594,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 else:
                     raw = slot_value(slot_kind, nat, i, ds, p_key[q], visit, codes.P_DWELL,
                                      emp_values, emp_cum, slot_emp)
-                dwell = max(raw, 0.0) * dz_dwell[i, p_int[q, I_SEGMENT], s, tz]
+                dwell = max(raw, 0.0) * dz_dwell[i, nonneg(p_int[q, I_SEGMENT]), s, tz]
             if has_clock[s] == 0:
                 t_out = now + dwell
             else:
@@ -637,7 +642,7 @@ def _draw(st, pc, dr, pd, out, po, i, root):
     area_queue = np.zeros(NP)
     for p in range(NP):
         cap[p] = capacity[i, p, 0]
-    qcap = 64
+    qcap = 64  # a power of two, doubled as the rings grow (_events masks with qcap - 1)
     q_buf = np.zeros((2 * NP, qcap), np.int64)  # ring buffers: row 2 pool + class
     q_head = np.zeros(2 * NP, np.int64)
     q_len = np.zeros(2 * NP, np.int64)
