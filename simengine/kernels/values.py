@@ -28,7 +28,7 @@ def sample_at(kind, p0, p1, p2, p3, key, visit, purpose, emp_values, emp_cum, e0
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def slot_value(slot_kind, nat, i, slot, key, visit, purpose, emp_values, emp_cum, slot_emp):
     """:func:`sample_at` of slot ``slot`` in draw ``i``, its parameters read from the tables."""
-    slot = nonneg(slot)  # a slot of the tables, read from them (a patience of -1 never comes)
+    slot = nonneg(slot)  # read from a table of slots; -1 (no patience) is never passed
     return sample_at(slot_kind[slot], nat[i, slot, 0], nat[i, slot, 1], nat[i, slot, 2],
                      nat[i, slot, 3], key, visit, purpose, emp_values, emp_cum,
                      slot_emp[slot, 0], slot_emp[slot, 1])
