@@ -303,6 +303,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         now = e_t[top]
         if now >= D:
             break
+        today = nonneg(int(now))
         node_free = events.pop(head, e_int, cur, node_free)
         n_taken += 1
         walker = -1  # a prospect whose pooled visit ended now: where next
@@ -375,10 +376,10 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
             _accrue(area_busy, area_queue, last_t, busy, n_wait, pool, now)
             n_wait[pool] -= 1
             p_int[q, I_STATE] = ABANDONED  # its slot is freed when the queue reaches it
-            period = nonneg(day_period[nonneg(int(now))])
+            period = nonneg(day_period[today])
             po_abandoned[i, period, pool] += 1.0
             out_exited_lost[i, period, s] += 1.0
-            last = nonneg(first_end_after[nonneg(int(now))])
+            last = nonneg(first_end_after[today])
             _leave(pipe, pv_diff, o_time, o_exits, i, s, last, in_pv[s] == 1, p_flt[q, F_ENTERED],
                    now, p_flt[q, F_VALUE])
             if trace_n[i] < trace_len:
@@ -386,7 +387,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
         else:  # EV_EXIT: a pooled visit is over; the slot is free, the prospect moves on
             q = nonneg(obj)
             s = nonneg(p_int[q, I_STAGE])
-            last = nonneg(first_end_after[nonneg(int(now))])
+            last = nonneg(first_end_after[today])
             _leave(pipe, pv_diff, o_time, o_exits, i, s, last, in_pv[s] == 1,
                    p_flt[q, F_ENTERED], now, p_flt[q, F_VALUE])
             pool = nonneg(stage_pool[s])
@@ -588,7 +589,7 @@ def _events(st, pc, dr, pd, out, po, i, speed, cum, nd_add, lost_add, has_clock,
                 dwell = p_flt[q, F_RESIDUAL]
             else:
                 ds = dwell_slot[s]
-                tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[min(int(now), D - 1)])
+                tz = clock_index(dw_mode[s], p_int[q, I_COHORT], day_period[today])
                 if visit == p_int[q, I_DRAWN]:  # the visit it was handed over for
                     raw = p_flt[q, F_DWELL]
                 else:
